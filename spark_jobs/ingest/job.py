@@ -1,0 +1,204 @@
+"""Ingest: source files → Delta ``raw_documents`` + ``quarantine``.
+
+Files are listed and read through Spark's ``binaryFile`` source (so any Hadoop file system
+works: local, s3, dbfs), parsed in a vectorised ``mapInArrow`` by the pure readers of
+:mod:`spark_jobs.ingest.readers`, and MERGEd on ``doc_id`` so that re-ingesting the same input
+changes nothing. Every record read is either accepted or quarantined with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.storagelevel import StorageLevel
+
+from spark_jobs import storage, tables
+from spark_jobs.ingest.config import IngestConfig, SourceConfig
+from spark_jobs.ingest.readers import read_file
+from spark_jobs.ingest.records import Accepted, doc_id, record_sha1
+from spark_jobs.stats import StageStats
+
+log = logging.getLogger("moru.ingest")
+
+PARSED_SCHEMA = (
+    "kind STRING, doc_id STRING, source STRING, source_file STRING, record_index BIGINT, "
+    "record_key STRING, text STRING, url STRING, metadata MAP<STRING, STRING>, "
+    "record_sha1 STRING, reason STRING, detail STRING, raw_payload STRING, payload_bytes BIGINT"
+)
+_ARROW_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()), ("doc_id", pa.string()), ("source", pa.string()),
+        ("source_file", pa.string()), ("record_index", pa.int64()), ("record_key", pa.string()),
+        ("text", pa.string()), ("url", pa.string()), ("metadata", pa.map_(pa.string(), pa.string())),
+        ("record_sha1", pa.string()), ("reason", pa.string()), ("detail", pa.string()),
+        ("raw_payload", pa.string()), ("payload_bytes", pa.int64()),
+    ]
+)
+
+
+def _root_path(uri: str) -> str:
+    """The folder part of a source path that relative file names are taken against."""
+    path = urlparse(uri).path if "://" in uri or uri.startswith("file:") else uri
+    for i, ch in enumerate(path):
+        if ch in "*?[{":
+            return path[: path.rfind("/", 0, i) + 1]
+    return path
+
+
+def relative_name(file_uri: str, root: str) -> str:
+    path = urlparse(file_uri).path
+    root = root.rstrip("/")
+    if root and path.startswith(root + "/"):
+        return path[len(root) + 1 :]
+    return path.rsplit("/", 1)[-1]
+
+
+def make_parser(src: SourceConfig, cfg: IngestConfig, root: str):
+    """The mapInArrow function for one source: batches of (path, content) → parsed records."""
+
+    def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        cols: dict[str, list] = {name: [] for name in _ARROW_SCHEMA.names}
+
+        def flush() -> pa.RecordBatch:
+            out = pa.RecordBatch.from_pydict(cols, schema=_ARROW_SCHEMA)
+            for v in cols.values():
+                v.clear()
+            return out
+
+        for batch in batches:
+            paths = batch.column("path").to_pylist()
+            for i, path in enumerate(paths):
+                data = batch.column("content")[i].as_py()
+                rel = relative_name(path, root)
+                for rec in read_file(rel, data, src, cfg):
+                    cols["source"].append(src.name)
+                    cols["source_file"].append(rel)
+                    cols["record_index"].append(rec.record_index)
+                    if isinstance(rec, Accepted):
+                        cols["kind"].append("doc")
+                        cols["doc_id"].append(doc_id(src.name, rec.record_key))
+                        cols["record_key"].append(rec.record_key)
+                        cols["text"].append(rec.text)
+                        cols["url"].append(rec.url)
+                        cols["metadata"].append(rec.metadata)
+                        cols["record_sha1"].append(record_sha1(rec.text, rec.url, rec.metadata))
+                        for name in ("reason", "detail", "raw_payload", "payload_bytes"):
+                            cols[name].append(None)
+                    else:
+                        cols["kind"].append("rejected")
+                        for name in ("doc_id", "record_key", "text", "url", "metadata", "record_sha1"):
+                            cols[name].append(None)
+                        cols["reason"].append(rec.reason)
+                        cols["detail"].append(rec.detail[:1000])
+                        cols["raw_payload"].append(
+                            rec.payload[: cfg.payload_max_bytes].decode("utf-8", "backslashreplace")
+                        )
+                        cols["payload_bytes"].append(len(rec.payload))
+                    if len(cols["kind"]) >= cfg.records_per_batch:
+                        yield flush()
+        if cols["kind"]:
+            yield flush()
+
+    return parse
+
+
+def _list_files(spark: SparkSession, src: SourceConfig) -> DataFrame:
+    from pyspark.errors import AnalysisException
+
+    try:
+        return (
+            spark.read.format("binaryFile")
+            .option("recursiveFileLookup", "true")
+            .load(storage.to_spark_path(src.path))
+            .select("path", "content")
+        )
+    except AnalysisException as exc:
+        raise FileNotFoundError(f"source {src.name!r}: cannot read path {src.path!r}: {exc}") from None
+
+
+def parse_sources(spark: SparkSession, sources: list[SourceConfig], cfg: IngestConfig) -> DataFrame:
+    parts = []
+    for src in sources:
+        root = _root_path(storage.to_spark_path(src.path))
+        parts.append(_list_files(spark, src).mapInArrow(make_parser(src, cfg, root), PARSED_SCHEMA))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    return out
+
+
+def run(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: IngestConfig | None = None) -> StageStats:
+    cfg = cfg or IngestConfig()
+    if not sources:
+        raise ValueError("config error: sources: at least one source is needed")
+    started = time.time()
+    # each input row is a whole file: hand them to Python one at a time
+    batch_conf = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    previous = spark.conf.get(batch_conf)
+    spark.conf.set(batch_conf, "1")
+    try:
+        parsed = parse_sources(spark, sources, cfg)
+        # the first record of a key wins; later ones are quarantined, never silently merged
+        w = Window.partitionBy("doc_id").orderBy("source_file", "record_index")
+        parsed = parsed.withColumn(
+            "dup_rank", F.when(F.col("kind") == "doc", F.row_number().over(w)).otherwise(F.lit(1))
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        counts = parsed.groupBy("source", "kind", "reason", (F.col("dup_rank") > 1).alias("dup")).count().collect()
+    finally:
+        spark.conf.set(batch_conf, previous)
+
+    stats = StageStats("ingest")
+    for row in counts:
+        n = row["count"]
+        per_source = stats.by_source.setdefault(row["source"], {"read": 0, "accepted": 0, "quarantined": 0})
+        per_source["read"] += n
+        stats.rows_in += n
+        if row["kind"] == "doc" and not row["dup"]:
+            per_source["accepted"] += n
+            stats.rows_out += n
+        else:
+            reason = "duplicate_record_key" if row["dup"] else row["reason"]
+            per_source["quarantined"] += n
+            stats.rows_rejected += n
+            stats.by_reason[reason] = stats.by_reason.get(reason, 0) + n
+
+    now = F.current_timestamp()
+    accepted = parsed.filter((F.col("kind") == "doc") & (F.col("dup_rank") == 1)).select(
+        "doc_id", "source", "record_key", "source_file", "record_index", "text", "url", "metadata",
+        F.length(F.encode("text", "UTF-8")).cast("int").alias("text_bytes"),
+        "record_sha1", now.alias("ingested_at"),
+    )
+    tables.merge(spark, accepted, workdir, tables.RAW_DOCUMENTS, changed=["record_sha1", "source_file", "record_index"])
+
+    dups = parsed.filter((F.col("kind") == "doc") & (F.col("dup_rank") > 1)).select(
+        "source", "source_file", "record_index", F.lit("duplicate_record_key").alias("reason"),
+        F.concat(F.lit("same key as an earlier record: "), F.col("record_key")).alias("detail"),
+        F.substring(F.col("text"), 1, cfg.payload_max_bytes).alias("raw_payload"),
+        F.length(F.encode("text", "UTF-8")).cast("long").alias("payload_bytes"),
+    )
+    rejected = parsed.filter(F.col("kind") == "rejected").select(
+        "source", "source_file", "record_index", "reason", "detail", "raw_payload", "payload_bytes"
+    ).unionByName(dups)
+    write_quarantine(spark, rejected, workdir, "ingest")
+    parsed.unpersist()
+
+    stats.seconds = time.time() - started
+    stats.check()
+    log.info("ingest: read=%d accepted=%d quarantined=%d", stats.rows_in, stats.rows_out, stats.rows_rejected)
+    return stats
+
+
+def write_quarantine(spark: SparkSession, rejected: DataFrame, workdir: str, stage: str) -> None:
+    """MERGE rejections into ``quarantine``; the id is stable so re-runs add no duplicate rows."""
+    rows = rejected.select(
+        F.substring(F.sha2(F.concat_ws("\x1f", F.lit(stage), "source", "source_file", "record_index", "reason"), 256), 1, 32).alias("quarantine_id"),
+        F.lit(stage).alias("stage"), "source", "source_file", "record_index", "reason", "detail",
+        "raw_payload", "payload_bytes", F.current_timestamp().alias("quarantined_at"),
+    )
+    tables.merge(spark, rows, workdir, tables.QUARANTINE)

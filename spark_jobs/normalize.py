@@ -1,0 +1,185 @@
+"""Normalize + language id: Delta ``raw_documents`` → Delta ``documents``.
+
+Each raw row gets Unicode/whitespace/HTML-entity normalization (:mod:`quality.normalize`),
+fastText lid.176 language id with Hangul/Latin/Han script ratios (:mod:`quality.langid`) and
+lengths in characters, bytes, lines and words (Korean words are MeCab morphemes). Only rows whose
+raw record or whose normalization settings changed since the last run are processed; the rest
+are counted as unchanged. Rows that normalize to nothing go to ``quarantine``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.storagelevel import StorageLevel
+
+from quality.korean import count_words
+from quality.langid import LangIdConfig, identify
+from quality.normalize import NormalForm, normalize_text
+from spark_jobs import tables
+from spark_jobs.stats import StageStats
+
+log = logging.getLogger("moru.normalize")
+
+# Bump when the kernels change in a way that changes their output: every row is redone.
+KERNEL_VERSION = "1"
+
+
+class NormalizeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    form: NormalForm = Field(default="NFC", description="NFC keeps Hangul composed; NFKC also folds compatibility forms")
+    unescape_html: bool = True
+    langid: LangIdConfig = Field(default_factory=LangIdConfig)
+
+    def fingerprint(self) -> str:
+        blob = json.dumps({"v": KERNEL_VERSION, **self.model_dump()}, sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+_OUT_FIELDS = [
+    ("doc_id", pa.string()), ("text", pa.string()), ("lang", pa.string()), ("lid_label", pa.string()),
+    ("lid_score", pa.float64()), ("hangul_ratio", pa.float64()), ("latin_ratio", pa.float64()),
+    ("han_ratio", pa.float64()), ("n_chars", pa.int32()), ("n_bytes", pa.int32()),
+    ("n_words", pa.int32()), ("n_lines", pa.int32()),
+]
+_OUT_DDL = ", ".join(f"{n} {t}" for n, t in [
+    ("doc_id", "STRING"), ("text", "STRING"), ("lang", "STRING"), ("lid_label", "STRING"),
+    ("lid_score", "DOUBLE"), ("hangul_ratio", "DOUBLE"), ("latin_ratio", "DOUBLE"), ("han_ratio", "DOUBLE"),
+    ("n_chars", "INT"), ("n_bytes", "INT"), ("n_words", "INT"), ("n_lines", "INT"),
+])
+
+
+def normalize_batch(texts: list[str], cfg: NormalizeConfig) -> dict[str, list]:
+    """The whole kernel over a list of raw texts (column-wise result). Empty output text means
+    the document normalized to nothing."""
+    normalized = [normalize_text(t, cfg.form, cfg.unescape_html) for t in texts]
+    keep = [i for i, t in enumerate(normalized) if t]
+    ids = identify([normalized[i] for i in keep], cfg.langid)
+    out: dict[str, list] = {name: [] for name, _ in _OUT_FIELDS if name != "doc_id"}
+    found = dict(zip(keep, ids, strict=True))
+    for i, text in enumerate(normalized):
+        if i not in found:
+            for name in out:
+                out[name].append("" if name == "text" else None)
+            continue
+        lang, label, score, ratios = found[i]
+        out["text"].append(text)
+        out["lang"].append(lang)
+        out["lid_label"].append(label)
+        out["lid_score"].append(score)
+        out["hangul_ratio"].append(ratios.hangul)
+        out["latin_ratio"].append(ratios.latin)
+        out["han_ratio"].append(ratios.han)
+        out["n_chars"].append(len(text))
+        out["n_bytes"].append(len(text.encode("utf-8")))
+        out["n_words"].append(count_words(text) if ratios.hangul > 0 else len(text.split()))
+        out["n_lines"].append(text.count("\n") + 1)
+    return out
+
+
+_PASSTHROUGH = ["doc_id", "source", "url", "metadata", "record_sha1", "ingested_at", "source_file", "record_index"]
+_PASSTHROUGH_DDL = (
+    "doc_id STRING, source STRING, url STRING, metadata MAP<STRING, STRING>, record_sha1 STRING, "
+    "ingested_at TIMESTAMP, source_file STRING, record_index BIGINT"
+)
+
+
+def _make_mapper(cfg: NormalizeConfig):
+    """Kernel columns plus the raw row's other columns passed through untouched (no join back),
+    and the raw text only where normalization emptied it (for the quarantine payload)."""
+
+    def mapper(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            raw = batch.column("text").to_pylist()
+            cols = normalize_batch(raw, cfg)
+            arrays = [batch.column(name) for name in _PASSTHROUGH]
+            names = list(_PASSTHROUGH)
+            for name, typ in _OUT_FIELDS[1:]:
+                arrays.append(pa.array(cols[name], type=typ))
+                names.append(name)
+            arrays.append(pa.array([r if t == "" else None for r, t in zip(raw, cols["text"], strict=True)], pa.string()))
+            names.append("raw_text")
+            yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+    return mapper
+
+
+def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -> StageStats:
+    cfg = cfg or NormalizeConfig()
+    started = time.time()
+    fingerprint = cfg.fingerprint()
+    raw = tables.read(spark, workdir, tables.RAW_DOCUMENTS)
+    todo = raw
+    if tables.exists(spark, workdir, tables.DOCUMENTS):
+        done = tables.read(spark, workdir, tables.DOCUMENTS).filter(
+            F.col("normalize_fingerprint") == fingerprint
+        ).select("doc_id", F.col("raw_sha1").alias("record_sha1"))
+        todo = raw.join(done, ["doc_id", "record_sha1"], "left_anti")
+
+    out_ddl = _PASSTHROUGH_DDL + ", " + _OUT_DDL.split(", ", 1)[1] + ", raw_text STRING"
+    joined = (
+        todo.select(*_PASSTHROUGH, "text")
+        .mapInArrow(_make_mapper(cfg), out_ddl)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    counts = {r["empty"]: r["count"] for r in joined.groupBy((F.col("text") == "").alias("empty")).count().collect()}
+    stats = StageStats("normalize")
+    stats.rows_out = counts.get(False, 0)
+    stats.rows_rejected = counts.get(True, 0)
+    stats.rows_in = stats.rows_out + stats.rows_rejected
+    stats.rows_unchanged = raw.count() - stats.rows_in
+    if stats.rows_rejected:
+        stats.by_reason["empty_after_normalization"] = stats.rows_rejected
+
+    docs = joined.filter(F.col("text") != "").select(
+        "doc_id", "source", "url", "text", "lang", "lid_label", "lid_score", "hangul_ratio",
+        "latin_ratio", "han_ratio", "n_chars", "n_bytes", "n_words", "n_lines", "metadata",
+        F.col("record_sha1").alias("raw_sha1"), F.lit(fingerprint).alias("normalize_fingerprint"),
+        "ingested_at",
+    )
+    tables.merge(spark, docs, workdir, tables.DOCUMENTS, changed=["raw_sha1", "normalize_fingerprint"])
+
+    from spark_jobs.ingest.job import write_quarantine
+
+    empties = joined.filter(F.col("text") == "").select(
+        "source", "source_file", "record_index", F.lit("empty_after_normalization").alias("reason"),
+        F.concat(F.lit("doc_id "), F.col("doc_id")).alias("detail"),
+        F.substring("raw_text", 1, 2048).alias("raw_payload"),
+        F.length(F.encode("raw_text", "UTF-8")).cast("long").alias("payload_bytes"),
+    )
+    if stats.rows_rejected:
+        write_quarantine(spark, empties, workdir, "normalize")
+    langs = tables.read(spark, workdir, tables.DOCUMENTS).groupBy("lang").count().collect()
+    stats.extra["lang_counts"] = {r["lang"]: r["count"] for r in langs}
+    joined.unpersist()
+    stats.seconds = time.time() - started
+    stats.check()
+    log.info("normalize: in=%d out=%d rejected=%d unchanged=%d", stats.rows_in, stats.rows_out,
+             stats.rows_rejected, stats.rows_unchanged)
+    return stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    from spark_jobs.config import load_jobs_config
+    from spark_jobs.session import build_session
+
+    parser = argparse.ArgumentParser(description="moru normalize + language id (spark-submit entry point)")
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args(argv)
+    cfg = load_jobs_config(args.config)
+    spark = build_session(cfg.spark)
+    print(json.dumps(run(spark, cfg.workdir, cfg.normalize).as_dict(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

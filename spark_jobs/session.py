@@ -1,0 +1,124 @@
+"""Builds the Delta-enabled SparkSession for each deployment profile.
+
+Profiles:
+  local       ``local[*]`` (or any master), Delta jars put on ``spark.jars`` from a local cache
+              folder filled by ``scripts/setup.sh`` (Maven Central), tables on the local disk.
+  databricks  the cluster's existing session; Delta is built in, nothing is added.
+  emr         a cluster session; Delta comes from ``jars`` (paths/URIs) or ``packages``
+              (Maven coordinates resolved by Spark), storage on ``s3://``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DELTA_VERSION = "4.0.0"
+SCALA_VERSION = "2.13"
+DELTA_JARS = (f"delta-spark_{SCALA_VERSION}-{DELTA_VERSION}.jar", f"delta-storage-{DELTA_VERSION}.jar")
+_DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+class SparkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: Literal["local", "databricks", "emr"] = "local"
+    master: str = "local[*]"
+    app_name: str = "moru"
+    driver_memory: str = "4g"
+    shuffle_partitions: int = 8
+    jars_dir: str | None = Field(
+        default=None, description="local profile: folder holding the Delta jars (default .cache/jars)"
+    )
+    jars: list[str] = Field(default_factory=list, description="emr: jar paths/URIs for spark.jars")
+    packages: list[str] = Field(
+        default_factory=list, description="emr: Maven coordinates for spark.jars.packages"
+    )
+    ui: bool = False
+    conf: dict[str, str] = Field(default_factory=dict, description="any extra Spark settings")
+
+
+def default_jars_dir() -> Path:
+    env = os.environ.get("MORU_JARS_DIR")
+    if env:
+        return Path(env)
+    repo_cache = Path(__file__).resolve().parent.parent / ".cache" / "jars"
+    if repo_cache.is_dir():
+        return repo_cache
+    return Path.home() / ".cache" / "moru" / "jars"
+
+
+def local_delta_jars(jars_dir: str | None) -> list[str]:
+    folder = Path(jars_dir) if jars_dir else default_jars_dir()
+    paths = [folder / name for name in DELTA_JARS]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"Delta Lake jars not found: {', '.join(missing)}. Run scripts/setup.sh (it fetches "
+            f"io.delta:delta-spark_{SCALA_VERSION}:{DELTA_VERSION} from Maven Central) or set "
+            "spark.jars_dir / MORU_JARS_DIR."
+        )
+    return [str(p) for p in paths]
+
+
+def build_session(cfg: SparkConfig | None = None):
+    """Return a Delta-enabled SparkSession for ``cfg.profile``."""
+    from pyspark.sql import SparkSession
+
+    cfg = cfg or SparkConfig()
+    if cfg.profile == "databricks":
+        # Databricks: use the cluster's session as is; Delta and storage are the platform's.
+        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+        for key, value in cfg.conf.items():
+            spark.conf.set(key, value)
+        return spark
+
+    builder = SparkSession.builder.appName(cfg.app_name)
+    settings: dict[str, str] = dict(_DELTA_CONF)
+    settings.update(
+        {
+            "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
+            "spark.sql.execution.arrow.pyspark.enabled": "true",
+            "spark.ui.enabled": str(cfg.ui).lower(),
+            "spark.log.structuredLogging.enabled": "false",
+            # Delta's own retention checks stay on; schema auto-merge stays off (tables.py owns schemas)
+            "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        }
+    )
+    if cfg.profile == "local":
+        # Python workers must run the driver's interpreter (the venv with the kernels' deps)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        builder = builder.master(cfg.master)
+        settings["spark.jars"] = ",".join(local_delta_jars(cfg.jars_dir))
+        settings["spark.driver.memory"] = cfg.driver_memory
+        settings["spark.sql.warehouse.dir"] = str(Path(".cache/spark-warehouse").resolve())
+        settings["spark.driver.extraJavaOptions"] = "-Dderby.system.home=" + str(
+            Path(".cache/derby").resolve()
+        )
+        # local[*] on a small machine: fewer, larger tasks; keep Python workers alive
+        settings["spark.python.worker.reuse"] = "true"
+        # Delta rebuilds table state with 50 partitions by default: far too many for local[*]
+        settings["spark.databricks.delta.snapshotPartitions"] = "2"
+        settings["spark.ui.showConsoleProgress"] = "false"
+    else:  # emr
+        if cfg.jars:
+            settings["spark.jars"] = ",".join(cfg.jars)
+        packages = cfg.packages or (
+            [] if cfg.jars else [f"io.delta:delta-spark_{SCALA_VERSION}:{DELTA_VERSION}"]
+        )
+        if packages:
+            settings["spark.jars.packages"] = ",".join(packages)
+    settings.update(cfg.conf)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

@@ -1,0 +1,68 @@
+"""Storage URIs: a local path, ``file://``, ``s3://`` / ``s3a://`` or ``dbfs:/``.
+
+Spark reads and writes every one of these through its own Hadoop file systems; the few files
+that moru writes outside Spark (run reports, manifests) go through :func:`write_bytes`, which
+uses pyarrow's file systems (local, S3) and the ``/dbfs`` mount on Databricks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+def is_remote(uri: str) -> bool:
+    scheme = urlparse(uri).scheme
+    return scheme not in ("", "file") and not (len(scheme) == 1 and os.name == "nt")
+
+
+def join(base: str, *parts: str) -> str:
+    out = base.rstrip("/")
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def to_spark_path(uri: str) -> str:
+    """Spark wants absolute paths; S3 on open-source Hadoop wants ``s3a://``."""
+    if not is_remote(uri):
+        return str(Path(uri.removeprefix("file://")).resolve())
+    if uri.startswith("s3://") and os.environ.get("MORU_S3A", "0") == "1":
+        return "s3a://" + uri[len("s3://") :]
+    return uri
+
+
+def local_path(uri: str) -> Path | None:
+    """The local file-system path for ``uri`` if it has one (``dbfs:/`` maps to ``/dbfs``)."""
+    if not is_remote(uri):
+        return Path(uri.removeprefix("file://")).resolve()
+    if uri.startswith("dbfs:/"):
+        return Path("/dbfs") / uri[len("dbfs:/") :].lstrip("/")
+    return None
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    path = local_path(uri)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        return
+    from pyarrow import fs
+
+    filesystem, inner = fs.FileSystem.from_uri(uri)
+    with filesystem.open_output_stream(inner) as out:
+        out.write(data)
+
+
+def read_bytes(uri: str) -> bytes:
+    path = local_path(uri)
+    if path is not None:
+        return path.read_bytes()
+    from pyarrow import fs
+
+    filesystem, inner = fs.FileSystem.from_uri(uri)
+    with filesystem.open_input_stream(inner) as stream:
+        return stream.read()
