@@ -1,0 +1,153 @@
+"""The HTML run report: a summary table per stage and PNG charts (funnel, quarantine reasons,
+languages, document lengths). Takes plain dicts (computed by the Spark side), writes files."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+LANG_ORDER = ["ko", "en", "ko+en", "other", "und"]
+LANG_COLORS = {"ko": "#1f77b4", "en": "#ff7f0e", "ko+en": "#2ca02c", "other": "#9467bd", "und": "#7f7f7f"}
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def funnel_chart(steps: list[tuple[str, int]]) -> bytes:
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.55 * len(steps)))
+    names = [s[0] for s in steps][::-1]
+    values = [s[1] for s in steps][::-1]
+    bars = ax.barh(names, values, color="#4c72b0")
+    top = max(values) if values else 1
+    for bar, v in zip(bars, values, strict=True):
+        pct = f" ({100 * v / steps[0][1]:.1f}%)" if steps and steps[0][1] else ""
+        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, f"{v:,}{pct}", va="center")
+    ax.set_xlim(0, top * 1.3)
+    ax.set_title("Documents kept per stage")
+    ax.set_xlabel("records / documents")
+    return _png(fig)
+
+
+def quarantine_chart(reasons: dict[str, int]) -> bytes:
+    items = sorted(reasons.items(), key=lambda kv: kv[1])
+    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.4 * max(1, len(items))))
+    if items:
+        bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#c44e52")
+        for bar, (_, v) in zip(bars, items, strict=True):
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {v:,}", va="center")
+    else:
+        ax.text(0.5, 0.5, "nothing quarantined", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title("Quarantined records by reason")
+    ax.set_xlabel("records")
+    return _png(fig)
+
+
+def language_chart(per_lang: list[dict]) -> bytes:
+    rows = sorted(per_lang, key=lambda r: LANG_ORDER.index(r["lang"]) if r["lang"] in LANG_ORDER else 99)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    langs = [r["lang"] for r in rows]
+    colors = [LANG_COLORS.get(lang, "#333333") for lang in langs]
+    axes[0].bar(langs, [r["docs"] for r in rows], color=colors)
+    axes[0].set_title("Documents per language")
+    axes[1].bar(langs, [r["bytes"] / 1e6 for r in rows], color=colors)
+    axes[1].set_title("Text per language (MB, UTF-8)")
+    return _png(fig)
+
+
+def length_chart(edges: list[int], hist: list[dict]) -> bytes:
+    labels = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        labels.append(f"≥{lo:,}" if hi >= 10**12 else f"{lo:,}–{hi:,}")
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    langs = [lang for lang in LANG_ORDER if any(h["lang"] == lang for h in hist)]
+    width = 0.8 / max(1, len(langs))
+    for j, lang in enumerate(langs):
+        counts = [0] * len(labels)
+        for h in hist:
+            if h["lang"] == lang:
+                counts[h["bin"]] += h["count"]
+        ax.bar([i + j * width for i in range(len(labels))], counts, width=width, label=lang,
+               color=LANG_COLORS.get(lang))
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels, rotation=35, ha="right", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("documents (log)")
+    ax.set_xlabel("characters")
+    ax.set_title("Document length by language")
+    ax.legend()
+    return _png(fig)
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(f'{c:,}' if isinstance(c, int) else str(c))}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str]:
+    """Render ``summary`` (stages, funnel, quarantine, documents, table_versions) through ``write``
+    (name, bytes) and return the file names written; index.html links every chart."""
+    files: dict[str, bytes] = {}
+    sections: list[str] = []
+    stages = summary.get("stages", [])
+    if stages:
+        sections.append("<h2>Stages (this run)</h2>" + _table(
+            ["stage", "rows in", "rows out", "rejected", "unchanged", "seconds"],
+            [[s["stage"], s["rows_in"], s["rows_out"], s["rows_rejected"], s["rows_unchanged"], s["seconds"]]
+             for s in stages],
+        ))
+    if summary.get("funnel"):
+        files["funnel.png"] = funnel_chart(summary["funnel"])
+        sections.append('<h2>Funnel (tables as they stand)</h2><img src="funnel.png" alt="funnel">')
+    reasons: dict[str, int] = {}
+    for row in summary.get("quarantine", []):
+        key = f"{row['stage']}: {row['reason']}"
+        reasons[key] = reasons.get(key, 0) + row["count"]
+    files["quarantine.png"] = quarantine_chart(reasons)
+    sections.append('<h2>Quarantine</h2><img src="quarantine.png" alt="quarantine reasons">')
+    if summary.get("quarantine"):
+        sections.append(_table(["stage", "source", "reason", "records"],
+                               [[r["stage"], r["source"], r["reason"], r["count"]] for r in summary["quarantine"]]))
+    docs = summary.get("documents") or {}
+    if docs.get("per_lang"):
+        files["languages.png"] = language_chart(docs["per_lang"])
+        files["lengths.png"] = length_chart(docs["length_edges"], docs["length_hist"])
+        sections.append('<h2>Languages</h2><img src="languages.png" alt="languages">')
+        sections.append(_table(
+            ["lang", "documents", "MB", "mean chars", "mean words", "mean lid score"],
+            [[r["lang"], r["docs"], f"{r['bytes'] / 1e6:.2f}", f"{r['mean_chars']:.0f}", f"{r['mean_words']:.0f}",
+              f"{r['mean_lid_score']:.3f}"] for r in docs["per_lang"]],
+        ))
+        sections.append('<h2>Document lengths</h2><img src="lengths.png" alt="length histogram">')
+    if summary.get("table_versions"):
+        sections.append("<h2>Delta tables</h2>" + _table(
+            ["table", "version", "rows"],
+            [[k, "-" if v is None else v, summary.get("table_counts", {}).get(k, "-")]
+             for k, v in summary["table_versions"].items()],
+        ))
+    title = html.escape(summary.get("title", "moru run report"))
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
+th{{background:#f0f0f0}}td:first-child{{text-align:left}}img{{max-width:100%;border:1px solid #eee}}</style></head>
+<body><h1>{title}</h1><p>workdir <code>{html.escape(summary.get("workdir", ""))}</code> · written {when}</p>
+{"".join(sections)}</body></html>"""
+    files["index.html"] = page.encode("utf-8")
+    for name, data in files.items():
+        write(name, data)
+    return sorted(files)

@@ -1,0 +1,52 @@
+"""Small aggregates of the tables for reports: computed in Spark, only the results collected."""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs import tables
+
+# log-spaced character-length bins for the length histogram
+LENGTH_EDGES = [0, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 10**12]
+
+
+def table_versions(spark: SparkSession, workdir: str) -> dict[str, int | None]:
+    return {name: tables.version(spark, workdir, t) for name, t in tables.ALL_TABLES.items()}
+
+
+def table_counts(spark: SparkSession, workdir: str) -> dict[str, int]:
+    out = {}
+    for name, t in tables.ALL_TABLES.items():
+        if tables.exists(spark, workdir, t):
+            out[name] = tables.read(spark, workdir, t).count()
+    return out
+
+
+def quarantine_reasons(spark: SparkSession, workdir: str) -> list[dict]:
+    if not tables.exists(spark, workdir, tables.QUARANTINE):
+        return []
+    rows = tables.read(spark, workdir, tables.QUARANTINE).groupBy("stage", "source", "reason").count().collect()
+    return sorted((r.asDict() for r in rows), key=lambda r: (r["stage"], r["source"], r["reason"]))
+
+
+def document_summary(spark: SparkSession, workdir: str) -> dict:
+    """Per language: count, mean chars/words and a character-length histogram; per source × lang counts."""
+    if not tables.exists(spark, workdir, tables.DOCUMENTS):
+        return {}
+    docs = tables.read(spark, workdir, tables.DOCUMENTS)
+    bucket = F.lit(0)
+    for i, edge in enumerate(LENGTH_EDGES[1:-1], start=1):
+        bucket = F.when(F.col("n_chars") >= edge, F.lit(i)).otherwise(bucket)
+    hist = docs.groupBy("lang", bucket.alias("bin")).count().collect()
+    per_lang = docs.groupBy("lang").agg(
+        F.count("*").alias("docs"), F.avg("n_chars").alias("mean_chars"), F.avg("n_words").alias("mean_words"),
+        F.sum("n_bytes").alias("bytes"), F.avg("lid_score").alias("mean_lid_score"),
+    ).collect()
+    by_source = docs.groupBy("source", "lang").count().collect()
+    return {
+        "length_edges": LENGTH_EDGES,
+        "length_hist": [r.asDict() for r in hist],
+        "per_lang": [r.asDict() for r in per_lang],
+        "by_source": [r.asDict() for r in by_source],
+    }
