@@ -120,11 +120,19 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
     fingerprint = cfg.fingerprint()
     raw = tables.read(spark, workdir, tables.RAW_DOCUMENTS)
     todo = raw
+    # done: normalized, or rejected, from the same raw record with the same settings
+    done = None
     if tables.exists(spark, workdir, tables.DOCUMENTS):
         done = tables.read(spark, workdir, tables.DOCUMENTS).filter(
             F.col("normalize_fingerprint") == fingerprint
-        ).select("doc_id", F.col("raw_sha1").alias("record_sha1"))
-        todo = raw.join(done, ["doc_id", "record_sha1"], "left_anti")
+        ).select("doc_id", F.concat_ws(":", "raw_sha1", "normalize_fingerprint").alias("input_fingerprint"))
+    if tables.exists(spark, workdir, tables.QUARANTINE):
+        rejected = tables.read(spark, workdir, tables.QUARANTINE).filter(F.col("stage") == "normalize")
+        rejected = rejected.select("doc_id", "input_fingerprint")
+        done = rejected if done is None else done.unionByName(rejected)
+    if done is not None:
+        todo = raw.withColumn("input_fingerprint", F.concat_ws(":", "record_sha1", F.lit(fingerprint)))
+        todo = todo.join(done, ["doc_id", "input_fingerprint"], "left_anti").drop("input_fingerprint")
 
     out_ddl = _PASSTHROUGH_DDL + ", " + _OUT_DDL.split(", ", 1)[1] + ", raw_text STRING"
     joined = (
@@ -156,6 +164,7 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
         F.concat(F.lit("doc_id "), F.col("doc_id")).alias("detail"),
         F.substring("raw_text", 1, 2048).alias("raw_payload"),
         F.length(F.encode("raw_text", "UTF-8")).cast("long").alias("payload_bytes"),
+        "doc_id", F.concat_ws(":", "record_sha1", F.lit(fingerprint)).alias("input_fingerprint"),
     )
     if stats.rows_rejected:
         write_quarantine(spark, empties, workdir, "normalize")

@@ -50,9 +50,13 @@ QUARANTINE = Table(
         "quarantine_id STRING NOT NULL, stage STRING NOT NULL, source STRING NOT NULL, "
         "source_file STRING NOT NULL, record_index BIGINT NOT NULL, reason STRING NOT NULL, "
         "detail STRING, raw_payload STRING, payload_bytes BIGINT NOT NULL, "
-        "quarantined_at TIMESTAMP NOT NULL"
+        "doc_id STRING, input_fingerprint STRING, quarantined_at TIMESTAMP NOT NULL"
     ),
-    doc="every rejected record with its reason and its raw payload (truncated)",
+    doc=(
+        "every rejected record with its reason and its raw payload (truncated); rows rejected after "
+        "ingest carry the doc_id and a fingerprint of the input+settings that rejected them, so a re-run "
+        "skips them until either changes"
+    ),
 )
 
 DOCUMENTS = Table(

@@ -195,10 +195,19 @@ def run(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: Ing
 
 
 def write_quarantine(spark: SparkSession, rejected: DataFrame, workdir: str, stage: str) -> None:
-    """MERGE rejections into ``quarantine``; the id is stable so re-runs add no duplicate rows."""
+    """MERGE rejections into ``quarantine``; the id is stable so re-runs add no duplicate rows.
+
+    ``rejected`` has source, source_file, record_index, reason, detail, raw_payload,
+    payload_bytes and, for stages after ingest, doc_id and input_fingerprint.
+    """
+    for name in ("doc_id", "input_fingerprint"):
+        if name not in rejected.columns:
+            rejected = rejected.withColumn(name, F.lit(None).cast("string"))
+    key = F.concat_ws("\x1f", F.lit(stage), "source", "source_file", "record_index", "reason")
     rows = rejected.select(
-        F.substring(F.sha2(F.concat_ws("\x1f", F.lit(stage), "source", "source_file", "record_index", "reason"), 256), 1, 32).alias("quarantine_id"),
+        F.substring(F.sha2(key, 256), 1, 32).alias("quarantine_id"),
         F.lit(stage).alias("stage"), "source", "source_file", "record_index", "reason", "detail",
-        "raw_payload", "payload_bytes", F.current_timestamp().alias("quarantined_at"),
+        "raw_payload", "payload_bytes", "doc_id", "input_fingerprint",
+        F.current_timestamp().alias("quarantined_at"),
     )
-    tables.merge(spark, rows, workdir, tables.QUARANTINE)
+    tables.merge(spark, rows, workdir, tables.QUARANTINE, changed=["input_fingerprint"])
