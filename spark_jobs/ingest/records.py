@@ -6,6 +6,7 @@ Pure functions: the Spark job, the tests and a local run all use them as they ar
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 import orjson
@@ -86,6 +87,10 @@ def lookup(obj: dict, path: str):
     return cur
 
 
+# control characters other than tab/newline/CR, C1 controls, and U+FFFD (decoding damage)
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]+")
+
+
 def _has_surrogates(s: str) -> bool:
     try:
         s.encode("utf-8")
@@ -103,9 +108,7 @@ def check_text(text: str, max_bytes: int, binary_max_ratio: float) -> None:
         raise RecordError("text_too_large", f"{n_bytes} bytes > {max_bytes}")
     if not text.strip():
         raise RecordError("empty_text", "text is empty or whitespace only")
-    bad = sum(text.count(c) for c in "\x00\ufffd")
-    if not text.isascii() or bad or any(ord(c) < 32 for c in text[:256]):
-        bad += sum(1 for c in text if (ord(c) < 32 and c not in "\t\n\r") or 0x7F <= ord(c) < 0xA0)
+    bad = sum(map(len, _NOT_TEXT.findall(text)))
     if bad > binary_max_ratio * len(text):
         raise RecordError("binary_garbage", f"{bad} of {len(text)} characters are control/replacement characters")
 
