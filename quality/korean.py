@@ -48,7 +48,36 @@ def morphemes(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def count_words(text: str) -> int:
-    """Morphemes that are not punctuation or symbols (a compound analysis such as EP+EF counts once)."""
+_CACHE_LIMIT = 500_000
+
+
+def _eojeol_cache() -> dict[str, int]:
+    cache = getattr(_local, "eojeol_counts", None)
+    if cache is None or len(cache) > _CACHE_LIMIT:
+        cache = _local.eojeol_counts = {}
+    return cache
+
+
+def count_morphemes(text: str) -> int:
+    """Morphemes of ``text`` analysed as one unit, not counting punctuation/symbol tags (a
+    compound analysis such as EP+EF counts once)."""
     tags = tagger(_TAGS_ONLY).parse(text)
     return tags.count(",") - len(_SYMBOL_TAG.findall(tags))
+
+
+def count_words(text: str) -> int:
+    """Korean word count: the sum over whitespace-separated eojeol of their MeCab morphemes
+    (punctuation and symbols excluded).
+
+    Each eojeol is analysed on its own, so its count can be cached: real text repeats its
+    eojeol (Zipf), and the cache makes MeCab's cost per document several times smaller. The
+    result does not depend on the cache's state.
+    """
+    cache = _eojeol_cache()
+    total = 0
+    for eojeol in text.split():
+        n = cache.get(eojeol)
+        if n is None:
+            n = cache[eojeol] = count_morphemes(eojeol)
+        total += n
+    return total

@@ -42,13 +42,20 @@ def normalize_text(text: str, form: NormalForm = "NFC", unescape_html: bool = Tr
         raise ValueError(f"normalization form must be NFC or NFKC (Hangul must stay composed), got {form!r}")
     if unescape_html and "&" in text and _ENTITY.search(text):
         text = html.unescape(text)
-    text = _LINE_BREAKS.sub("\n", text)
-    if not text.isascii():
-        text = unicodedata.normalize(form, text)
+    text = unicodedata.normalize(form, text)  # returns at once when already normalized
+    # Fast path: no control, format or exotic space characters anywhere (\n is the only
+    # non-printable character), so only the plain-space and newline rules can apply.
+    if not text.replace("\n", "").isprintable():
+        text = _LINE_BREAKS.sub("\n", text)
         text = _INVISIBLE.sub("", text)
-    text = _CONTROL.sub("", text)
-    text = _HSPACE.sub(" ", text)
-    text = _TRAILING.sub("\n", text)
-    text = _LEADING.sub("\n", text)
-    text = _MANY_NEWLINES.sub("\n\n", text)
+        text = _CONTROL.sub("", text)
+        text = _HSPACE.sub(" ", text)
+    elif "  " in text:
+        text = _HSPACE.sub(" ", text)
+    if " \n" in text:
+        text = _TRAILING.sub("\n", text)
+    if "\n " in text:
+        text = _LEADING.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _MANY_NEWLINES.sub("\n\n", text)
     return text.strip()
