@@ -24,6 +24,7 @@ REASONS = {
     "missing_id": "the configured id field is absent or null",
     "text_too_large": "the text is over ingest.max_text_bytes",
     "binary_garbage": "the text is mostly control or replacement characters",
+    "mojibake": "UTF-8 text that was decoded as Latin-1 somewhere upstream (C1 controls everywhere)",
     "unsupported_content_type": "a WARC response that is neither HTML nor plain text",
     "corrupt_file": "the file (or its compression) is unreadable from this record on",
     "unknown_format": "the file's format cannot be told from its name; set the source's format",
@@ -108,9 +109,22 @@ def check_text(text: str, max_bytes: int, binary_max_ratio: float) -> None:
         raise RecordError("text_too_large", f"{n_bytes} bytes > {max_bytes}")
     if not text.strip():
         raise RecordError("empty_text", "text is empty or whitespace only")
-    bad = sum(map(len, _NOT_TEXT.findall(text)))
+    # fast path: printable once tabs and line breaks are set aside means no control characters
+    clean = text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable() and "\ufffd" not in text
+    bad = 0 if clean else sum(map(len, _NOT_TEXT.findall(text)))
     if bad > binary_max_ratio * len(text):
+        if _is_mojibake(text):
+            raise RecordError("mojibake", f"{bad} of {len(text)} characters are C1 controls; the text re-decodes as UTF-8")
         raise RecordError("binary_garbage", f"{bad} of {len(text)} characters are control/replacement characters")
+
+
+def _is_mojibake(text: str) -> bool:
+    """True when the text's Latin-1 bytes are valid UTF-8 with non-ASCII characters in them."""
+    try:
+        fixed = text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return False
+    return not fixed.isascii()
 
 
 def _scalar(value, field_name: str) -> str:
