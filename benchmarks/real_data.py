@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from moru.config import MoruConfig
 from moru.pipeline import run_stages
 from spark_jobs import tables
-from spark_jobs.session import SparkConfig, build_session
+from spark_jobs.session import build_session
 
 # source name -> (path under data/, field mapping, language the text is known to be in)
 SOURCES = {
@@ -85,12 +85,18 @@ def main() -> None:
     for name, (_, _, expected) in SOURCES.items():
         if not expected:
             continue
-        misses = docs.filter((F.col("source") == name) & (F.col("lang") != expected)).select(
-            "lang", "lid_label", "lid_score", "hangul_ratio", F.substring("text", 1, 90).alias("text")
-        ).limit(3).collect()
+        misses = (
+            docs.filter((F.col("source") == name) & (F.col("lang") != expected))
+            .select("lang", "lid_label", "lid_score", "hangul_ratio", F.substring("text", 1, 90).alias("text"))
+            .limit(3)
+            .collect()
+        )
         for m in misses:
-            print(f"  miss {name}: {m['lang']} (lid {m['lid_label']} {m['lid_score']:.2f}, hangul {m['hangul_ratio']:.2f}) "
-                  f"{m['text']!r}")
+            print(
+                f"  miss {name}: {m['lang']} (lid {m['lid_label']} {m['lid_score']:.2f}, "
+                f"hangul {m['hangul_ratio']:.2f}) "
+                f"{m['text']!r}"
+            )
 
 
 if __name__ == "__main__":

@@ -78,8 +78,9 @@ def length_chart(edges: list[int], hist: list[dict]) -> bytes:
         for h in hist:
             if h["lang"] == lang:
                 counts[h["bin"]] += h["count"]
-        ax.bar([i + j * width for i in range(len(labels))], counts, width=width, label=lang,
-               color=LANG_COLORS.get(lang))
+        ax.bar(
+            [i + j * width for i in range(len(labels))], counts, width=width, label=lang, color=LANG_COLORS.get(lang)
+        )
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels, rotation=35, ha="right", fontsize=8)
     ax.set_yscale("log")
     ax.set_ylabel("documents (log)")
@@ -105,11 +106,16 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
     sections: list[str] = []
     stages = summary.get("stages", [])
     if stages:
-        sections.append("<h2>Stages (this run)</h2>" + _table(
-            ["stage", "rows in", "rows out", "rejected", "unchanged", "seconds"],
-            [[s["stage"], s["rows_in"], s["rows_out"], s["rows_rejected"], s["rows_unchanged"], s["seconds"]]
-             for s in stages],
-        ))
+        sections.append(
+            "<h2>Stages (this run)</h2>"
+            + _table(
+                ["stage", "rows in", "rows out", "rejected", "unchanged", "seconds"],
+                [
+                    [s["stage"], s["rows_in"], s["rows_out"], s["rows_rejected"], s["rows_unchanged"], s["seconds"]]
+                    for s in stages
+                ],
+            )
+        )
     if summary.get("funnel"):
         files["funnel.png"] = funnel_chart(summary["funnel"])
         sections.append('<h2>Funnel (tables as they stand)</h2><img src="funnel.png" alt="funnel">')
@@ -120,25 +126,45 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
     files["quarantine.png"] = quarantine_chart(reasons)
     sections.append('<h2>Quarantine</h2><img src="quarantine.png" alt="quarantine reasons">')
     if summary.get("quarantine"):
-        sections.append(_table(["stage", "source", "reason", "records"],
-                               [[r["stage"], r["source"], r["reason"], r["count"]] for r in summary["quarantine"]]))
+        sections.append(
+            _table(
+                ["stage", "source", "reason", "records"],
+                [[r["stage"], r["source"], r["reason"], r["count"]] for r in summary["quarantine"]],
+            )
+        )
     docs = summary.get("documents") or {}
     if docs.get("per_lang"):
         files["languages.png"] = language_chart(docs["per_lang"])
         files["lengths.png"] = length_chart(docs["length_edges"], docs["length_hist"])
         sections.append('<h2>Languages</h2><img src="languages.png" alt="languages">')
-        sections.append(_table(
-            ["lang", "documents", "MB", "mean chars", "mean words", "mean lid score"],
-            [[r["lang"], r["docs"], f"{r['bytes'] / 1e6:.2f}", f"{r['mean_chars']:.0f}", f"{r['mean_words']:.0f}",
-              f"{r['mean_lid_score']:.3f}"] for r in docs["per_lang"]],
-        ))
+        sections.append(
+            _table(
+                ["lang", "documents", "MB", "mean chars", "mean words", "mean lid score"],
+                [
+                    [
+                        r["lang"],
+                        r["docs"],
+                        f"{r['bytes'] / 1e6:.2f}",
+                        f"{r['mean_chars']:.0f}",
+                        f"{r['mean_words']:.0f}",
+                        f"{r['mean_lid_score']:.3f}",
+                    ]
+                    for r in docs["per_lang"]
+                ],
+            )
+        )
         sections.append('<h2>Document lengths</h2><img src="lengths.png" alt="length histogram">')
     if summary.get("table_versions"):
-        sections.append("<h2>Delta tables</h2>" + _table(
-            ["table", "version", "rows"],
-            [[k, "-" if v is None else v, summary.get("table_counts", {}).get(k, "-")]
-             for k, v in summary["table_versions"].items()],
-        ))
+        sections.append(
+            "<h2>Delta tables</h2>"
+            + _table(
+                ["table", "version", "rows"],
+                [
+                    [k, "-" if v is None else v, summary.get("table_counts", {}).get(k, "-")]
+                    for k, v in summary["table_versions"].items()
+                ],
+            )
+        )
     title = html.escape(summary.get("title", "moru run report"))
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>

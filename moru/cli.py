@@ -91,8 +91,10 @@ def demo(
         manifest = generate(workdir / "input", n_docs=docs, seed=seed)
     (workdir / "corpus_manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     planted = sum(manifest.malformed.values())
-    console.print(f"demo corpus: {manifest.n_docs:,} documents + {planted:,} malformed records in "
-                  f"{len(manifest.sources)} sources under {workdir / 'input'}")
+    console.print(
+        f"demo corpus: {manifest.n_docs:,} documents + {planted:,} malformed records in "
+        f"{len(manifest.sources)} sources under {workdir / 'input'}"
+    )
     config_path = workdir / "moru.yaml"
     config_path.write_text(
         yaml.safe_dump({"workdir": str(workdir), "sources": manifest.sources}, sort_keys=False, allow_unicode=True),

@@ -21,15 +21,30 @@ from pathlib import Path
 from moru import demo_words as W
 
 STYLES = {  # style -> (weight, language)
-    "news_ko": (0.22, "ko"), "news_en": (0.16, "en"), "forum_ko": (0.12, "ko"), "forum_en": (0.08, "en"),
-    "boiler_ko": (0.07, "ko"), "boiler_en": (0.06, "en"), "mixed": (0.08, "ko+en"), "long_ko": (0.004, "ko"),
-    "long_en": (0.004, "en"), "other": (0.04, "other"), "junk": (0.06, None),
+    "news_ko": (0.22, "ko"),
+    "news_en": (0.16, "en"),
+    "forum_ko": (0.12, "ko"),
+    "forum_en": (0.08, "en"),
+    "boiler_ko": (0.07, "ko"),
+    "boiler_en": (0.06, "en"),
+    "mixed": (0.08, "ko+en"),
+    "long_ko": (0.004, "ko"),
+    "long_en": (0.004, "en"),
+    "other": (0.04, "other"),
+    "junk": (0.06, None),
 }
 SOURCE_OF_STYLE = {
-    "news_ko": ("news", "web", "docs", "misc"), "news_en": ("news", "web", "docs", "misc"),
-    "forum_ko": ("forum", "misc"), "forum_en": ("forum", "misc"), "boiler_ko": ("web", "news", "misc"),
-    "boiler_en": ("web", "news", "misc"), "mixed": ("forum", "misc", "docs"), "long_ko": ("docs", "misc"),
-    "long_en": ("docs", "misc"), "other": ("misc", "web"), "junk": ("misc", "forum", "web"),
+    "news_ko": ("news", "web", "docs", "misc"),
+    "news_en": ("news", "web", "docs", "misc"),
+    "forum_ko": ("forum", "misc"),
+    "forum_en": ("forum", "misc"),
+    "boiler_ko": ("web", "news", "misc"),
+    "boiler_en": ("web", "news", "misc"),
+    "mixed": ("forum", "misc", "docs"),
+    "long_ko": ("docs", "misc"),
+    "long_en": ("docs", "misc"),
+    "other": ("misc", "web"),
+    "junk": ("misc", "forum", "web"),
 }
 SOURCES = ("news", "forum", "web", "docs", "misc")
 
@@ -84,7 +99,8 @@ class TextMaker:
         n1, n2, n3 = r.choice(W.EN_NOUNS), r.choice(W.EN_NOUNS), r.choice(W.EN_NOUNS)
         form = r.randrange(5)
         if form == 0:
-            return f"The {r.choice(W.EN_ADJ)} {n1} {r.choice(W.EN_VERBS)} a {r.choice(W.EN_ADJ)} {n2} {r.choice(W.EN_ADV)}."
+            adj1, adj2 = r.choice(W.EN_ADJ), r.choice(W.EN_ADJ)
+            return f"The {adj1} {n1} {r.choice(W.EN_VERBS)} a {adj2} {n2} {r.choice(W.EN_ADV)}."
         if form == 1:
             return f"{r.choice(W.EN_CONNECT)} the {n1} {r.choice(W.EN_VERBS)} the {n2} of the {n3}."
         if form == 2:
@@ -107,8 +123,10 @@ class TextMaker:
             body = self.paragraphs(lg, r.randint(3, 10), (3, 6)) if lg == "ko" else self.paragraphs(lg, r.randint(2, 7))
             return f"{head}\n\n{body}", lang
         if style == "forum_ko":
-            lines = [r.choice(W.KO_CASUAL).format(n=r.choice(W.KO_NOUNS)) + " " + r.choice(W.KO_CASUAL_END)
-                     for _ in range(r.randint(1, 4))]
+            lines = [
+                r.choice(W.KO_CASUAL).format(n=r.choice(W.KO_NOUNS)) + " " + r.choice(W.KO_CASUAL_END)
+                for _ in range(r.randint(1, 4))
+            ]
             if r.random() < 0.3:
                 lines.insert(0, "> " + self.ko_sentence())
             return "\n".join(lines), lang
@@ -144,14 +162,20 @@ class TextMaker:
         if kind == 1:
             return " ".join([W.LOREM] * r.randint(1, 6)), "other"
         if kind == 2:
-            return "\n".join(["BUY NOW!!! CLICK HERE for the best deals on phones and laptops"] * r.randint(10, 40)), "en"
-        return " ".join(f"#{r.randint(0, 99999)} -- {r.randint(0, 999)}.{r.randint(0, 99)}%" for _ in range(r.randint(3, 30))), "und"
+            return "\n".join(
+                ["BUY NOW!!! CLICK HERE for the best deals on phones and laptops"] * r.randint(10, 40)
+            ), "en"
+        return " ".join(
+            f"#{r.randint(0, 99999)} -- {r.randint(0, 999)}.{r.randint(0, 99)}%" for _ in range(r.randint(3, 30))
+        ), "und"
 
 
 def near_duplicate(text: str, lang: str, rng: random.Random) -> tuple[str, str]:
     """A copy with a small edit; returns (text, kind of edit)."""
     words = text.split(" ")
-    kind = rng.choice(["insert", "delete", "substitute", "respace"] if lang == "ko" else ["insert", "delete", "substitute"])
+    kind = rng.choice(
+        ["insert", "delete", "substitute", "respace"] if lang == "ko" else ["insert", "delete", "substitute"]
+    )
     n_edit = max(1, len(words) // 40)
     if kind == "respace" and len(words) > 4:
         # Korean spacing is unreliable: glue some eojeol together
@@ -177,10 +201,11 @@ def near_duplicate(text: str, lang: str, rng: random.Random) -> tuple[str, str]:
 
 def _html(text: str, title: str) -> bytes:
     paras = "".join(f"<p>{p}</p>" for p in text.split("\n") if p.strip())
-    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>"
-            f"<nav><a href=\"/\">Home</a> <a href=\"/news\">News</a> <a href=\"/about\">About</a></nav>"
-            f"<article><h1>{title}</h1>{paras}</article><footer>Contact | Privacy | Terms</footer></body></html>"
-            ).encode("utf-8")
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head><body>'
+        f'<nav><a href="/">Home</a> <a href="/news">News</a> <a href="/about">About</a></nav>'
+        f"<article><h1>{title}</h1>{paras}</article><footer>Contact | Privacy | Terms</footer></body></html>"
+    ).encode()
 
 
 def _write_warc(path: Path, records: list[dict], extra: list[tuple[str, str, bytes]]) -> None:
@@ -197,12 +222,21 @@ def _write_warc(path: Path, records: list[dict], extra: list[tuple[str, str, byt
 
     def response(url: str, rid: str, ctype: str, payload: bytes) -> None:
         req_http = StatusAndHeaders("GET / HTTP/1.1", [("Host", "demo.moru")], is_http_request=True)
-        req = writer.create_warc_record(url, "request", http_headers=req_http,
-                                        warc_headers_dict={"WARC-Date": date, "WARC-Record-ID": f"<{rid}-req>"})
+        req = writer.create_warc_record(
+            url,
+            "request",
+            http_headers=req_http,
+            warc_headers_dict={"WARC-Date": date, "WARC-Record-ID": f"<{rid}-req>"},
+        )
         writer.write_record(req)
         http = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
-        rec = writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=http,
-                                        warc_headers_dict={"WARC-Date": date, "WARC-Record-ID": f"<{rid}>"})
+        rec = writer.create_warc_record(
+            url,
+            "response",
+            payload=io.BytesIO(payload),
+            http_headers=http,
+            warc_headers_dict={"WARC-Date": date, "WARC-Record-ID": f"<{rid}>"},
+        )
         writer.write_record(rec)
 
     for r in records:
@@ -213,16 +247,25 @@ def _write_warc(path: Path, records: list[dict], extra: list[tuple[str, str, byt
 
 
 def _jsonl_bytes(rows: list) -> bytes:
-    return b"".join((r if isinstance(r, bytes) else json.dumps(r, ensure_ascii=False).encode("utf-8")) + b"\n"
-                    for r in rows)
+    return b"".join(
+        (r if isinstance(r, bytes) else json.dumps(r, ensure_ascii=False).encode("utf-8")) + b"\n" for r in rows
+    )
 
 
 # ---------------------------------------------------------------- the corpus
 
 
-def generate(out_dir: str | Path, n_docs: int = 3000, seed: int = 0, *, oversize_bytes: int = 5_000_000,
-             formats: tuple[str, ...] = SOURCES, shard_docs: int = 5000, malformed: bool = True,
-             progress: Callable[[int], None] | None = None) -> CorpusManifest:
+def generate(
+    out_dir: str | Path,
+    n_docs: int = 3000,
+    seed: int = 0,
+    *,
+    oversize_bytes: int = 5_000_000,
+    formats: tuple[str, ...] = SOURCES,
+    shard_docs: int = 5000,
+    malformed: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> CorpusManifest:
     out = Path(out_dir)
     rng = random.Random(seed)
     maker = TextMaker(rng)
@@ -289,23 +332,48 @@ def generate(out_dir: str | Path, n_docs: int = 3000, seed: int = 0, *, oversize
             _write_extra_files(src, folder, rng, bad, docs, new_id)
 
     sources = [
-        {"name": "news", "path": str(paths.get("news", out / "news")), "format": "jsonl",
-         "fields": {"text": "body", "id": "id", "url": "url", "metadata": {"section": "meta.section", "published": "meta.published"}}},
-        {"name": "forum", "path": str(paths.get("forum", out / "forum")), "format": "jsonl",
-         "fields": {"text": "content", "id": "post_id", "url": "thread.url", "metadata": ["author"]}},
+        {
+            "name": "news",
+            "path": str(paths.get("news", out / "news")),
+            "format": "jsonl",
+            "fields": {
+                "text": "body",
+                "id": "id",
+                "url": "url",
+                "metadata": {"section": "meta.section", "published": "meta.published"},
+            },
+        },
+        {
+            "name": "forum",
+            "path": str(paths.get("forum", out / "forum")),
+            "format": "jsonl",
+            "fields": {"text": "content", "id": "post_id", "url": "thread.url", "metadata": ["author"]},
+        },
         {"name": "web", "path": str(paths.get("web", out / "web")), "format": "warc"},
-        {"name": "docs", "path": str(paths.get("docs", out / "docs")), "format": "parquet",
-         "fields": {"text": "content", "id": "doc_key", "metadata": ["lang_hint"]}},
-        {"name": "misc", "path": str(paths.get("misc", out / "misc")), "format": "auto",
-         "fields": {"text": "text", "id": "id", "url": "url"}},
+        {
+            "name": "docs",
+            "path": str(paths.get("docs", out / "docs")),
+            "format": "parquet",
+            "fields": {"text": "content", "id": "doc_key", "metadata": ["lang_hint"]},
+        },
+        {
+            "name": "misc",
+            "path": str(paths.get("misc", out / "misc")),
+            "format": "auto",
+            "fields": {"text": "text", "id": "id", "url": "url"},
+        },
     ]
     sources = [s for s in sources if s["name"] in formats]
     accepted_extra = bad.pop("_accepted", 0)
     manifest = CorpusManifest(
-        out_dir=str(out), n_docs=len(docs) + accepted_extra, sources=sources, malformed=dict(sorted(bad.items())),
+        out_dir=str(out),
+        n_docs=len(docs) + accepted_extra,
+        sources=sources,
+        malformed=dict(sorted(bad.items())),
         exact_duplicate_groups=[[(docs[k]["source"], docs[k]["id"]) for k in g] for g in exact_groups.values()],
-        near_duplicate_pairs=[((docs[a]["source"], docs[a]["id"]), (docs[b]["source"], docs[b]["id"]), kind)
-                              for a, b, kind in near_pairs],
+        near_duplicate_pairs=[
+            ((docs[a]["source"], docs[a]["id"]), (docs[b]["source"], docs[b]["id"]), kind) for a, b, kind in near_pairs
+        ],
         lang_counts=dict(Counter(d["lang"] for d in docs)),
         doc_langs={f"{d['source']}/{d['id']}": d["lang"] for d in docs},
     )
@@ -314,10 +382,20 @@ def generate(out_dir: str | Path, n_docs: int = 3000, seed: int = 0, *, oversize
 
 def _record(src: str, d: dict, rng: random.Random) -> dict:
     if src == "news":
-        return {"id": d["id"], "title": d["title"], "body": d["text"], "url": d["url"],
-                "meta": {"section": rng.choice(["politics", "economy", "culture", "tech"]), "published": "2026-10-01"}}
+        return {
+            "id": d["id"],
+            "title": d["title"],
+            "body": d["text"],
+            "url": d["url"],
+            "meta": {"section": rng.choice(["politics", "economy", "culture", "tech"]), "published": "2026-10-01"},
+        }
     if src == "forum":
-        return {"post_id": d["id"], "content": d["text"], "thread": {"url": d["url"]}, "author": f"user{rng.randrange(500)}"}
+        return {
+            "post_id": d["id"],
+            "content": d["text"],
+            "thread": {"url": d["url"]},
+            "author": f"user{rng.randrange(500)}",
+        }
     if src == "docs":
         return {"doc_key": d["id"], "content": d["text"], "lang_hint": d["lang"]}
     return {"id": d["id"], "text": d["text"], "url": d["url"]}
@@ -327,26 +405,42 @@ def _malformed_for(src: str, rng: random.Random, bad: Counter, oversize: int, ne
     """Malformed records planted in the first shard of ``src`` (raw bytes lines or dict rows)."""
     out: list = []
     if src == "news":
-        out += [b'{"id": "news-bad-1", "body": "unterminated', b'{"id": "news-bad-2", "title": "no body"}',
-                json.dumps({"id": "news-bad-3", "body": 12345}).encode(),
-                b'{"id": "news-bad-4", "body": "lone surrogate \\ud800 here"}']
+        out += [
+            b'{"id": "news-bad-1", "body": "unterminated',
+            b'{"id": "news-bad-2", "title": "no body"}',
+            json.dumps({"id": "news-bad-3", "body": 12345}).encode(),
+            b'{"id": "news-bad-4", "body": "lone surrogate \\ud800 here"}',
+        ]
         bad.update(["invalid_json", "missing_text", "wrong_type", "invalid_utf8"])
     elif src == "forum":
         dup = new_id("forum")
-        out += [b'{"post_id": "forum-bad-1", "content": "caf\xe9 latin-1 bytes"}',
-                json.dumps({"post_id": "forum-bad-2", "content": "   "}).encode(),
-                json.dumps({"post_id": "forum-bad-3", "content": "\x00\x01\x02\x03\x04" * 40}).encode(),
-                json.dumps({"post_id": dup, "content": "첫 번째 글입니다. 같은 아이디를 가진 글이 하나 더 있어요."}, ensure_ascii=False).encode(),
-                json.dumps({"post_id": dup, "content": "두 번째 글입니다. 아이디가 겹쳐서 격리되어야 해요."}, ensure_ascii=False).encode(),
-                b"", json.dumps({"post_id": "forum-bad-4", "content": "after a blank line"}).encode()]
+        out += [
+            b'{"post_id": "forum-bad-1", "content": "caf\xe9 latin-1 bytes"}',
+            json.dumps({"post_id": "forum-bad-2", "content": "   "}).encode(),
+            json.dumps({"post_id": "forum-bad-3", "content": "\x00\x01\x02\x03\x04" * 40}).encode(),
+            json.dumps(
+                {"post_id": dup, "content": "첫 번째 글입니다. 같은 아이디를 가진 글이 하나 더 있어요."},
+                ensure_ascii=False,
+            ).encode(),
+            json.dumps(
+                {"post_id": dup, "content": "두 번째 글입니다. 아이디가 겹쳐서 격리되어야 해요."}, ensure_ascii=False
+            ).encode(),
+            b"",
+            json.dumps({"post_id": "forum-bad-4", "content": "after a blank line"}).encode(),
+        ]
         bad.update(["invalid_utf8", "empty_text", "binary_garbage", "duplicate_record_key", "empty_text"])
         bad["_accepted"] += 2  # the first of the duplicate ids, and the record after the blank line
     elif src == "misc":
-        out += [b"[1, 2, 3]", json.dumps({"text": "a record without its id field"}).encode(),
-                json.dumps({"id": "misc-bad-3", "text": "สวัสดีครับ ยินดีต้อนรับ".encode().decode("latin-1")}).encode()]
+        out += [
+            b"[1, 2, 3]",
+            json.dumps({"text": "a record without its id field"}).encode(),
+            json.dumps({"id": "misc-bad-3", "text": "สวัสดีครับ ยินดีต้อนรับ".encode().decode("latin-1")}).encode(),
+        ]
         bad.update(["not_an_object", "missing_id", "mojibake"])
         if oversize:
-            out.append(json.dumps({"id": "misc-bad-4", "text": "가" * (oversize // 3 + 1)}, ensure_ascii=False).encode())
+            out.append(
+                json.dumps({"id": "misc-bad-4", "text": "가" * (oversize // 3 + 1)}, ensure_ascii=False).encode()
+            )
             bad["text_too_large"] += 1
     elif src == "docs":
         out.append({"doc_key": "docs-bad-1", "content": None, "lang_hint": "ko"})
@@ -383,9 +477,11 @@ def _write_source(src: str, folder: Path, si: int, shard: list[dict], extra_bad:
     elif src == "web":
         for d in shard:
             d.setdefault("title", d["text"][:40])
-        _write_warc(folder / f"web-{si:04d}.warc.gz",
-                    [{"url": d["url"], "id": f"urn:demo:{d['id']}", "text": d["text"], "title": d["title"]} for d in shard],
-                    extra_bad)
+        _write_warc(
+            folder / f"web-{si:04d}.warc.gz",
+            [{"url": d["url"], "id": f"urn:demo:{d['id']}", "text": d["text"], "title": d["title"]} for d in shard],
+            extra_bad,
+        )
 
 
 def _write_extra_files(src: str, folder: Path, rng: random.Random, bad: Counter, docs: list[dict], new_id) -> None:
@@ -398,8 +494,15 @@ def _write_extra_files(src: str, folder: Path, rng: random.Random, bad: Counter,
         rows = []
         for _ in range(20):
             ident = new_id("news")
-            rows.append({"id": ident, "title": "t", "body": TextMaker(rng).paragraphs("ko", 2), "url": f"https://news.demo.moru/{ident}",
-                         "meta": {"section": "economy", "published": "2026-10-02"}})
+            rows.append(
+                {
+                    "id": ident,
+                    "title": "t",
+                    "body": TextMaker(rng).paragraphs("ko", 2),
+                    "url": f"https://news.demo.moru/{ident}",
+                    "meta": {"section": "economy", "published": "2026-10-02"},
+                }
+            )
         full = gzip.compress(_jsonl_bytes(rows), mtime=0)
         cut = full[: len(full) * 2 // 3]
         path = folder / "news-truncated.jsonl.gz"
@@ -412,8 +515,16 @@ def _write_extra_files(src: str, folder: Path, rng: random.Random, bad: Counter,
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.table({"doc_key": ["docs-int-1", "docs-int-2", "docs-int-3"], "content": [1, 2, 3],
-                                 "lang_hint": ["ko", "en", "ko"]}), folder / "docs-bad-types.parquet")
+        pq.write_table(
+            pa.table(
+                {
+                    "doc_key": ["docs-int-1", "docs-int-2", "docs-int-3"],
+                    "content": [1, 2, 3],
+                    "lang_hint": ["ko", "en", "ko"],
+                }
+            ),
+            folder / "docs-bad-types.parquet",
+        )
         bad["wrong_type"] += 3
     elif src == "misc":
         (folder / "README.txt").write_text("notes about this folder, not a data file\n", encoding="utf-8")
@@ -433,8 +544,9 @@ def generate_jsonl(out_dir: str | Path, n_docs: int, seed: int = 0, shard_docs: 
         lines = []
         for i in range(shard, min(n_docs, shard + shard_docs)):
             text, _ = maker.document(rng.choices(styles, weights)[0])
-            lines.append(json.dumps({"id": f"doc-{i:08d}", "text": text, "url": f"https://bench.moru/{i}"},
-                                    ensure_ascii=False))
+            lines.append(
+                json.dumps({"id": f"doc-{i:08d}", "text": text, "url": f"https://bench.moru/{i}"}, ensure_ascii=False)
+            )
         path = out / f"part-{shard // shard_docs:05d}.jsonl"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         paths.append(str(path))

@@ -25,13 +25,25 @@ KO_ADJ = "새로운 중요한 다양한 큰 작은 어려운 많은 적은 좋�
 KO_CONNECT = ("그러나", "또한", "한편", "이에 따라", "특히", "하지만", "그래서", "이와 함께", "반면")
 KO_CASUAL_END = ("ㅋㅋㅋ", "ㅋㅋ", "ㅠㅠ", "ㅎㅎ", "진짜요", "대박", "헐", "ㄹㅇ")
 KO_CASUAL = (
-    "오늘 {n} 진짜 좋았어요", "{n} 때문에 너무 힘들었네요", "혹시 {n} 어디서 사셨어요?", "{n} 추천 좀 해주세요",
-    "저도 {n} 써봤는데 괜찮더라고요", "{n} 가격이 너무 올랐어요", "어제 {n} 보러 갔다 왔어요", "{n} 때문에 잠을 못 잤어요",
+    "오늘 {n} 진짜 좋았어요",
+    "{n} 때문에 너무 힘들었네요",
+    "혹시 {n} 어디서 사셨어요?",
+    "{n} 추천 좀 해주세요",
+    "저도 {n} 써봤는데 괜찮더라고요",
+    "{n} 가격이 너무 올랐어요",
+    "어제 {n} 보러 갔다 왔어요",
+    "{n} 때문에 잠을 못 잤어요",
 )
-KO_BOILER_HEAD = ("[속보] 무단 전재 및 재배포 금지", "로그인 | 회원가입 | 고객센터 | 사이트맵", "홈 > 뉴스 > 경제 > 전체기사")
+KO_BOILER_HEAD = (
+    "[속보] 무단 전재 및 재배포 금지",
+    "로그인 | 회원가입 | 고객센터 | 사이트맵",
+    "홈 > 뉴스 > 경제 > 전체기사",
+)
 KO_BOILER_FOOT = (
-    "Copyright ⓒ 모루일보. All rights reserved. 무단 전재 및 재배포 금지.", "기자 이메일 제보하기 구독하기 공유하기",
-    "이 기사를 추천합니다 좋아요 0 댓글 0", "개인정보처리방침 | 이용약관 | 청소년보호정책",
+    "Copyright ⓒ 모루일보. All rights reserved. 무단 전재 및 재배포 금지.",
+    "기자 이메일 제보하기 구독하기 공유하기",
+    "이 기사를 추천합니다 좋아요 0 댓글 0",
+    "개인정보처리방침 | 이용약관 | 청소년보호정책",
 )
 
 EN_NOUNS = (
@@ -57,39 +69,92 @@ EN_ADJ = (
     "new important diverse large small difficult many few good bad fast slow safe dangerous famous old local "
     "national global public private digital annual recent major minor strong weak"
 ).split()
-EN_ADV = "today yesterday recently this year next year last week finally again sharply slightly steadily officially".split()
-EN_CONNECT = ("However,", "Meanwhile,", "In addition,", "As a result,", "In particular,", "On the other hand,", "Still,")
-EN_CASUAL = (
-    "honestly the {n} was way better than I expected lol", "anyone else having trouble with the {n}?",
-    "just got back from the {n}, totally worth it", "can someone recommend a good {n}?",
-    "the {n} is so overpriced these days smh", "ngl the {n} kept me up all night",
+EN_ADV = (
+    "today yesterday recently this year next year last week finally again sharply slightly steadily officially".split()
 )
-EN_BOILER_HEAD = ("Skip to main content | Home | News | Sign in | Subscribe", "We use cookies to improve your experience. Accept all cookies",
-                  "Menu Search Account Newsletter Podcasts")
-EN_BOILER_FOOT = ("© 2026 Moru Times. All rights reserved.", "Privacy Policy | Terms of Use | Cookie Settings | Contact us",
-                  "Share this article: Facebook Twitter Email Print", "Subscribe to our newsletter for daily updates.")
+EN_CONNECT = (
+    "However,",
+    "Meanwhile,",
+    "In addition,",
+    "As a result,",
+    "In particular,",
+    "On the other hand,",
+    "Still,",
+)
+EN_CASUAL = (
+    "honestly the {n} was way better than I expected lol",
+    "anyone else having trouble with the {n}?",
+    "just got back from the {n}, totally worth it",
+    "can someone recommend a good {n}?",
+    "the {n} is so overpriced these days smh",
+    "ngl the {n} kept me up all night",
+)
+EN_BOILER_HEAD = (
+    "Skip to main content | Home | News | Sign in | Subscribe",
+    "We use cookies to improve your experience. Accept all cookies",
+    "Menu Search Account Newsletter Podcasts",
+)
+EN_BOILER_FOOT = (
+    "© 2026 Moru Times. All rights reserved.",
+    "Privacy Policy | Terms of Use | Cookie Settings | Contact us",
+    "Share this article: Facebook Twitter Email Print",
+    "Subscribe to our newsletter for daily updates.",
+)
 
 # phrase-level English inside Korean (code-switching as in tech/business chat)
 MIX_EN_PHRASES = (
-    "we agreed to ship the new release next week", "the main point is that latency dropped by half",
-    "let's sync on this after the standup", "this is a blocker for the launch", "the numbers look good so far",
-    "please double check the final report", "we need more data before deciding", "the demo went really well",
-    "it depends on the customer feedback", "the deadline is end of this month",
+    "we agreed to ship the new release next week",
+    "the main point is that latency dropped by half",
+    "let's sync on this after the standup",
+    "this is a blocker for the launch",
+    "the numbers look good so far",
+    "please double check the final report",
+    "we need more data before deciding",
+    "the demo went really well",
+    "it depends on the customer feedback",
+    "the deadline is end of this month",
 )
-MIX_KO_PREFIX = ("오늘 회의에서", "팀장님이 말씀하시길", "어제 발표에서", "고객 미팅 결과", "이번 프로젝트는", "정리하자면")
-MIX_KO_SUFFIX = ("그래서 다음 주까지 준비해야 합니다", "라는 점을 강조했어요", "이렇게 정리됐습니다", "라고 하더라고요",
-                 "그러니까 일정 조정이 필요해요", "다들 참고해 주세요")
+MIX_KO_PREFIX = (
+    "오늘 회의에서",
+    "팀장님이 말씀하시길",
+    "어제 발표에서",
+    "고객 미팅 결과",
+    "이번 프로젝트는",
+    "정리하자면",
+)
+MIX_KO_SUFFIX = (
+    "그래서 다음 주까지 준비해야 합니다",
+    "라는 점을 강조했어요",
+    "이렇게 정리됐습니다",
+    "라고 하더라고요",
+    "그러니까 일정 조정이 필요해요",
+    "다들 참고해 주세요",
+)
 
 OTHER_LANG = {
-    "ja": ("今日はとても良い天気ですね。明日も晴れるといいのですが。", "このレストランの料理はとてもおいしいです。",
-           "新しい駅が来年の春に開業する予定です。", "私は毎朝コーヒーを飲みながら新聞を読みます。",
-           "週末は家族と一緒に公園へ行きました。"),
-    "zh": ("今天的天气非常好，我们去公园散步吧。", "政府宣布了新的经济政策，以促进国内消费。",
-           "这家餐厅的菜很好吃，价格也很合理。", "学生们正在图书馆里准备考试。", "科技公司发布了新的人工智能产品。"),
-    "es": ("El gobierno anunció hoy un nuevo plan para mejorar la educación pública.",
-           "La ciudad celebrará un festival de música el próximo fin de semana.",
-           "Los científicos publicaron un estudio sobre el cambio climático.",
-           "Muchos turistas visitan el museo durante el verano.", "El precio de la vivienda subió este año."),
+    "ja": (
+        "今日はとても良い天気ですね。明日も晴れるといいのですが。",
+        "このレストランの料理はとてもおいしいです。",
+        "新しい駅が来年の春に開業する予定です。",
+        "私は毎朝コーヒーを飲みながら新聞を読みます。",
+        "週末は家族と一緒に公園へ行きました。",
+    ),
+    "zh": (
+        "今天的天气非常好，我们去公园散步吧。",
+        "政府宣布了新的经济政策，以促进国内消费。",
+        "这家餐厅的菜很好吃，价格也很合理。",
+        "学生们正在图书馆里准备考试。",
+        "科技公司发布了新的人工智能产品。",
+    ),
+    "es": (
+        "El gobierno anunció hoy un nuevo plan para mejorar la educación pública.",
+        "La ciudad celebrará un festival de música el próximo fin de semana.",
+        "Los científicos publicaron un estudio sobre el cambio climático.",
+        "Muchos turistas visitan el museo durante el verano.",
+        "El precio de la vivienda subió este año.",
+    ),
 }
-LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et "
-         "dolore magna aliqua.")
+LOREM = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et "
+    "dolore magna aliqua."
+)

@@ -24,8 +24,13 @@ class RunResult:
     manifest_uri: str = ""
 
 
-def run_stages(spark, cfg: MoruConfig, stages: tuple[str, ...] = STAGES, console: Console | None = None,
-               title: str = "moru run report") -> RunResult:
+def run_stages(
+    spark,
+    cfg: MoruConfig,
+    stages: tuple[str, ...] = STAGES,
+    console: Console | None = None,
+    title: str = "moru run report",
+) -> RunResult:
     console = console or Console()
     unknown = set(stages) - set(STAGES)
     if unknown:
@@ -54,9 +59,14 @@ def run_stages(spark, cfg: MoruConfig, stages: tuple[str, ...] = STAGES, console
             if "documents" in counts:
                 funnel.append(("documents", counts["documents"]))
             summary = {
-                "title": title, "workdir": cfg.workdir, "stages": [s.as_dict() for s in result.stages],
-                "funnel": funnel, "quarantine": quarantine, "documents": summaries.document_summary(spark, cfg.workdir),
-                "table_versions": after, "table_counts": counts,
+                "title": title,
+                "workdir": cfg.workdir,
+                "stages": [s.as_dict() for s in result.stages],
+                "funnel": funnel,
+                "quarantine": quarantine,
+                "documents": summaries.document_summary(spark, cfg.workdir),
+                "table_versions": after,
+                "table_counts": counts,
             }
             report_dir = storage.join(cfg.workdir, "report")
             write_report(summary, lambda name, data: storage.write_bytes(storage.join(report_dir, name), data))
@@ -73,8 +83,14 @@ def print_summary(console: Console, result: RunResult) -> None:
     for col in ("stage", "rows in", "rows out", "rejected", "unchanged", "seconds"):
         table.add_column(col, justify="right" if col != "stage" else "left")
     for s in result.stages:
-        table.add_row(s.stage, f"{s.rows_in:,}", f"{s.rows_out:,}", f"{s.rows_rejected:,}",
-                      f"{s.rows_unchanged:,}", f"{s.seconds:.1f}")
+        table.add_row(
+            s.stage,
+            f"{s.rows_in:,}",
+            f"{s.rows_out:,}",
+            f"{s.rows_rejected:,}",
+            f"{s.rows_unchanged:,}",
+            f"{s.seconds:.1f}",
+        )
     console.print(table)
     for s in result.stages:
         if s.by_reason:
@@ -82,7 +98,9 @@ def print_summary(console: Console, result: RunResult) -> None:
             console.print(f"[yellow]{s.stage}: quarantined {s.rows_rejected:,} ({reasons})")
         if s.stage == "ingest":
             for src, c in sorted(s.by_source.items()):
-                console.print(f"  source {src}: read {c['read']:,} = accepted {c['accepted']:,} "
-                              f"+ quarantined {c['quarantined']:,}")
+                console.print(
+                    f"  source {src}: read {c['read']:,} = accepted {c['accepted']:,} "
+                    f"+ quarantined {c['quarantined']:,}"
+                )
     console.print(f"report: {result.report_uri}")
     console.print(f"manifest: {result.manifest_uri}")

@@ -14,8 +14,12 @@ class SparkProgress:
     def __init__(self, spark, console: Console | None = None):
         self.spark = spark
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.description:<12}"), BarColumn(),
-            TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console or Console(),
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description:<12}"),
+            BarColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console or Console(),
         )
 
     def __enter__(self):

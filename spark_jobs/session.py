@@ -38,9 +38,7 @@ class SparkConfig(BaseModel):
         default=None, description="local profile: folder holding the Delta jars (default .cache/jars)"
     )
     jars: list[str] = Field(default_factory=list, description="emr: jar paths/URIs for spark.jars")
-    packages: list[str] = Field(
-        default_factory=list, description="emr: Maven coordinates for spark.jars.packages"
-    )
+    packages: list[str] = Field(default_factory=list, description="emr: Maven coordinates for spark.jars.packages")
     ui: bool = False
     conf: dict[str, str] = Field(default_factory=dict, description="any extra Spark settings")
 
@@ -100,9 +98,7 @@ def build_session(cfg: SparkConfig | None = None):
         settings["spark.jars"] = ",".join(local_delta_jars(cfg.jars_dir))
         settings["spark.driver.memory"] = cfg.driver_memory
         settings["spark.sql.warehouse.dir"] = str(Path(".cache/spark-warehouse").resolve())
-        settings["spark.driver.extraJavaOptions"] = "-Dderby.system.home=" + str(
-            Path(".cache/derby").resolve()
-        )
+        settings["spark.driver.extraJavaOptions"] = "-Dderby.system.home=" + str(Path(".cache/derby").resolve())
         # local[*] on a small machine: fewer, larger tasks; keep Python workers alive
         settings["spark.python.worker.reuse"] = "true"
         # Delta rebuilds table state with 50 partitions by default: far too many for local[*]
@@ -111,9 +107,7 @@ def build_session(cfg: SparkConfig | None = None):
     else:  # emr
         if cfg.jars:
             settings["spark.jars"] = ",".join(cfg.jars)
-        packages = cfg.packages or (
-            [] if cfg.jars else [f"io.delta:delta-spark_{SCALA_VERSION}:{DELTA_VERSION}"]
-        )
+        packages = cfg.packages or ([] if cfg.jars else [f"io.delta:delta-spark_{SCALA_VERSION}:{DELTA_VERSION}"])
         if packages:
             settings["spark.jars.packages"] = ",".join(packages)
     settings.update(cfg.conf)

@@ -30,8 +30,13 @@ class StageStats:
 
     def as_dict(self) -> dict:
         return {
-            "stage": self.stage, "rows_in": self.rows_in, "rows_out": self.rows_out,
-            "rows_rejected": self.rows_rejected, "rows_unchanged": self.rows_unchanged,
-            "by_reason": self.by_reason, "by_source": self.by_source, "extra": self.extra,
+            "stage": self.stage,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "rows_rejected": self.rows_rejected,
+            "rows_unchanged": self.rows_unchanged,
+            "by_reason": self.by_reason,
+            "by_source": self.by_source,
+            "extra": self.extra,
             "seconds": round(self.seconds, 3),
         }

@@ -39,10 +39,17 @@ def document_summary(spark: SparkSession, workdir: str) -> dict:
     for i, edge in enumerate(LENGTH_EDGES[1:-1], start=1):
         bucket = F.when(F.col("n_chars") >= edge, F.lit(i)).otherwise(bucket)
     hist = docs.groupBy("lang", bucket.alias("bin")).count().collect()
-    per_lang = docs.groupBy("lang").agg(
-        F.count("*").alias("docs"), F.avg("n_chars").alias("mean_chars"), F.avg("n_words").alias("mean_words"),
-        F.sum("n_bytes").alias("bytes"), F.avg("lid_score").alias("mean_lid_score"),
-    ).collect()
+    per_lang = (
+        docs.groupBy("lang")
+        .agg(
+            F.count("*").alias("docs"),
+            F.avg("n_chars").alias("mean_chars"),
+            F.avg("n_words").alias("mean_words"),
+            F.sum("n_bytes").alias("bytes"),
+            F.avg("lid_score").alias("mean_lid_score"),
+        )
+        .collect()
+    )
     by_source = docs.groupBy("source", "lang").count().collect()
     return {
         "length_edges": LENGTH_EDGES,

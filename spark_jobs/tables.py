@@ -108,12 +108,7 @@ def ensure(spark: SparkSession, workdir: str, table: Table) -> None:
     """Create the table empty, with its declared schema, if it does not exist."""
     from delta.tables import DeltaTable
 
-    (
-        DeltaTable.createIfNotExists(spark)
-        .location(table_uri(workdir, table))
-        .addColumns(table.schema)
-        .execute()
-    )
+    (DeltaTable.createIfNotExists(spark).location(table_uri(workdir, table)).addColumns(table.schema).execute())
 
 
 def merge(

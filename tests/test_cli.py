@@ -48,13 +48,20 @@ def test_minimal_config_gets_defaults_and_relative_paths(tmp_path):
 def test_run_writes_tables_report_and_manifest(spark, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    rows = [{"id": i, "body": t} for i, t in enumerate([
-        "정부는 오늘 새로운 경제 정책을 발표했다. 전문가들은 긍정적으로 평가했다.",
-        "The museum reopened to visitors after a two-year renovation of its main hall.",
-        "",
-    ])]
+    rows = [
+        {"id": i, "body": t}
+        for i, t in enumerate(
+            [
+                "정부는 오늘 새로운 경제 정책을 발표했다. 전문가들은 긍정적으로 평가했다.",
+                "The museum reopened to visitors after a two-year renovation of its main hall.",
+                "",
+            ]
+        )
+    ]
     (data / "a.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
-    cfg = _write(tmp_path / "moru.yaml", "workdir: out\nsources:\n  - {name: n, path: data, fields: {text: body, id: id}}\n")
+    cfg = _write(
+        tmp_path / "moru.yaml", "workdir: out\nsources:\n  - {name: n, path: data, fields: {text: body, id: id}}\n"
+    )
     result = runner.invoke(app, ["run", "--config", str(cfg)])
     assert result.exit_code == 0, result.output
     out = tmp_path / "out"

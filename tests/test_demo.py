@@ -19,8 +19,12 @@ def test_demo_end_to_end(spark, tmp_path):
     truth = json.loads((workdir / "corpus_manifest.json").read_text(encoding="utf-8"))
     raw = tables.read(spark, str(workdir), tables.RAW_DOCUMENTS)
     assert raw.count() == truth["n_docs"]
-    reasons = Counter({r["reason"]: r["count"] for r in
-                       tables.read(spark, str(workdir), tables.QUARANTINE).groupBy("reason").count().collect()})
+    reasons = Counter(
+        {
+            r["reason"]: r["count"]
+            for r in tables.read(spark, str(workdir), tables.QUARANTINE).groupBy("reason").count().collect()
+        }
+    )
     assert reasons == Counter(truth["malformed"])
     docs = tables.read(spark, str(workdir), tables.DOCUMENTS)
     assert docs.count() == truth["n_docs"]

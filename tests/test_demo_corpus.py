@@ -34,8 +34,17 @@ def test_manifest_matches_what_the_readers_accept_and_reject(tmp_path):
     dup_keys = expected.pop("duplicate_record_key")
     assert len(accepted) == manifest.n_docs + dup_keys
     assert rejected == expected
-    assert set(manifest.malformed) >= {"invalid_json", "invalid_utf8", "missing_text", "empty_text", "wrong_type",
-                                       "text_too_large", "binary_garbage", "corrupt_file", "unsupported_content_type"}
+    assert set(manifest.malformed) >= {
+        "invalid_json",
+        "invalid_utf8",
+        "missing_text",
+        "empty_text",
+        "wrong_type",
+        "text_too_large",
+        "binary_garbage",
+        "corrupt_file",
+        "unsupported_content_type",
+    }
     assert {s["format"] for s in manifest.sources} == {"jsonl", "warc", "parquet", "auto"}
     assert manifest.exact_duplicate_groups and manifest.near_duplicate_pairs
     texts = [rec.text for _, rec in accepted]
@@ -44,7 +53,9 @@ def test_manifest_matches_what_the_readers_accept_and_reject(tmp_path):
 
 def test_same_seed_same_bytes(tmp_path):
     def digest(root: Path) -> dict[str, str]:
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+        }
 
     generate(tmp_path / "a", n_docs=150, seed=7, oversize_bytes=0)
     generate(tmp_path / "b", n_docs=150, seed=7, oversize_bytes=0)
@@ -56,8 +67,10 @@ def test_same_seed_same_bytes(tmp_path):
 def test_intended_languages_are_what_language_id_finds(tmp_path):
     manifest = generate(tmp_path / "c", n_docs=600, seed=1, oversize_bytes=0, malformed=False)
     accepted, _ = _read_all(manifest)
-    by_key = {f"{name}/{rec.record_key.removeprefix('id:').strip('<>').removeprefix('urn:demo:')}": rec.text
-              for name, rec in accepted}
+    by_key = {
+        f"{name}/{rec.record_key.removeprefix('id:').strip('<>').removeprefix('urn:demo:')}": rec.text
+        for name, rec in accepted
+    }
     keys = [k for k in manifest.doc_langs if k in by_key]
     assert len(keys) > 500
     got = identify([by_key[k] for k in keys], LangIdConfig())

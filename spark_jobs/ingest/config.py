@@ -54,7 +54,9 @@ class IngestConfig(BaseModel):
 
     max_text_bytes: int = Field(default=4 * 1024 * 1024, ge=1, description="longer texts are quarantined")
     binary_max_ratio: float = Field(
-        default=0.05, ge=0, le=1,
+        default=0.05,
+        ge=0,
+        le=1,
         description="texts whose share of control/replacement characters exceeds this are binary garbage",
     )
     payload_max_bytes: int = Field(default=2048, ge=64, description="raw payload kept per quarantine row")

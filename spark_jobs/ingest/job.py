@@ -33,11 +33,20 @@ PARSED_SCHEMA = (
 )
 _ARROW_SCHEMA = pa.schema(
     [
-        ("kind", pa.string()), ("doc_id", pa.string()), ("source", pa.string()),
-        ("source_file", pa.string()), ("record_index", pa.int64()), ("record_key", pa.string()),
-        ("text", pa.string()), ("url", pa.string()), ("metadata", pa.map_(pa.string(), pa.string())),
-        ("record_sha1", pa.string()), ("reason", pa.string()), ("detail", pa.string()),
-        ("raw_payload", pa.string()), ("payload_bytes", pa.int64()),
+        ("kind", pa.string()),
+        ("doc_id", pa.string()),
+        ("source", pa.string()),
+        ("source_file", pa.string()),
+        ("record_index", pa.int64()),
+        ("record_key", pa.string()),
+        ("text", pa.string()),
+        ("url", pa.string()),
+        ("metadata", pa.map_(pa.string(), pa.string())),
+        ("record_sha1", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("raw_payload", pa.string()),
+        ("payload_bytes", pa.int64()),
     ]
 )
 
@@ -170,21 +179,34 @@ def run(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: Ing
 
     now = F.current_timestamp()
     accepted = parsed.filter((F.col("kind") == "doc") & (F.col("dup_rank") == 1)).select(
-        "doc_id", "source", "record_key", "source_file", "record_index", "text", "url", "metadata",
+        "doc_id",
+        "source",
+        "record_key",
+        "source_file",
+        "record_index",
+        "text",
+        "url",
+        "metadata",
         F.length(F.encode("text", "UTF-8")).cast("int").alias("text_bytes"),
-        "record_sha1", now.alias("ingested_at"),
+        "record_sha1",
+        now.alias("ingested_at"),
     )
     tables.merge(spark, accepted, workdir, tables.RAW_DOCUMENTS, changed=["record_sha1", "source_file", "record_index"])
 
     dups = parsed.filter((F.col("kind") == "doc") & (F.col("dup_rank") > 1)).select(
-        "source", "source_file", "record_index", F.lit("duplicate_record_key").alias("reason"),
+        "source",
+        "source_file",
+        "record_index",
+        F.lit("duplicate_record_key").alias("reason"),
         F.concat(F.lit("same key as an earlier record: "), F.col("record_key")).alias("detail"),
         F.substring(F.col("text"), 1, cfg.payload_max_bytes).alias("raw_payload"),
         F.length(F.encode("text", "UTF-8")).cast("long").alias("payload_bytes"),
     )
-    rejected = parsed.filter(F.col("kind") == "rejected").select(
-        "source", "source_file", "record_index", "reason", "detail", "raw_payload", "payload_bytes"
-    ).unionByName(dups)
+    rejected = (
+        parsed.filter(F.col("kind") == "rejected")
+        .select("source", "source_file", "record_index", "reason", "detail", "raw_payload", "payload_bytes")
+        .unionByName(dups)
+    )
     write_quarantine(spark, rejected, workdir, "ingest")
     parsed.unpersist()
 
@@ -206,8 +228,16 @@ def write_quarantine(spark: SparkSession, rejected: DataFrame, workdir: str, sta
     key = F.concat_ws("\x1f", F.lit(stage), "source", "source_file", "record_index", "reason")
     rows = rejected.select(
         F.substring(F.sha2(key, 256), 1, 32).alias("quarantine_id"),
-        F.lit(stage).alias("stage"), "source", "source_file", "record_index", "reason", "detail",
-        "raw_payload", "payload_bytes", "doc_id", "input_fingerprint",
+        F.lit(stage).alias("stage"),
+        "source",
+        "source_file",
+        "record_index",
+        "reason",
+        "detail",
+        "raw_payload",
+        "payload_bytes",
+        "doc_id",
+        "input_fingerprint",
         F.current_timestamp().alias("quarantined_at"),
     )
     tables.merge(spark, rows, workdir, tables.QUARANTINE, changed=["input_fingerprint"])

@@ -19,8 +19,12 @@ from spark_jobs.ingest.records import Accepted, RecordError, Rejected, check_tex
 Record = Accepted | Rejected
 
 _SUFFIXES: list[tuple[str, Format]] = [
-    (".jsonl", "jsonl"), (".json", "jsonl"), (".ndjson", "jsonl"),
-    (".parquet", "parquet"), (".warc", "warc"), (".arc", "warc"),
+    (".jsonl", "jsonl"),
+    (".json", "jsonl"),
+    (".ndjson", "jsonl"),
+    (".parquet", "parquet"),
+    (".warc", "warc"),
+    (".arc", "warc"),
 ]
 _COMPRESSION = (".gz", ".zst", ".zstd")
 
@@ -99,7 +103,9 @@ def read_parquet(relpath: str, data: bytes, src: SourceConfig, cfg: IngestConfig
         for batch in pf.iter_batches(batch_size=1024):
             for row in batch.to_pylist():
                 try:
-                    yield map_record(row, src.fields, f"{relpath}:{index}", index, cfg.max_text_bytes, cfg.binary_max_ratio)
+                    yield map_record(
+                        row, src.fields, f"{relpath}:{index}", index, cfg.max_text_bytes, cfg.binary_max_ratio
+                    )
                 except RecordError as exc:
                     yield Rejected(index, exc.reason, exc.detail, orjson.dumps(row, default=str))
                 index += 1
@@ -135,7 +141,9 @@ def read_warc(relpath: str, data: bytes, src: SourceConfig, cfg: IngestConfig) -
             payload = rec.content_stream().read()
             mime = ctype.split(";", 1)[0].strip().lower()
             try:
-                if mime in _HTML_TYPES or (not mime and payload.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))):
+                if mime in _HTML_TYPES or (
+                    not mime and payload.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
+                ):
                     html = bytes_to_str(payload, detect_encoding(payload))
                     text = extract_plain_text(html, main_content=True, alt_texts=False)
                 elif mime.startswith("text/"):
@@ -161,6 +169,8 @@ READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "warc": read_warc}
 def read_file(relpath: str, data: bytes, src: SourceConfig, cfg: IngestConfig) -> Iterator[Record]:
     fmt = src.format if src.format != "auto" else detect_format(relpath)
     if fmt is None:
-        yield Rejected(0, "unknown_format", f"cannot tell the format of {relpath!r}; set the source's format", data[:256])
+        yield Rejected(
+            0, "unknown_format", f"cannot tell the format of {relpath!r}; set the source's format", data[:256]
+        )
         return
     yield from READERS[fmt](relpath, data, src, cfg)

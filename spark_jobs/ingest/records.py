@@ -114,7 +114,9 @@ def check_text(text: str, max_bytes: int, binary_max_ratio: float) -> None:
     bad = 0 if clean else sum(map(len, _NOT_TEXT.findall(text)))
     if bad > binary_max_ratio * len(text):
         if _is_mojibake(text):
-            raise RecordError("mojibake", f"{bad} of {len(text)} characters are C1 controls; the text re-decodes as UTF-8")
+            raise RecordError(
+                "mojibake", f"{bad} of {len(text)} characters are C1 controls; the text re-decodes as UTF-8"
+            )
         raise RecordError("binary_garbage", f"{bad} of {len(text)} characters are control/replacement characters")
 
 
@@ -136,8 +138,12 @@ def _scalar(value, field_name: str) -> str:
 
 
 def map_record(
-    obj, mapping: FieldMapping, position_key: str, record_index: int,
-    max_bytes: int, binary_max_ratio: float,
+    obj,
+    mapping: FieldMapping,
+    position_key: str,
+    record_index: int,
+    max_bytes: int,
+    binary_max_ratio: float,
 ) -> Accepted:
     """Apply the source's field mapping to one decoded record (a dict)."""
     if not isinstance(obj, dict):

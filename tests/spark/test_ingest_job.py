@@ -36,14 +36,23 @@ def _warc(pages: list[tuple[str, str]]) -> bytes:
     writer = WARCWriter(buf, gzip=True)
     writer.write_record(writer.create_warcinfo_record("x.warc.gz", {"software": "test"}))
     for i, (url, body) in enumerate(pages):
-        html = f"<html><head><title>t</title></head><body><nav>Home | About</nav><article><p>{body}</p></article></body></html>"
+        html = (
+            "<html><head><title>t</title></head><body><nav>Home | About</nav>"
+            f"<article><p>{body}</p></article></body></html>"
+        )
         http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-        rec = writer.create_warc_record(url, "response", payload=io.BytesIO(html.encode()), http_headers=http,
-                                        warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:00000000-0000-0000-0000-{i:012d}>"})
+        rec = writer.create_warc_record(
+            url,
+            "response",
+            payload=io.BytesIO(html.encode()),
+            http_headers=http,
+            warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:00000000-0000-0000-0000-{i:012d}>"},
+        )
         writer.write_record(rec)
     png = StatusAndHeaders("200 OK", [("Content-Type", "image/png")], protocol="HTTP/1.1")
-    writer.write_record(writer.create_warc_record("http://x/img.png", "response", payload=io.BytesIO(b"\x89PNG...."),
-                                                  http_headers=png))
+    writer.write_record(
+        writer.create_warc_record("http://x/img.png", "response", payload=io.BytesIO(b"\x89PNG...."), http_headers=png)
+    )
     return buf.getvalue()
 
 
@@ -53,10 +62,14 @@ def corpus(tmp_path: Path) -> tuple[Path, list[SourceConfig]]:
     (root / "j").mkdir(parents=True)
     (root / "j" / "plain.jsonl").write_bytes(_jsonl([{"id": "p1", "text": KO}, {"id": "p2", "text": EN}]))
     (root / "j" / "b.jsonl.gz").write_bytes(gzip.compress(_jsonl([{"id": "g1", "text": KO + " 하나"}]), mtime=0))
-    (root / "j" / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(_jsonl([{"id": "z1", "text": EN + " Z"}])))
+    (root / "j" / "c.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(_jsonl([{"id": "z1", "text": EN + " Z"}]))
+    )
     (root / "p").mkdir()
-    pq.write_table(pa.table({"key": ["q1", "q2"], "body": [KO + " 둘", EN + " two"], "section": ["a", "b"]}),
-                   root / "p" / "x.parquet")
+    pq.write_table(
+        pa.table({"key": ["q1", "q2"], "body": [KO + " 둘", EN + " two"], "section": ["a", "b"]}),
+        root / "p" / "x.parquet",
+    )
     (root / "w").mkdir()
     (root / "w" / "crawl.warc.gz").write_bytes(_warc([("http://x/1", EN + " web"), ("http://x/2", KO + " 웹")]))
     sources = [
@@ -82,7 +95,9 @@ def test_every_reader_lands_in_raw_documents(spark, tmp_path, corpus):
     assert stats.by_source["warc"] == {"read": 3, "accepted": 2, "quarantined": 1}
     assert stats.by_reason == {"unsupported_content_type": 1}
     raw = {r["record_key"]: r for r in tables.read(spark, str(workdir), tables.RAW_DOCUMENTS).collect()}
-    assert raw["id:p1"]["text"] == KO and raw["id:z1"]["text"] == EN + " Z" and raw["id:g1"]["source_file"] == "b.jsonl.gz"
+    assert (
+        raw["id:p1"]["text"] == KO and raw["id:z1"]["text"] == EN + " Z" and raw["id:g1"]["source_file"] == "b.jsonl.gz"
+    )
     assert raw["id:q1"]["metadata"] == {"section": "a"}
     web = [r for r in raw.values() if r["source"] == "warc"]
     assert {r["url"] for r in web} == {"http://x/1", "http://x/2"}
@@ -115,9 +130,18 @@ def test_bad_records_are_quarantined_and_counts_add_up(spark, tmp_path):
     workdir = str(tmp_path / "wd")
     stats = ingest.run(spark, workdir, [src], IngestConfig(max_text_bytes=1000))
     expected = {
-        "invalid_json": 1, "invalid_utf8": 2, "missing_text": 1, "empty_text": 1, "wrong_type": 1,
-        "text_too_large": 1, "binary_garbage": 1, "duplicate_record_key": 1, "not_an_object": 1,
-        "missing_id": 1, "corrupt_file": 1, "unknown_format": 1,
+        "invalid_json": 1,
+        "invalid_utf8": 2,
+        "missing_text": 1,
+        "empty_text": 1,
+        "wrong_type": 1,
+        "text_too_large": 1,
+        "binary_garbage": 1,
+        "duplicate_record_key": 1,
+        "not_an_object": 1,
+        "missing_id": 1,
+        "corrupt_file": 1,
+        "unknown_format": 1,
     }
     assert stats.by_reason == expected
     assert stats.rows_in == stats.rows_out + stats.rows_rejected
@@ -127,7 +151,9 @@ def test_bad_records_are_quarantined_and_counts_add_up(spark, tmp_path):
     for r in q:
         by_reason.setdefault(r["reason"], []).append(r)
     assert by_reason["invalid_json"][0]["raw_payload"] == "{not json"
-    assert "\\xc3" in by_reason["invalid_utf8"][0]["raw_payload"] or "\\xc3" in by_reason["invalid_utf8"][1]["raw_payload"]
+    assert (
+        "\\xc3" in by_reason["invalid_utf8"][0]["raw_payload"] or "\\xc3" in by_reason["invalid_utf8"][1]["raw_payload"]
+    )
     assert by_reason["text_too_large"][0]["payload_bytes"] > 2000
     assert all(r["stage"] == "ingest" and r["detail"] for r in q)
     raw_count = tables.read(spark, workdir, tables.RAW_DOCUMENTS).count()
@@ -178,8 +204,11 @@ def test_killed_mid_write_keeps_previous_version_and_rerun_completes(spark, tmp_
     root.mkdir()
     (root / "seed.jsonl").write_bytes(_jsonl([{"id": f"s{i}", "text": f"{EN} {i}"} for i in range(50)]))
     workdir = tmp_path / "wd"
-    cfg = {"workdir": str(workdir), "spark": {"master": "local[2]", "shuffle_partitions": 16},
-           "sources": [{"name": "big", "path": str(root), "fields": {"id": "id"}}]}
+    cfg = {
+        "workdir": str(workdir),
+        "spark": {"master": "local[2]", "shuffle_partitions": 16},
+        "sources": [{"name": "big", "path": str(root), "fields": {"id": "id"}}],
+    }
     (tmp_path / "moru.yaml").write_text(json.dumps(cfg))
     src = SourceConfig(name="big", path=str(root), fields=FieldMapping(id="id"))
     ingest.run(spark, str(workdir), [src], IngestConfig())
@@ -192,8 +221,13 @@ def test_killed_mid_write_keeps_previous_version_and_rerun_completes(spark, tmp_
         rows = [{"id": f"b{shard}-{i}", "text": f"{KO} {EN} {shard} {i} " * 8} for i in range(4000)]
         (root / f"big{shard:02d}.jsonl").write_bytes(_jsonl(rows))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "spark_jobs.ingest", "--config", str(tmp_path / "moru.yaml")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spark_jobs.ingest", "--config", str(tmp_path / "moru.yaml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
     killed_while_writing = False
     deadline = time.time() + 300
     try:

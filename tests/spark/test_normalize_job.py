@@ -16,11 +16,17 @@ from spark_jobs.normalize import NormalizeConfig
 SAMPLES = {
     "ko1": ("ko", "서울시는 내년부터 대중교통 요금을 인상한다고 밝혔다. 시민들의 반응은 엇갈리고 있다."),
     "ko2": ("ko", "어제 본 영화 진짜 재밌었어요 ㅋㅋㅋ 다음에 또 보러 가고 싶네요"),
-    "ko_nfd": ("ko", unicodedata.normalize("NFD", "한국어 문장은 조합형 자모로 저장되어도 완성형으로 바뀌어야 합니다.")),
+    "ko_nfd": (
+        "ko",
+        unicodedata.normalize("NFD", "한국어 문장은 조합형 자모로 저장되어도 완성형으로 바뀌어야 합니다."),
+    ),
     "ko_loan": ("ko", "연구팀은 GPU 서버에서 새로운 모델을 학습시켰고 결과는 기대 이상이었다고 설명했다."),
     "en1": ("en", "The committee published its annual report on Monday, highlighting rising costs in healthcare."),
     "en2": ("en", "I tried the new recipe last night and honestly it was way better than I expected."),
-    "mix1": ("ko+en", "오늘 회의에서 we agreed to ship the new release next week 그래서 다음 주까지 테스트를 끝내야 합니다."),
+    "mix1": (
+        "ko+en",
+        "오늘 회의에서 we agreed to ship the new release next week 그래서 다음 주까지 테스트를 끝내야 합니다.",
+    ),
     "mix2": ("ko+en", "발표 자료는 준비됐어요. The main point is that latency dropped by half 라는 점을 강조할게요."),
     "ja": ("other", "今日はとても良い天気ですね。明日も晴れるといいのですが、どうでしょうか。"),
     "es": ("other", "El gobierno anunció hoy un nuevo plan para mejorar la educación pública en todo el país."),
@@ -33,7 +39,12 @@ def ingested(spark, tmp_path: Path):
     root = tmp_path / "in"
     root.mkdir()
     rows = [{"id": k, "text": v[1]} for k, v in SAMPLES.items()]
-    rows.append({"id": "html", "text": "Tom &amp; Jerry&nbsp;&nbsp;are   back\u200b!\r\n\r\n\r\n\r\nSeason\u00a02 starts today."})
+    rows.append(
+        {
+            "id": "html",
+            "text": "Tom &amp; Jerry&nbsp;&nbsp;are   back\u200b!\r\n\r\n\r\n\r\nSeason\u00a02 starts today.",
+        }
+    )
     rows.append({"id": "blank_after", "text": "\u200b\u200b\ufeff"})
     (root / "a.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     workdir = str(tmp_path / "wd")
