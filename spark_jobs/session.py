@@ -66,52 +66,60 @@ def local_delta_jars(jars_dir: str | None) -> list[str]:
     return [str(p) for p in paths]
 
 
-def build_session(cfg: SparkConfig | None = None):
-    """Return a Delta-enabled SparkSession for ``cfg.profile``."""
-    from pyspark.sql import SparkSession
-
-    cfg = cfg or SparkConfig()
+def session_settings(cfg: SparkConfig) -> dict[str, str]:
+    """The Spark settings moru adds for ``cfg.profile`` (local and emr; databricks adds none)."""
     if cfg.profile == "databricks":
-        # Databricks: use the cluster's session as is; Delta and storage are the platform's.
-        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
-        for key, value in cfg.conf.items():
-            spark.conf.set(key, value)
-        return spark
-
-    builder = SparkSession.builder.appName(cfg.app_name)
+        return dict(cfg.conf)
     settings: dict[str, str] = dict(_DELTA_CONF)
     settings.update(
         {
+            "spark.app.name": cfg.app_name,
             "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
             "spark.sql.execution.arrow.pyspark.enabled": "true",
             "spark.ui.enabled": str(cfg.ui).lower(),
             "spark.log.structuredLogging.enabled": "false",
-            # Delta's own retention checks stay on; schema auto-merge stays off (tables.py owns schemas)
+            # schema auto-merge stays off: tables.py owns every schema
             "spark.databricks.delta.schema.autoMerge.enabled": "false",
         }
     )
     if cfg.profile == "local":
-        # Python workers must run the driver's interpreter (the venv with the kernels' deps)
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        builder = builder.master(cfg.master)
+        scratch = Path(os.environ.get("MORU_SCRATCH", Path.home() / ".cache" / "moru"))
+        settings["spark.master"] = cfg.master
         settings["spark.jars"] = ",".join(local_delta_jars(cfg.jars_dir))
         settings["spark.driver.memory"] = cfg.driver_memory
-        settings["spark.sql.warehouse.dir"] = str(Path(".cache/spark-warehouse").resolve())
-        settings["spark.driver.extraJavaOptions"] = "-Dderby.system.home=" + str(Path(".cache/derby").resolve())
-        # local[*] on a small machine: fewer, larger tasks; keep Python workers alive
+        settings["spark.sql.warehouse.dir"] = str(scratch / "spark-warehouse")
+        settings["spark.driver.extraJavaOptions"] = f"-Dderby.system.home={scratch / 'derby'}"
         settings["spark.python.worker.reuse"] = "true"
         # Delta rebuilds table state with 50 partitions by default: far too many for local[*]
         settings["spark.databricks.delta.snapshotPartitions"] = "2"
         settings["spark.ui.showConsoleProgress"] = "false"
-    else:  # emr
+    else:  # emr: Delta from the given jars, else from Maven Central through spark.jars.packages
         if cfg.jars:
             settings["spark.jars"] = ",".join(cfg.jars)
         packages = cfg.packages or ([] if cfg.jars else [f"io.delta:delta-spark_{SCALA_VERSION}:{DELTA_VERSION}"])
         if packages:
             settings["spark.jars.packages"] = ",".join(packages)
     settings.update(cfg.conf)
-    for key, value in settings.items():
+    return settings
+
+
+def build_session(cfg: SparkConfig | None = None):
+    """Return a Delta-enabled SparkSession for ``cfg.profile``."""
+    from pyspark.sql import SparkSession
+
+    cfg = cfg or SparkConfig()
+    if cfg.profile == "databricks":
+        # Databricks: the cluster's session as is; Delta and storage are the platform's.
+        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+        for key, value in cfg.conf.items():
+            spark.conf.set(key, value)
+        return spark
+    if cfg.profile == "local":
+        # Python workers must run the driver's interpreter (the venv with the kernels' deps)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in session_settings(cfg).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
