@@ -19,8 +19,12 @@ stamp=".venv/.moru-installed"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing Python dependencies (torch is large: the first run takes a few minutes)"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  log=.venv/install.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]"; } >"$log" 2>&1; then
+    cat "$log"
+    echo "[setup] pip install failed (log above, also in $log)" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 else
   echo "[setup] Python dependencies up to date"
