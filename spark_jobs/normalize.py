@@ -116,23 +116,33 @@ _PASSTHROUGH_DDL = (
 )
 
 
+_EMPTY_DDL = "doc_id STRING, source STRING, source_file STRING, record_index BIGINT, record_sha1 STRING, text STRING"
+
+
+def _make_empty_finder(cfg: NormalizeConfig):
+    """The raw rows whose text normalizes to nothing (normalization only: cheap)."""
+
+    def finder(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            texts = batch.column("text").to_pylist()
+            keep = [i for i, t in enumerate(texts) if not normalize_text(t, cfg.form, cfg.unescape_html)]
+            if keep:
+                yield batch.take(pa.array(keep, pa.int64()))
+
+    return finder
+
+
 def _make_mapper(cfg: NormalizeConfig):
-    """Kernel columns plus the raw row's other columns passed through untouched (no join back),
-    and the raw text only where normalization emptied it (for the quarantine payload)."""
+    """Kernel columns plus the raw row's other columns passed through untouched (no join back)."""
 
     def mapper(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            raw = batch.column("text").to_pylist()
-            cols = normalize_batch(raw, cfg)
+            cols = normalize_batch(batch.column("text").to_pylist(), cfg)
             arrays = [batch.column(name) for name in _PASSTHROUGH]
             names = list(_PASSTHROUGH)
             for name, typ in _OUT_FIELDS[1:]:
                 arrays.append(pa.array(cols[name], type=typ))
                 names.append(name)
-            arrays.append(
-                pa.array([r if t == "" else None for r, t in zip(raw, cols["text"], strict=True)], pa.string())
-            )
-            names.append("raw_text")
             yield pa.RecordBatch.from_arrays(arrays, names=names)
 
     return mapper
@@ -160,68 +170,48 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
         todo = raw.withColumn("input_fingerprint", F.concat_ws(":", "record_sha1", F.lit(fingerprint)))
         todo = todo.join(done, ["doc_id", "input_fingerprint"], "left_anti").drop("input_fingerprint")
 
-    out_ddl = _PASSTHROUGH_DDL + ", " + _OUT_DDL.split(", ", 1)[1] + ", raw_text STRING"
-    joined = (
-        todo.select(*_PASSTHROUGH, "text").mapInArrow(_make_mapper(cfg), out_ddl).persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    counts = {r["empty"]: r["count"] for r in joined.groupBy((F.col("text") == "").alias("empty")).count().collect()}
+    todo_count = todo.count()  # a Delta scan and an anti join: no Python
     stats = StageStats("normalize")
-    stats.rows_out = counts.get(False, 0)
-    stats.rows_rejected = counts.get(True, 0)
-    stats.rows_in = stats.rows_out + stats.rows_rejected
-    stats.rows_unchanged = raw.count() - stats.rows_in
+    stats.rows_unchanged = raw.count() - todo_count
+
+    # pass 1, the expensive one: the whole kernel, straight into documents (nothing cached)
+    out_ddl = _PASSTHROUGH_DDL + ", " + _OUT_DDL.split(", ", 1)[1]
+    kernel = todo.select(*_PASSTHROUGH, "text").mapInArrow(_make_mapper(cfg), out_ddl)
+    docs = kernel.filter(F.col("text") != "").select(
+        "doc_id", "source", "url", "text", "lang", "lid_label", "lid_score", "hangul_ratio", "latin_ratio",
+        "han_ratio", "n_chars", "n_bytes", "n_words", "n_lines", "metadata",
+        F.col("record_sha1").alias("raw_sha1"), F.lit(fingerprint).alias("normalize_fingerprint"), "ingested_at",
+    )  # fmt: skip
+    written = tables.merge(spark, docs, workdir, tables.DOCUMENTS, changed=["raw_sha1", "normalize_fingerprint"])
+    # every row of todo is new or changed, so each one written is an insert or an update
+    stats.rows_out = written["inserted"] + written["updated"]
+
+    # pass 2, cheap: which rows normalize to nothing (normalization alone, no language id)
+    empties = (
+        todo.select("doc_id", "source", "source_file", "record_index", "record_sha1", "text")
+        .mapInArrow(_make_empty_finder(cfg), _EMPTY_DDL)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    stats.rows_rejected = empties.count()
     if stats.rows_rejected:
+        from spark_jobs.ingest.job import write_quarantine
+
         stats.by_reason["empty_after_normalization"] = stats.rows_rejected
-
-    docs = joined.filter(F.col("text") != "").select(
-        "doc_id",
-        "source",
-        "url",
-        "text",
-        "lang",
-        "lid_label",
-        "lid_score",
-        "hangul_ratio",
-        "latin_ratio",
-        "han_ratio",
-        "n_chars",
-        "n_bytes",
-        "n_words",
-        "n_lines",
-        "metadata",
-        F.col("record_sha1").alias("raw_sha1"),
-        F.lit(fingerprint).alias("normalize_fingerprint"),
-        "ingested_at",
-    )
-    tables.merge(spark, docs, workdir, tables.DOCUMENTS, changed=["raw_sha1", "normalize_fingerprint"])
-
-    from spark_jobs.ingest.job import write_quarantine
-
-    empties = joined.filter(F.col("text") == "").select(
-        "source",
-        "source_file",
-        "record_index",
-        F.lit("empty_after_normalization").alias("reason"),
-        F.concat(F.lit("doc_id "), F.col("doc_id")).alias("detail"),
-        F.substring("raw_text", 1, 2048).alias("raw_payload"),
-        F.length(F.encode("raw_text", "UTF-8")).cast("long").alias("payload_bytes"),
-        "doc_id",
-        F.concat_ws(":", "record_sha1", F.lit(fingerprint)).alias("input_fingerprint"),
-    )
-    if stats.rows_rejected:
-        write_quarantine(spark, empties, workdir, "normalize")
+        write_quarantine(spark, empties.select(
+            "source", "source_file", "record_index", F.lit("empty_after_normalization").alias("reason"),
+            F.concat(F.lit("doc_id "), F.col("doc_id")).alias("detail"),
+            F.substring("text", 1, 2048).alias("raw_payload"),
+            F.length(F.encode("text", "UTF-8")).cast("long").alias("payload_bytes"),
+            "doc_id", F.concat_ws(":", "record_sha1", F.lit(fingerprint)).alias("input_fingerprint"),
+        ), workdir, "normalize")  # fmt: skip
+    empties.unpersist()
+    stats.rows_in = todo_count
     langs = tables.read(spark, workdir, tables.DOCUMENTS).groupBy("lang").count().collect()
     stats.extra["lang_counts"] = {r["lang"]: r["count"] for r in langs}
-    joined.unpersist()
     stats.seconds = time.time() - started
-    stats.check()
-    log.info(
-        "normalize: in=%d out=%d rejected=%d unchanged=%d",
-        stats.rows_in,
-        stats.rows_out,
-        stats.rows_rejected,
-        stats.rows_unchanged,
-    )
+    stats.check()  # the two passes agree: rows in = written + emptied
+    log.info("normalize: in=%d out=%d rejected=%d unchanged=%d", stats.rows_in, stats.rows_out,
+             stats.rows_rejected, stats.rows_unchanged)  # fmt: skip
     return stats
 
 

@@ -21,6 +21,9 @@ class Table:
     key: tuple[str, ...]
     ddl: str
     doc: str
+    # columns Delta keeps min/max statistics for (data skipping); long text is left out, since
+    # its statistics cost write time and never prune a file
+    stats_columns: tuple[str, ...] = ()
 
     @property
     def schema(self) -> StructType:
@@ -41,6 +44,7 @@ RAW_DOCUMENTS = Table(
         "record_sha1 STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
     ),
     doc="one row per accepted source record; text exactly as extracted (not yet normalized)",
+    stats_columns=("doc_id", "source", "source_file", "record_index", "text_bytes", "ingested_at"),
 )
 
 QUARANTINE = Table(
@@ -71,6 +75,7 @@ DOCUMENTS = Table(
         "normalize_fingerprint STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
     ),
     doc="normalized text with language, script ratios and lengths",
+    stats_columns=("doc_id", "source", "lang", "lid_score", "n_chars", "n_words", "ingested_at"),
 )
 
 ALL_TABLES = {t.name: t for t in (RAW_DOCUMENTS, QUARANTINE, DOCUMENTS)}
@@ -104,11 +109,18 @@ def version(spark: SparkSession, workdir: str, table: Table) -> int | None:
     return DeltaTable.forPath(spark, uri).history(1).select("version").head()[0]
 
 
-def ensure(spark: SparkSession, workdir: str, table: Table) -> None:
-    """Create the table empty, with its declared schema, if it does not exist."""
+def ensure(spark: SparkSession, workdir: str, table: Table) -> bool:
+    """Create the table empty, with its declared schema, if it does not exist; True if created."""
     from delta.tables import DeltaTable
 
-    (DeltaTable.createIfNotExists(spark).location(table_uri(workdir, table)).addColumns(table.schema).execute())
+    uri = table_uri(workdir, table)
+    if DeltaTable.isDeltaTable(spark, uri):
+        return False
+    builder = DeltaTable.createIfNotExists(spark).location(uri).addColumns(table.schema)
+    if table.stats_columns:
+        builder = builder.property("delta.dataSkippingStatsColumns", ",".join(table.stats_columns))
+    builder.execute()
+    return True
 
 
 def merge(
@@ -117,20 +129,33 @@ def merge(
     workdir: str,
     table: Table,
     changed: list[str] | None = None,
-) -> None:
-    """Upsert ``df`` into ``table`` on its key.
+) -> dict[str, int]:
+    """Upsert ``df`` into ``table`` on its key; returns {"inserted": n, "updated": n}.
 
     Rows whose key is new are inserted; rows whose key exists are updated only when one of the
     ``changed`` columns differs (so a re-run with the same input changes no row). ``df`` must
-    hold at most one row per key.
+    hold at most one row per key. Into a table that has just been created every key is new, so
+    the rows are appended in one pass instead of joined against an empty table.
     """
     from delta.tables import DeltaTable
 
-    ensure(spark, workdir, table)
-    target = DeltaTable.forPath(spark, table_uri(workdir, table))
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in table.key)
-    builder = target.alias("t").merge(df.select(*table.columns).alias("s"), on)
-    if changed:
-        cond = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in changed)
-        builder = builder.whenMatchedUpdateAll(condition=cond)
-    builder.whenNotMatchedInsertAll().execute()
+    created = ensure(spark, workdir, table)
+    uri = table_uri(workdir, table)
+    source = df.select(*table.columns)
+    if created:
+        source.write.format("delta").mode("append").save(uri)
+    else:
+        target = DeltaTable.forPath(spark, uri)
+        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in table.key)
+        builder = target.alias("t").merge(source.alias("s"), on)
+        if changed:
+            cond = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in changed)
+            builder = builder.whenMatchedUpdateAll(condition=cond)
+        builder.whenNotMatchedInsertAll().execute()
+    metrics = DeltaTable.forPath(spark, uri).history(1).select("operationMetrics").head()[0] or {}
+    if created:
+        return {"inserted": int(metrics.get("numOutputRows", 0)), "updated": 0}
+    return {
+        "inserted": int(metrics.get("numTargetRowsInserted", 0)),
+        "updated": int(metrics.get("numTargetRowsUpdated", 0)),
+    }

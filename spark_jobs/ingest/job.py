@@ -147,20 +147,41 @@ def run(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: Ing
     if not sources:
         raise ValueError("config error: sources: at least one source is needed")
     started = time.time()
-    # each input row is a whole file: hand them to Python one at a time
+    # each input row is a whole file: hand them to Python one at a time (for every pass below)
     batch_conf = "spark.sql.execution.arrow.maxRecordsPerBatch"
     previous = spark.conf.get(batch_conf)
     spark.conf.set(batch_conf, "1")
     try:
-        parsed = parse_sources(spark, sources, cfg)
-        # the first record of a key wins; later ones are quarantined, never silently merged
-        w = Window.partitionBy("doc_id").orderBy("source_file", "record_index")
-        parsed = parsed.withColumn(
-            "dup_rank", F.when(F.col("kind") == "doc", F.row_number().over(w)).otherwise(F.lit(1))
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        counts = parsed.groupBy("source", "kind", "reason", (F.col("dup_rank") > 1).alias("dup")).count().collect()
+        stats = _ingest(spark, workdir, sources, cfg)
     finally:
         spark.conf.set(batch_conf, previous)
+    stats.seconds = time.time() - started
+    stats.check()
+    log.info("ingest: read=%d accepted=%d quarantined=%d", stats.rows_in, stats.rows_out, stats.rows_rejected)
+    return stats
+
+
+def _ingest(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: IngestConfig) -> StageStats:
+    """Three passes over the parsed records instead of caching them: parsing is cheap next to
+    caching whole texts, and the passes that move text (accepted, rejected) run once each."""
+    parsed = parse_sources(spark, sources, cfg)
+    is_doc = F.col("kind") == "doc"
+    # pass 1: every record without its text, cached: counts per reason, and key collisions
+    light = parsed.select("kind", "source", "reason", "doc_id", "source_file", "record_index").persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    counts = light.groupBy("source", "kind", "reason").count().collect()
+    # the first record of a key wins; later ones are quarantined, never silently merged
+    w = Window.partitionBy("doc_id").orderBy("source_file", "record_index")
+    dup_keys = (
+        light.filter(is_doc)
+        .withColumn("rank", F.row_number().over(w))
+        .filter(F.col("rank") > 1)
+        .select("doc_id", "source_file", "record_index", "source")
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    dup_counts = {r["source"]: r["count"] for r in dup_keys.groupBy("source").count().collect()}
+    light.unpersist()
 
     stats = StageStats("ingest")
     for row in counts:
@@ -168,51 +189,50 @@ def run(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: Ing
         per_source = stats.by_source.setdefault(row["source"], {"read": 0, "accepted": 0, "quarantined": 0})
         per_source["read"] += n
         stats.rows_in += n
-        if row["kind"] == "doc" and not row["dup"]:
+        if row["kind"] == "doc":
             per_source["accepted"] += n
             stats.rows_out += n
         else:
-            reason = "duplicate_record_key" if row["dup"] else row["reason"]
             per_source["quarantined"] += n
             stats.rows_rejected += n
-            stats.by_reason[reason] = stats.by_reason.get(reason, 0) + n
+            stats.by_reason[row["reason"]] = stats.by_reason.get(row["reason"], 0) + n
+    n_dups = sum(dup_counts.values())
+    for source, n in dup_counts.items():
+        stats.by_source[source]["accepted"] -= n
+        stats.by_source[source]["quarantined"] += n
+    if n_dups:
+        stats.rows_out -= n_dups
+        stats.rows_rejected += n_dups
+        stats.by_reason["duplicate_record_key"] = n_dups
+    key = ["doc_id", "source_file", "record_index"]
+    dup_side = F.broadcast(dup_keys.drop("source")) if n_dups <= 1_000_000 else dup_keys.drop("source")
 
-    now = F.current_timestamp()
-    accepted = parsed.filter((F.col("kind") == "doc") & (F.col("dup_rank") == 1)).select(
-        "doc_id",
-        "source",
-        "record_key",
-        "source_file",
-        "record_index",
-        "text",
-        "url",
-        "metadata",
+    # pass 2: accepted records into raw_documents
+    docs = parsed.filter(is_doc)
+    if n_dups:
+        docs = docs.join(dup_side, key, "left_anti")
+    accepted = docs.select(
+        "doc_id", "source", "record_key", "source_file", "record_index", "text", "url", "metadata",
         F.length(F.encode("text", "UTF-8")).cast("int").alias("text_bytes"),
-        "record_sha1",
-        now.alias("ingested_at"),
-    )
+        "record_sha1", F.current_timestamp().alias("ingested_at"),
+    )  # fmt: skip
     tables.merge(spark, accepted, workdir, tables.RAW_DOCUMENTS, changed=["record_sha1", "source_file", "record_index"])
 
-    dups = parsed.filter((F.col("kind") == "doc") & (F.col("dup_rank") > 1)).select(
-        "source",
-        "source_file",
-        "record_index",
-        F.lit("duplicate_record_key").alias("reason"),
-        F.concat(F.lit("same key as an earlier record: "), F.col("record_key")).alias("detail"),
-        F.substring(F.col("text"), 1, cfg.payload_max_bytes).alias("raw_payload"),
-        F.length(F.encode("text", "UTF-8")).cast("long").alias("payload_bytes"),
-    )
-    rejected = (
-        parsed.filter(F.col("kind") == "rejected")
-        .select("source", "source_file", "record_index", "reason", "detail", "raw_payload", "payload_bytes")
-        .unionByName(dups)
-    )
-    write_quarantine(spark, rejected, workdir, "ingest")
-    parsed.unpersist()
-
-    stats.seconds = time.time() - started
-    stats.check()
-    log.info("ingest: read=%d accepted=%d quarantined=%d", stats.rows_in, stats.rows_out, stats.rows_rejected)
+    # pass 3: rejected records (and the losers of key collisions) into quarantine
+    if stats.rows_rejected:
+        rejected = parsed.filter(~is_doc).select(
+            "source", "source_file", "record_index", "reason", "detail", "raw_payload", "payload_bytes"
+        )
+        if n_dups:
+            dups = parsed.filter(is_doc).join(dup_side, key, "left_semi").select(
+                "source", "source_file", "record_index", F.lit("duplicate_record_key").alias("reason"),
+                F.concat(F.lit("same key as an earlier record: "), F.col("record_key")).alias("detail"),
+                F.substring(F.col("text"), 1, cfg.payload_max_bytes).alias("raw_payload"),
+                F.length(F.encode("text", "UTF-8")).cast("long").alias("payload_bytes"),
+            )  # fmt: skip
+            rejected = rejected.unionByName(dups)
+        write_quarantine(spark, rejected, workdir, "ingest")
+    dup_keys.unpersist()
     return stats
 
 
