@@ -88,7 +88,10 @@ def session_settings(cfg: SparkConfig) -> dict[str, str]:
         settings["spark.jars"] = ",".join(local_delta_jars(cfg.jars_dir))
         settings["spark.driver.memory"] = cfg.driver_memory
         settings["spark.sql.warehouse.dir"] = str(scratch / "spark-warehouse")
-        settings["spark.driver.extraJavaOptions"] = f"-Dderby.system.home={scratch / 'derby'}"
+        log4j = Path(__file__).with_name("log4j2.properties")
+        settings["spark.driver.extraJavaOptions"] = (
+            f"-Dderby.system.home={scratch / 'derby'} -Dlog4j2.configurationFile=file:{log4j}"
+        )
         settings["spark.python.worker.reuse"] = "true"
         # Delta rebuilds table state with 50 partitions by default: far too many for local[*]
         settings["spark.databricks.delta.snapshotPartitions"] = "2"
@@ -122,5 +125,5 @@ def build_session(cfg: SparkConfig | None = None):
     for key, value in session_settings(cfg).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setLogLevel("ERROR")
     return spark
