@@ -108,7 +108,7 @@ def assign_language(
             counted
             and mix.hangul_tokens / counted >= cfg.mixed_min_share
             and mix.latin_tokens / counted >= cfg.mixed_min_share
-            and mix.longest_latin_run >= cfg.mixed_min_run
+            and mix.longest_latin_phrase >= cfg.mixed_min_run
         ):
             (latin_label,), _ = predict([latin_words(text)], model_path, cfg.max_chars)
             if latin_label == "en":

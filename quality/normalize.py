@@ -35,8 +35,10 @@ def normalize_text(text: str, form: NormalForm = "NFC", unescape_html: bool = Tr
 
     Order matters: entities are unescaped first (``&nbsp;`` becomes a space that the whitespace
     rules then fold), then Unicode normalization, then control/format characters are dropped
-    and whitespace folded: runs of horizontal space become one space, lines lose leading and
-    trailing spaces, and more than one blank line becomes one.
+    (and the text normalized again if that joined pieces that compose) and whitespace folded:
+    runs of horizontal space become one space, lines lose leading and trailing spaces, and more
+    than one blank line becomes one. Entities are unescaped one level: ``&amp;lt;`` becomes
+    ``&lt;``, the text the page showed, not ``<``.
     """
     if form not in ("NFC", "NFKC"):
         raise ValueError(f"normalization form must be NFC or NFKC (Hangul must stay composed), got {form!r}")
@@ -47,9 +49,11 @@ def normalize_text(text: str, form: NormalForm = "NFC", unescape_html: bool = Tr
     # non-printable character), so only the plain-space and newline rules can apply.
     if not text.replace("\n", "").isprintable():
         text = _LINE_BREAKS.sub("\n", text)
-        text = _INVISIBLE.sub("", text)
-        text = _CONTROL.sub("", text)
-        text = _HSPACE.sub(" ", text)
+        removed = _CONTROL.sub("", _INVISIBLE.sub("", text))
+        if len(removed) != len(text):
+            # a dropped character may have separated pieces that now compose (jamo, accents)
+            removed = unicodedata.normalize(form, removed)
+        text = _HSPACE.sub(" ", removed)
     elif "  " in text:
         text = _HSPACE.sub(" ", text)
     if " \n" in text:

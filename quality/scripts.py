@@ -87,22 +87,26 @@ class TokenMix(NamedTuple):
     hangul_tokens: int
     latin_tokens: int
     tokens: int
-    longest_latin_run: int
+    longest_latin_phrase: int
 
 
 def token_mix(text: str) -> TokenMix:
     """Whitespace tokens that carry Hangul vs tokens made of Latin letters only, and the longest
-    run of consecutive Latin tokens (a phrase rather than a borrowed term)."""
+    run of consecutive Latin tokens that reads as a phrase: one with at least one lower-case
+    word in it ("we agreed to ship"), unlike names and acronyms ("New York Times", "GPU CPU")."""
     hangul = latin = run = longest = total = 0
+    run_has_lower = False
     for token in text.split():
         total += 1
         if _HANGUL.search(token):
             hangul += 1
-            run = 0
+            run, run_has_lower = 0, False
         elif _LATIN.search(token) and not _HAN.search(token):
             latin += 1
             run += 1
-            longest = max(longest, run)
+            run_has_lower = run_has_lower or token.strip(".,;:!?\"'()[]").islower()
+            if run_has_lower:
+                longest = max(longest, run)
         else:
             # numbers and punctuation neither break nor extend a Latin phrase
             continue

@@ -68,8 +68,9 @@ def test_script_ratios():
 
 
 def test_token_mix_tells_phrases_from_loanwords():
-    assert token_mix("오늘 회의에서 we agreed to ship it 그래서 준비합니다").longest_latin_run == 5
-    assert token_mix("GPU 서버에서 모델을 학습했다").longest_latin_run == 1
+    assert token_mix("오늘 회의에서 we agreed to ship it 그래서 준비합니다").longest_latin_phrase == 5
+    assert token_mix("GPU 서버에서 모델을 학습했다").longest_latin_phrase == 0
+    assert token_mix("New York Times 기사에 따르면 GPU CPU RAM").longest_latin_phrase == 0
 
 
 # ---------------------------------------------------------------- Korean morphology

@@ -47,10 +47,55 @@ def _open_decompressed(name: str, data: bytes) -> io.BufferedIOBase:
     if lower.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw)
     if lower.endswith((".zst", ".zstd")):
+        return io.BufferedReader(_ZstdFrames(data))
+    return raw
+
+
+class _ZstdFrames(io.RawIOBase):
+    """Streaming zstd decompression over every frame of ``data`` that raises EOFError when the
+    last frame is cut short (zstandard's own stream reader just stops there, silently)."""
+
+    def __init__(self, data: bytes, chunk: int = 1 << 20):
         import zstandard
 
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
-    return raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._data = memoryview(data)
+        self._pos = 0
+        self._chunk = chunk
+        self._obj = None
+        self._pending = b""
+        self._carry = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> bool:
+        while not self._pending:
+            if self._obj is not None and self._obj.eof:
+                # the frame ended inside the last piece: its remainder starts the next frame
+                self._carry = bytes(self._obj.unused_data)
+                self._obj = None
+            if self._carry:
+                piece, self._carry = self._carry, b""
+            elif self._pos < len(self._data):
+                piece = self._data[self._pos : self._pos + self._chunk]
+                self._pos += len(piece)
+            else:
+                if self._obj is not None:
+                    raise EOFError("zstd stream ends in the middle of a frame (truncated file)")
+                return False
+            if self._obj is None:
+                self._obj = self._dctx.decompressobj()
+            self._pending = self._obj.decompress(piece)
+        return True
+
+    def readinto(self, buffer) -> int:
+        if not self._fill():
+            return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 def _corrupt(index: int, exc: BaseException, payload: bytes = b"") -> Rejected:
@@ -139,6 +184,10 @@ def read_warc(relpath: str, data: bytes, src: SourceConfig, cfg: IngestConfig) -
                 ctype = headers.get_header("Content-Type") or ""
                 status = None
             payload = rec.content_stream().read()
+            if getattr(rec.raw_stream, "limit", 0) > 0:
+                # warcio stops quietly where a record is cut short: the file is damaged from here
+                yield Rejected(index, "corrupt_file", f"record {rid} is cut short ({url})", payload[:256])
+                return
             mime = ctype.split(";", 1)[0].strip().lower()
             try:
                 if mime in _HTML_TYPES or (
