@@ -1,4 +1,5 @@
-"""The demo corpus generator: deterministic, and its manifest matches what the readers see."""
+"""The demo corpus generator: its manifest is exactly what the readers see, it is deterministic,
+and its intended languages are what language id finds."""
 
 from __future__ import annotations
 
@@ -6,19 +7,24 @@ import hashlib
 from collections import Counter
 from pathlib import Path
 
-from moru.demo_corpus import generate, generate_jsonl
+import pytest
+
+from moru.demo_corpus import generate, generate_jsonl, josa
 from quality.langid import LangIdConfig, identify
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.ingest.readers import Accepted, read_file
+from spark_jobs.ingest.records import REASONS
 
 
-def _read_all(manifest):
+def _read_all(manifest, cfg: IngestConfig | None = None):
+    """Every generated file through the readers: [(source, Accepted)], Counter of reasons."""
+    cfg = cfg or IngestConfig()
     accepted, rejected = [], Counter()
     for src in manifest.sources:
-        cfg = SourceConfig(**src)
+        source = SourceConfig(**src)
         root = Path(src["path"])
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            for rec in read_file(str(path.relative_to(root)), path.read_bytes(), cfg, IngestConfig()):
+            for rec in read_file(str(path.relative_to(root)), path.read_bytes(), source, cfg):
                 if isinstance(rec, Accepted):
                     accepted.append((src["name"], rec))
                 else:
@@ -26,66 +32,144 @@ def _read_all(manifest):
     return accepted, rejected
 
 
-def test_manifest_matches_what_the_readers_accept_and_reject(tmp_path):
-    manifest = generate(tmp_path / "c", n_docs=400, seed=3, oversize_bytes=4_300_000)
-    accepted, rejected = _read_all(manifest)
-    # the Spark job (not the readers) spots the repeated record id: both copies reach it
+def _check_counts(manifest, accepted, rejected):
+    # the Spark job, not the readers, spots a repeated record key: both copies come out of them
     expected = Counter(manifest.malformed)
-    dup_keys = expected.pop("duplicate_record_key")
+    dup_keys = expected.pop("duplicate_record_key", 0)
     assert len(accepted) == manifest.n_docs + dup_keys
     assert rejected == expected
+    keys = Counter((name, rec.record_key) for name, rec in accepted)
+    assert sum(n - 1 for n in keys.values()) == dup_keys
+    # every record key is "id:" + the manifest's id, and the manifest names every accepted record
+    assert {(name, key.removeprefix("id:")) for name, key in keys} == {
+        tuple(k.split("/", 1)) for k in manifest.doc_langs
+    }
+    assert len(manifest.doc_langs) == manifest.n_docs == sum(manifest.lang_counts.values())
+
+
+def test_manifest_matches_what_the_readers_accept_and_reject(tmp_path):
+    manifest = generate(tmp_path / "c", n_docs=400, seed=3, oversize_bytes=4_300_000, shard_docs=150)
+    assert manifest.n_docs == 400
+    accepted, rejected = _read_all(manifest)
+    _check_counts(manifest, accepted, rejected)
+    assert set(manifest.malformed) <= set(REASONS)
     assert set(manifest.malformed) >= {
         "invalid_json",
         "invalid_utf8",
+        "not_an_object",
         "missing_text",
         "empty_text",
         "wrong_type",
+        "missing_id",
         "text_too_large",
         "binary_garbage",
-        "corrupt_file",
+        "mojibake",
         "unsupported_content_type",
+        "corrupt_file",
+        "unknown_format",
+        "duplicate_record_key",
     }
+    assert [s["name"] for s in manifest.sources] == ["news", "forum", "web", "docs", "misc"]
     assert {s["format"] for s in manifest.sources} == {"jsonl", "warc", "parquet", "auto"}
+    names = {p.name for p in (tmp_path / "c").rglob("*")}
+    assert {"news-00000.jsonl.gz", "forum-00000.jsonl.zst", "web-00000.warc.gz", "docs-00000.parquet"} <= names
+
+    text = {(name, rec.record_key.removeprefix("id:")): rec.text for name, rec in accepted}
     assert manifest.exact_duplicate_groups and manifest.near_duplicate_pairs
-    texts = [rec.text for _, rec in accepted]
-    assert any(len(t) > 16_000 for t in texts)
+    for group in manifest.exact_duplicate_groups:
+        assert len(group) >= 2 and len({text[tuple(k)] for k in group}) == 1
+    assert any(len({s for s, _ in g}) > 1 for g in manifest.exact_duplicate_groups)  # across sources too
+    for a, b, kind in manifest.near_duplicate_pairs:
+        assert text[tuple(a)] != text[tuple(b)] and kind
+    # no exact duplicates other than the planted ones
+    by_text = Counter(text.values())
+    planted = {text[tuple(g[0])]: len(g) for g in manifest.exact_duplicate_groups}
+    assert {t: n for t, n in by_text.items() if n > 1} == planted
+
+    assert any(len(t) > 16_000 for t in text.values())
+    mean_bytes = sum(len(t.encode()) for t in text.values()) / len(text)
+    assert 800 < mean_bytes < 4000
+    share = {lang: n / manifest.n_docs for lang, n in manifest.lang_counts.items()}
+    assert 0.35 < share["ko"] < 0.55 and 0.25 < share["en"] < 0.45
+    assert 0.03 < share["ko+en"] < 0.15 and 0.01 < share["other"] < 0.12 and share["und"] > 0
+
+
+def test_subset_of_formats_small_limits_and_tiny_corpora(tmp_path):
+    small = IngestConfig(max_text_bytes=256 * 1024)
+    manifest = generate(
+        tmp_path / "a", n_docs=150, seed=2, formats=("news", "misc"), oversize_bytes=300_000, max_text_bytes=256 * 1024
+    )
+    assert [s["name"] for s in manifest.sources] == ["news", "misc"]
+    assert manifest.malformed["text_too_large"] == 1
+    _check_counts(manifest, *_read_all(manifest, small))
+    for n in (0, 1, 7):
+        manifest = generate(tmp_path / f"n{n}", n_docs=n, seed=n, oversize_bytes=0)
+        assert "text_too_large" not in manifest.malformed
+        _check_counts(manifest, *_read_all(manifest))
+    manifest = generate(tmp_path / "clean", n_docs=120, seed=1, oversize_bytes=0, malformed=False)
+    assert manifest.malformed == {}
+    _check_counts(manifest, *_read_all(manifest))
+    with pytest.raises(ValueError, match="oversize_bytes"):
+        generate(tmp_path / "bad", n_docs=10, oversize_bytes=1000)
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes(tmp_path):
-    def digest(root: Path) -> dict[str, str]:
-        return {
-            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
-        }
-
-    generate(tmp_path / "a", n_docs=150, seed=7, oversize_bytes=0)
-    generate(tmp_path / "b", n_docs=150, seed=7, oversize_bytes=0)
-    generate(tmp_path / "c", n_docs=150, seed=8, oversize_bytes=0)
-    assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    assert digest(tmp_path / "a") != digest(tmp_path / "c")
+    runs = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        manifest = generate(tmp_path / name, n_docs=200, seed=seed, oversize_bytes=4_300_000)
+        runs[name] = (_digest(tmp_path / name), manifest.to_json().replace(str(tmp_path / name), ""))
+    assert runs["a"] == runs["b"]
+    assert runs["a"][0].keys() == runs["c"][0].keys()
+    assert all(runs["a"][0][k] != runs["c"][0][k] for k in runs["a"][0] if not k.endswith("README.txt"))
+    generate_jsonl(tmp_path / "ja", 500, seed=1, shard_docs=200)
+    generate_jsonl(tmp_path / "jb", 500, seed=1, shard_docs=200)
+    assert _digest(tmp_path / "ja") == _digest(tmp_path / "jb")
 
 
 def test_intended_languages_are_what_language_id_finds(tmp_path):
     manifest = generate(tmp_path / "c", n_docs=600, seed=1, oversize_bytes=0, malformed=False)
     accepted, _ = _read_all(manifest)
-    by_key = {
-        f"{name}/{rec.record_key.removeprefix('id:').strip('<>').removeprefix('urn:demo:')}": rec.text
-        for name, rec in accepted
-    }
-    keys = [k for k in manifest.doc_langs if k in by_key]
-    assert len(keys) > 500
-    got = identify([by_key[k] for k in keys], LangIdConfig())
-    agree = Counter()
-    total = Counter()
-    for key, (lang, *_rest) in zip(keys, got, strict=True):
+    text = {f"{name}/{rec.record_key.removeprefix('id:')}": rec.text for name, rec in accepted}
+    keys = [k for k in manifest.doc_langs if manifest.doc_styles[k] != "junk"]
+    assert len(keys) > 450
+    agree, total = Counter(), Counter()
+    for key, (lang, *_rest) in zip(keys, identify([text[k] for k in keys], LangIdConfig()), strict=True):
         want = manifest.doc_langs[key]
         total[want] += 1
         agree[want] += lang == want
-    for lang in ("ko", "en", "ko+en", "other"):
+    assert set(total) == {"ko", "en", "ko+en", "other"}
+    for lang in total:
         assert agree[lang] / total[lang] >= 0.9, (lang, agree[lang], total[lang])
 
 
 def test_generate_jsonl_shards(tmp_path):
-    paths = generate_jsonl(tmp_path / "j", n_docs=2500, shard_docs=1000)
-    assert len(paths) == 3
-    lines = sum(len(Path(p).read_text(encoding="utf-8").splitlines()) for p in paths)
-    assert lines == 2500
+    paths = generate_jsonl(tmp_path / "j", n_docs=2500, seed=0, shard_docs=1000)
+    assert [Path(p).name for p in paths] == ["part-00000.jsonl", "part-00001.jsonl", "part-00002.jsonl"]
+    source = SourceConfig(name="bench", path=str(tmp_path / "j"), fields={"text": "text", "id": "id", "url": "url"})
+    docs = [rec for p in paths for rec in read_file(Path(p).name, Path(p).read_bytes(), source, IngestConfig())]
+    assert len(docs) == 2500 and all(isinstance(r, Accepted) for r in docs)
+    assert len({r.record_key for r in docs}) == 2500
+    langs = Counter(lang for lang, *_ in identify([r.text for r in docs[:600]], LangIdConfig()))
+    assert langs["ko"] > langs["en"] > langs["ko+en"] > 0 and langs["other"] > 0
+
+
+@pytest.mark.parametrize(
+    ("word", "particle", "expected"),
+    [
+        ("정부", "은", "정부는"),
+        ("정책", "을", "정책을"),
+        ("국회", "이", "국회가"),
+        ("서울", "으로", "서울로"),
+        ("부산", "으로", "부산으로"),
+        ("교육부", "과", "교육부와"),
+        ("3", "을", "3을"),
+    ],
+)
+def test_korean_particles_follow_the_last_syllable(word, particle, expected):
+    assert josa(word, particle) == expected

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 from collections.abc import Iterator
 
 import orjson
@@ -161,12 +162,31 @@ def read_parquet(relpath: str, data: bytes, src: SourceConfig, cfg: IngestConfig
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
+_CHARSET = re.compile(r"charset=[\"']?([A-Za-z0-9_\-:.]+)", re.IGNORECASE)
+
+
+def _decode(payload: bytes, content_type: str) -> str:
+    """The charset the server declared, else UTF-8 if the bytes are valid UTF-8, else
+    Resiliparse's encoding detection (which guesses wrong on short UTF-8 text)."""
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+    declared = _CHARSET.search(content_type)
+    if declared:
+        try:
+            return payload.decode(declared.group(1))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return bytes_to_str(payload, detect_encoding(payload))
+
+
 def read_warc(relpath: str, data: bytes, src: SourceConfig, cfg: IngestConfig) -> Iterator[Record]:
     """WARC/ARC response and resource records; HTML goes through Resiliparse's main-content
     extractor. Request, metadata, revisit and warcinfo records carry no document and are not
     counted as records."""
     from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
     from warcio.archiveiterator import ArchiveIterator
 
     index = 0
@@ -193,10 +213,10 @@ def read_warc(relpath: str, data: bytes, src: SourceConfig, cfg: IngestConfig) -
                 if mime in _HTML_TYPES or (
                     not mime and payload.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
                 ):
-                    html = bytes_to_str(payload, detect_encoding(payload))
+                    html = _decode(payload, ctype)
                     text = extract_plain_text(html, main_content=True, alt_texts=False)
                 elif mime.startswith("text/"):
-                    text = bytes_to_str(payload, detect_encoding(payload))
+                    text = _decode(payload, ctype)
                 else:
                     raise RecordError("unsupported_content_type", f"Content-Type {ctype or 'missing'!r}")
                 check_text(text, cfg.max_text_bytes, cfg.binary_max_ratio)
