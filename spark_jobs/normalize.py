@@ -119,6 +119,14 @@ _PASSTHROUGH_DDL = (
 _EMPTY_DDL = "doc_id STRING, source STRING, source_file STRING, record_index BIGINT, record_sha1 STRING, text STRING"
 
 
+# A necessary condition (checked in the JVM, so that ordinary text never travels to Python a second
+# time) for normalizing to nothing: only whitespace, separators, control/format characters and
+# entities. It fails at the first letter of an ordinary document.
+_MAYBE_EMPTY = (
+    r"^[\s\p{Z}\p{Cc}\p{Cf}]*(?:&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});[\s\p{Z}\p{Cc}\p{Cf}]*)*$"
+)
+
+
 def _make_empty_finder(cfg: NormalizeConfig):
     """The raw rows whose text normalizes to nothing (normalization only: cheap)."""
 
@@ -188,7 +196,8 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
 
     # pass 2, cheap: which rows normalize to nothing (normalization alone, no language id)
     empties = (
-        todo.select("doc_id", "source", "source_file", "record_index", "record_sha1", "text")
+        todo.filter(F.col("text").rlike(_MAYBE_EMPTY))
+        .select("doc_id", "source", "source_file", "record_index", "record_sha1", "text")
         .mapInArrow(_make_empty_finder(cfg), _EMPTY_DDL)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )

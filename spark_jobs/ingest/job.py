@@ -68,14 +68,20 @@ def relative_name(file_uri: str, root: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def make_parser(src: SourceConfig, cfg: IngestConfig, root: str):
-    """The mapInArrow function for one source: batches of (path, content) → parsed records."""
+LIGHT_COLUMNS = ("kind", "source", "reason", "doc_id", "source_file", "record_index")
+LIGHT_SCHEMA = "kind STRING, source STRING, reason STRING, doc_id STRING, source_file STRING, record_index BIGINT"
+
+
+def make_parser(src: SourceConfig, cfg: IngestConfig, root: str, light: bool = False):
+    """The mapInArrow function for one source: batches of (path, content) → parsed records
+    (``light``: only the LIGHT_COLUMNS, so no text crosses back into the JVM for counting)."""
+    schema = pa.schema([_ARROW_SCHEMA.field(name) for name in LIGHT_COLUMNS]) if light else _ARROW_SCHEMA
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         cols: dict[str, list] = {name: [] for name in _ARROW_SCHEMA.names}
 
         def flush() -> pa.RecordBatch:
-            out = pa.RecordBatch.from_pydict(cols, schema=_ARROW_SCHEMA)
+            out = pa.RecordBatch.from_pydict({name: cols[name] for name in schema.names}, schema=schema)
             for v in cols.values():
                 v.clear()
             return out
@@ -131,11 +137,17 @@ def _list_files(spark: SparkSession, src: SourceConfig) -> DataFrame:
         raise FileNotFoundError(f"source {src.name!r}: cannot read path {src.path!r}: {exc}") from None
 
 
-def parse_sources(spark: SparkSession, sources: list[SourceConfig], cfg: IngestConfig) -> DataFrame:
+def parse_sources(
+    spark: SparkSession, sources: list[SourceConfig], cfg: IngestConfig, light: bool = False
+) -> DataFrame:
     parts = []
     for src in sources:
         root = _root_path(storage.to_spark_path(src.path))
-        parts.append(_list_files(spark, src).mapInArrow(make_parser(src, cfg, root), PARSED_SCHEMA))
+        parts.append(
+            _list_files(spark, src).mapInArrow(
+                make_parser(src, cfg, root, light), LIGHT_SCHEMA if light else PARSED_SCHEMA
+            )
+        )
     out = parts[0]
     for part in parts[1:]:
         out = out.unionByName(part)
@@ -167,9 +179,7 @@ def _ingest(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg:
     parsed = parse_sources(spark, sources, cfg)
     is_doc = F.col("kind") == "doc"
     # pass 1: every record without its text, cached: counts per reason, and key collisions
-    light = parsed.select("kind", "source", "reason", "doc_id", "source_file", "record_index").persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    light = parse_sources(spark, sources, cfg, light=True).persist(StorageLevel.MEMORY_AND_DISK)
     counts = light.groupBy("source", "kind", "reason").count().collect()
     # the first record of a key wins; later ones are quarantined, never silently merged
     w = Window.partitionBy("doc_id").orderBy("source_file", "record_index")
