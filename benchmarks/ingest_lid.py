@@ -236,17 +236,13 @@ def _run_datatrove(args: argparse.Namespace, input_dir: Path, out: Path, model: 
     }
 
 
-def _run_moru(args: argparse.Namespace, input_dir: Path, out: Path) -> tuple[dict, object]:
+def _moru_pass(spark, input_dir: Path, workdir: Path) -> dict:
+    """ingest + normalize on a fresh workdir, timed."""
     from spark_jobs import ingest, normalize
     from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig
     from spark_jobs.normalize import NormalizeConfig
-    from spark_jobs.session import SparkConfig, build_session
 
-    workdir = out / "moru_workdir"
     shutil.rmtree(workdir, ignore_errors=True)
-    started = time.perf_counter()
-    spark = build_session(SparkConfig(master=f"local[{args.workers}]"))
-    session_seconds = time.perf_counter() - started
     source = SourceConfig(
         name="bench", path=str(input_dir), format="jsonl", fields=FieldMapping(text="text", id="id", url="url")
     )
@@ -258,9 +254,18 @@ def _run_moru(args: argparse.Namespace, input_dir: Path, out: Path) -> tuple[dic
         done = time.perf_counter()
     return {
         "seconds": done - started, "ingest_seconds": ingest_done - started, "normalize_seconds": done - ingest_done,
-        "session_seconds": session_seconds, "workdir": str(workdir), "cpu": meter.result,
+        "workdir": str(workdir), "cpu": meter.result,
         "ingest": ingest_stats.as_dict(), "normalize": normalize_stats.as_dict(),
-    }, spark
+    }
+
+
+def _run_moru(args: argparse.Namespace, input_dir: Path, out: Path) -> tuple[dict, object]:
+    from spark_jobs.session import SparkConfig, build_session
+
+    started = time.perf_counter()
+    spark = build_session(SparkConfig(master=f"local[{args.workers}]"))
+    session_seconds = time.perf_counter() - started
+    return {**_moru_pass(spark, input_dir, out / "moru_workdir"), "session_seconds": session_seconds}, spark
 
 
 def _verify_and_compare(spark, moru: dict, dt: dict, n_docs: int) -> dict:
@@ -307,6 +312,10 @@ def _table(res: dict) -> list[str]:
         ("  normalize+lid → documents", m["normalize"]["rows_out"], m["normalize_seconds"], None),
         (f"datatrove {d['version']} (workers={res['workers']})", d["kept"], d["seconds"], d["cpu"]["ours_cpu_s"]),
     ]
+    if res.get("moru_warm"):
+        w = res["moru_warm"]
+        rows.insert(3, ("  2nd run, same session (warm JVM)", w["normalize"]["rows_out"], w["seconds"],
+                        w["cpu"]["ours_cpu_s"]))
     lines = [f"ingest + normalize + language id, {n:,} docs in {res['shards']} JSONL shards "
              f"({res['input_mb']:.0f} MB), {res['machine']}", ""]
     lines.append(f"{'':34} {'docs out':>10} {'seconds':>9} {'docs/s (in)':>12} {'CPU core-s':>11}")
@@ -350,6 +359,8 @@ def main() -> None:
     parser.add_argument("--compression", default="gzip", choices=["gzip", "zstd", "none"],
                         help="datatrove JsonlWriter output compression (its default is gzip)")
     parser.add_argument("--out", default=str(HERE / "out" / "ingest_lid"))
+    parser.add_argument("--warm-run", action="store_true",
+                        help="also time moru a second time in the same Spark session (extra row, not the headline)")
     parser.add_argument("--reuse-input", action="store_true",
                         help="keep the input of an earlier run with the same --docs, --shards and generator source")
     parser.add_argument("--bench-python", default=str(REPO / ".venv-bench" / "bin" / "python"))
@@ -395,6 +406,11 @@ def main() -> None:
     moru, spark = _run_moru(args, input_dir, out)
     print(f"  {moru['seconds']:.1f} s", flush=True)
     check = _verify_and_compare(spark, moru, dt, args.docs)
+    warm = None
+    if args.warm_run:
+        print("moru again, same session (warm JVM) ...", flush=True)
+        warm = _moru_pass(spark, input_dir, out / "moru_workdir_warm")
+        print(f"  {warm['seconds']:.1f} s", flush=True)
     spark.stop()
 
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -403,7 +419,7 @@ def main() -> None:
         "compression": args.compression, "input_mb": input_mb,
         "machine": f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, "
                    f"{platform.python_implementation()} {platform.python_version()}",
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "moru": moru, "datatrove": dt, "check": check,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "moru": moru, "moru_warm": warm, "datatrove": dt, "check": check,
         "docs_per_s": {"moru": args.docs / moru["seconds"], "datatrove": args.docs / dt["seconds"]},
         "ratio": dt["seconds"] / moru["seconds"],
     }
