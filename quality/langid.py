@@ -38,9 +38,9 @@ class LangIdConfig(BaseModel):
     script_decided_share: float = Field(
         default=0.9, ge=0, le=1, description="Hangul share of letters above which fastText sees only a short prefix"
     )
-    script_decided_chars: int = Field(default=256, ge=32, description="that prefix, in characters")
+    script_decided_chars: int = Field(default=128, ge=32, description="that prefix, in characters")
     max_chars: int = Field(
-        default=2000,
+        default=1000,
         ge=100,
         description="characters of each document given to fastText (its accuracy saturates far sooner)",
     )

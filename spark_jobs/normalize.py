@@ -20,7 +20,6 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.storagelevel import StorageLevel
 
 from quality.korean import count_words
 from quality.langid import LangIdConfig, identify
@@ -119,12 +118,14 @@ _PASSTHROUGH_DDL = (
 _EMPTY_DDL = "doc_id STRING, source STRING, source_file STRING, record_index BIGINT, record_sha1 STRING, text STRING"
 
 
-# A necessary condition (checked in the JVM, so that ordinary text never travels to Python a second
-# time) for normalizing to nothing: only whitespace, separators, control/format characters and
-# entities. It fails at the first letter of an ordinary document.
-_MAYBE_EMPTY = (
-    r"^[\s\p{Z}\p{Cc}\p{Cf}]*(?:&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});[\s\p{Z}\p{Cc}\p{Cf}]*)*$"
-)
+# A necessary condition for normalizing to nothing, checked in the JVM on a prefix of the text
+# (a Java regex needs a java.lang.String, and decoding whole documents into one costs more than
+# the check): the prefix holds only whitespace, separators, control/format characters and HTML
+# entity-like tokens (``&name``, ``&#123``, with or without their ``;``, maybe cut off by the prefix:
+# html.unescape also reads legacy entities that have no ``;``). An ordinary document fails at its first
+# letter; the candidates are then checked exactly, in Python, by normalizing them.
+_PREFIX_CHARS = 64
+_MAYBE_EMPTY = r"^(?:[\s\p{Z}\p{Cc}\p{Cf}]|&(?:#[xX]?[0-9a-fA-F]*|[A-Za-z][A-Za-z0-9]*);?)*$"
 
 
 def _make_empty_finder(cfg: NormalizeConfig):
@@ -194,15 +195,19 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
     # every row of todo is new or changed, so each one written is an insert or an update
     stats.rows_out = written["inserted"] + written["updated"]
 
-    # pass 2, cheap: which rows normalize to nothing (normalization alone, no language id)
-    empties = (
-        todo.filter(F.col("text").rlike(_MAYBE_EMPTY))
-        .select("doc_id", "source", "source_file", "record_index", "record_sha1", "text")
-        .mapInArrow(_make_empty_finder(cfg), _EMPTY_DDL)
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    stats.rows_rejected = empties.count()
-    if stats.rows_rejected:
+    # pass 2, only when pass 1 wrote fewer rows than it read: which rows normalized to nothing
+    # (every row of todo is written or is empty, so the difference is the number of empties)
+    missing = todo_count - stats.rows_out
+    if missing:
+        empties = (
+            todo.filter(F.substring("text", 1, _PREFIX_CHARS).rlike(_MAYBE_EMPTY))
+            .select("doc_id", "source", "source_file", "record_index", "record_sha1", "text")
+            .mapInArrow(_make_empty_finder(cfg), _EMPTY_DDL)
+            # materialized, lineage cut: the writes below change the tables todo was read from,
+            # and a cache that depends on them would be recomputed against their new versions
+            .localCheckpoint(eager=True)
+        )
+        stats.rows_rejected = empties.count()
         from spark_jobs.ingest.job import write_quarantine
 
         stats.by_reason["empty_after_normalization"] = stats.rows_rejected
@@ -210,10 +215,15 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
             "source", "source_file", "record_index", F.lit("empty_after_normalization").alias("reason"),
             F.concat(F.lit("doc_id "), F.col("doc_id")).alias("detail"),
             F.substring("text", 1, 2048).alias("raw_payload"),
-            F.length(F.encode("text", "UTF-8")).cast("long").alias("payload_bytes"),
+            F.octet_length("text").cast("long").alias("payload_bytes"),
             "doc_id", F.concat_ws(":", "record_sha1", F.lit(fingerprint)).alias("input_fingerprint"),
         ), workdir, "normalize")  # fmt: skip
-    empties.unpersist()
+        # a document whose new raw text normalizes to nothing must not keep its old normalized row
+        from delta.tables import DeltaTable
+
+        DeltaTable.forPath(spark, tables.table_uri(workdir, tables.DOCUMENTS)).alias("t").merge(
+            empties.select("doc_id").alias("s"), "t.doc_id = s.doc_id"
+        ).whenMatchedDelete().execute()
     stats.rows_in = todo_count
     langs = tables.read(spark, workdir, tables.DOCUMENTS).groupBy("lang").count().collect()
     stats.extra["lang_counts"] = {r["lang"]: r["count"] for r in langs}

@@ -142,6 +142,7 @@ def merge(
     created = ensure(spark, workdir, table)
     uri = table_uri(workdir, table)
     source = df.select(*table.columns)
+    before = DeltaTable.forPath(spark, uri).history(1).select("version").head()[0]
     if created:
         source.write.format("delta").mode("append").save(uri)
     else:
@@ -152,7 +153,10 @@ def merge(
             cond = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in changed)
             builder = builder.whenMatchedUpdateAll(condition=cond)
         builder.whenNotMatchedInsertAll().execute()
-    metrics = DeltaTable.forPath(spark, uri).history(1).select("operationMetrics").head()[0] or {}
+    version, metrics = DeltaTable.forPath(spark, uri).history(1).select("version", "operationMetrics").head()
+    if version == before:  # nothing was committed (e.g. an empty source): no stale metrics
+        return {"inserted": 0, "updated": 0}
+    metrics = metrics or {}
     if created:
         return {"inserted": int(metrics.get("numOutputRows", 0)), "updated": 0}
     return {

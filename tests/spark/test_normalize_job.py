@@ -94,3 +94,42 @@ def test_rerun_skips_unchanged_and_config_change_redoes_all(spark, ingested):
     assert fps == {NormalizeConfig(form="NFKC").fingerprint()}
     dt = DeltaTable(str(Path(ingested) / "tables" / "documents")).to_pandas()
     assert len(dt) == len(before) and set(dt["lang"]) >= {"ko", "en", "ko+en", "other", "und"}
+
+
+def test_every_kind_of_empty_is_quarantined_and_a_doc_turned_empty_leaves_documents(spark, tmp_path: Path):
+    root = tmp_path / "in"
+    root.mkdir()
+    empties = {
+        "zw": "\u200b\u200b\ufeff",
+        "legacy_entities": "&nbsp&nbsp;&#160;\u00a0",  # html.unescape reads &nbsp without its ;
+        "long_blank": " \t" * 100 + "\u3000" * 50 + "&#x20;" * 20,  # longer than the JVM prefix check
+        "entity_at_prefix_end": " " * 60 + "&nbsp;&#8203;",  # an entity cut by the 64-char prefix
+    }
+    kept = {
+        "late_text": " " * 200 + "words after a long blank run",
+        "entity_word": "&amp;",  # unescapes to a character: not empty
+        "doc": "이 문서는 다음 실행에서 빈 문서로 바뀐다.",
+    }
+    src = SourceConfig(name="s", path=str(root), fields=FieldMapping(id="id"))
+
+    def write(rows):
+        lines = [json.dumps({"id": k, "text": v}, ensure_ascii=False) for k, v in rows.items()]
+        (root / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    write({**empties, **kept})
+    workdir = str(tmp_path / "wd")
+    ingest.run(spark, workdir, [src], IngestConfig())
+    stats = normalize.run(spark, workdir, NormalizeConfig())
+    assert stats.balanced and stats.rows_rejected == len(empties) and stats.rows_out == len(kept)
+    docs = _docs(spark, workdir)
+    assert set(docs) == set(kept)
+    assert docs["late_text"]["text"] == "words after a long blank run" and docs["entity_word"]["text"] == "&"
+
+    # the source changes: "doc" now normalizes to nothing, so its old row must leave documents
+    write({**empties, **kept, "doc": "\u200b \u00a0"})
+    ingest.run(spark, workdir, [src], IngestConfig())
+    again = normalize.run(spark, workdir, NormalizeConfig())
+    assert again.rows_in == 1 and again.rows_rejected == 1 and again.balanced
+    assert set(_docs(spark, workdir)) == {"late_text", "entity_word"}
+    q = tables.read(spark, workdir, tables.QUARANTINE).filter("stage = 'normalize'").count()
+    assert q == len(empties) + 1
