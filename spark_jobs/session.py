@@ -40,6 +40,14 @@ class SparkConfig(BaseModel):
     jars: list[str] = Field(default_factory=list, description="emr: jar paths/URIs for spark.jars")
     packages: list[str] = Field(default_factory=list, description="emr: Maven coordinates for spark.jars.packages")
     ui: bool = False
+    c1_jit: bool = Field(
+        default=True,
+        description=(
+            "local profile: the JVM compiles with its quick C1 compiler only (-XX:TieredStopAtLevel=1). "
+            "On 2 cores the optimizing C2 compiler took ~25 core-s of a 50 s job for no faster task code; "
+            "turn it off for long-running sessions"
+        ),
+    )
     conf: dict[str, str] = Field(default_factory=dict, description="any extra Spark settings")
 
 
@@ -89,9 +97,10 @@ def session_settings(cfg: SparkConfig) -> dict[str, str]:
         settings["spark.driver.memory"] = cfg.driver_memory
         settings["spark.sql.warehouse.dir"] = str(scratch / "spark-warehouse")
         log4j = Path(__file__).with_name("log4j2.properties")
-        settings["spark.driver.extraJavaOptions"] = (
-            f"-Dderby.system.home={scratch / 'derby'} -Dlog4j2.configurationFile=file:{log4j}"
-        )
+        java_options = f"-Dderby.system.home={scratch / 'derby'} -Dlog4j2.configurationFile=file:{log4j}"
+        if cfg.c1_jit:
+            java_options += " -XX:TieredStopAtLevel=1"
+        settings["spark.driver.extraJavaOptions"] = java_options
         settings["spark.python.worker.reuse"] = "true"
         # Delta rebuilds table state with 50 partitions by default: far too many for local[*]
         settings["spark.databricks.delta.snapshotPartitions"] = "2"

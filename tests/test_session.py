@@ -25,7 +25,9 @@ def test_emr_profile_uses_packages_or_given_jars_and_no_master():
     s = session_settings(SparkConfig(profile="emr"))
     assert s["spark.jars.packages"] == "io.delta:delta-spark_2.13:4.0.0"
     assert "spark.master" not in s and "spark.jars" not in s
-    s = session_settings(SparkConfig(profile="emr", jars=["s3://b/jars/delta-spark.jar", "s3://b/jars/delta-storage.jar"]))
+    s = session_settings(
+        SparkConfig(profile="emr", jars=["s3://b/jars/delta-spark.jar", "s3://b/jars/delta-storage.jar"])
+    )
     assert s["spark.jars"] == "s3://b/jars/delta-spark.jar,s3://b/jars/delta-storage.jar"
     assert "spark.jars.packages" not in s
 
@@ -39,3 +41,9 @@ def test_databricks_profile_adds_nothing_but_user_conf():
 def test_user_conf_wins():
     s = session_settings(SparkConfig(conf={"spark.sql.shuffle.partitions": "3"}))
     assert s["spark.sql.shuffle.partitions"] == "3"
+
+
+def test_local_profile_jit_choice():
+    assert "-XX:TieredStopAtLevel=1" in session_settings(SparkConfig())["spark.driver.extraJavaOptions"]
+    assert "TieredStopAtLevel" not in session_settings(SparkConfig(c1_jit=False))["spark.driver.extraJavaOptions"]
+    assert "spark.driver.extraJavaOptions" not in session_settings(SparkConfig(profile="emr"))

@@ -61,3 +61,8 @@ class IngestConfig(BaseModel):
     )
     payload_max_bytes: int = Field(default=2048, ge=64, description="raw payload kept per quarantine row")
     records_per_batch: int = Field(default=2000, ge=1, description="rows per Arrow batch out of the readers")
+    tasks_per_core: int = Field(
+        default=4,
+        ge=1,
+        description="input files are split into at least this many tasks per core (files are never split)",
+    )

@@ -111,7 +111,7 @@ def make_parser(src: SourceConfig, cfg: IngestConfig, root: str, light: bool = F
                         cols["text"].append(rec.text)
                         cols["url"].append(rec.url)
                         cols["metadata"].append(rec.metadata)
-                        cols["record_sha1"].append(record_sha1(rec.text, rec.url, rec.metadata))
+                        cols["record_sha1"].append(None if light else record_sha1(rec.text, rec.url, rec.metadata))
                         for name in ("reason", "detail", "raw_payload", "payload_bytes"):
                             cols[name].append(None)
                     else:
@@ -175,13 +175,24 @@ def run(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: Ing
         raise ValueError("config error: sources: at least one source is needed")
     started = time.time()
     # each input row is a whole file: hand them to Python one at a time (for every pass below)
-    batch_conf = "spark.sql.execution.arrow.maxRecordsPerBatch"
-    previous = spark.conf.get(batch_conf)
-    spark.conf.set(batch_conf, "1")
+    # and split the files into several tasks per core: Spark's default packs files into splits of
+    # up to 128 MB, which on a small machine leaves e.g. 3 tasks for 2 cores (the last one runs
+    # alone) and, through the files written, the same imbalance for every later stage
+    settings = {
+        "spark.sql.execution.arrow.maxRecordsPerBatch": "1",
+        "spark.sql.files.minPartitionNum": str(cfg.tasks_per_core * spark.sparkContext.defaultParallelism),
+    }
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     try:
         stats = _ingest(spark, workdir, sources, cfg)
     finally:
-        spark.conf.set(batch_conf, previous)
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
     stats.seconds = time.time() - started
     stats.check()
     log.info("ingest: read=%d accepted=%d quarantined=%d", stats.rows_in, stats.rows_out, stats.rows_rejected)

@@ -126,12 +126,12 @@ def read_jsonl(relpath: str, data: bytes, src: SourceConfig, cfg: IngestConfig) 
 
 def _jsonl_record(line: bytes, relpath: str, index: int, src: SourceConfig, cfg: IngestConfig) -> Record:
     try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejected(index, "invalid_utf8", str(exc), line)
-    try:
-        obj = orjson.loads(text)
+        obj = orjson.loads(line)  # validates the UTF-8 itself: no separate decode
     except orjson.JSONDecodeError as exc:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return Rejected(index, "invalid_utf8", str(bad), line)
         reason = "invalid_utf8" if "surrogate" in str(exc) else "invalid_json"
         return Rejected(index, reason, str(exc), line)
     try:

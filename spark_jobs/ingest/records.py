@@ -102,12 +102,13 @@ def _has_surrogates(s: str) -> bool:
 
 def check_text(text: str, max_bytes: int, binary_max_ratio: float) -> None:
     """Raise RecordError if ``text`` cannot be a document."""
-    if _has_surrogates(text):
-        raise RecordError("invalid_utf8", "text holds lone UTF-16 surrogates")
-    n_bytes = len(text.encode("utf-8"))
+    try:
+        n_bytes = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise RecordError("invalid_utf8", "text holds lone UTF-16 surrogates") from None
     if n_bytes > max_bytes:
         raise RecordError("text_too_large", f"{n_bytes} bytes > {max_bytes}")
-    if not text.strip():
+    if not text or text.isspace():
         raise RecordError("empty_text", "text is empty or whitespace only")
     # fast path: printable once tabs and line breaks are set aside means no control characters
     clean = text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable() and "\ufffd" not in text
