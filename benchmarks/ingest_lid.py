@@ -4,13 +4,15 @@
 
 One command, both tools, one run. The input is ``--docs`` clean bilingual documents written by
 :func:`moru.demo_corpus.generate_jsonl` as ``--shards`` plain JSONL files of {"id","text","url"},
-so that both tools parallelise over files. Each side gets the machine to itself in turn (first
-datatrove, then moru); the last printed line is ``moru / datatrove = X.XX×`` in documents/second.
+so that both tools parallelise over files. Each side gets the machine to itself in turn, in
+``--repeat`` alternating rounds (datatrove, moru, datatrove, moru, ...), each run in a fresh process;
+the last printed line is ``moru / datatrove = X.XX×`` in documents/second, from the median times
+(this machine's speed drifts by up to ±20 % between identical runs, so one pair proves little).
 
 moru (this venv): ``spark_jobs.ingest.run`` (JSONL → Delta ``raw_documents``, quarantine) then
 ``spark_jobs.normalize.run`` (Unicode/whitespace normalization, fastText lid.176 + script ratios +
 lengths → Delta ``documents``) on a fresh workdir with Spark ``local[2]``. Timed from the start of
-ingest to the end of normalize; the Spark session's start-up is timed and shown on its own line.
+ingest to the end of normalize; the Spark session's start-up is timed and shown in the notes.
 
 datatrove (``--bench-python``, default ``.venv-bench/bin/python``; set it up with
 ``python3 -m venv .venv-bench && .venv-bench/bin/pip install datatrove orjson fasteners
@@ -259,13 +261,29 @@ def _moru_pass(spark, input_dir: Path, workdir: Path) -> dict:
     }
 
 
-def _run_moru(args: argparse.Namespace, input_dir: Path, out: Path) -> tuple[dict, object]:
+def _moru_child(args: argparse.Namespace) -> None:
+    """One timed moru pass in a fresh interpreter and JVM (as datatrove gets a fresh pool)."""
     from spark_jobs.session import SparkConfig, build_session
 
     started = time.perf_counter()
     spark = build_session(SparkConfig(master=f"local[{args.workers}]"))
     session_seconds = time.perf_counter() - started
-    return {**_moru_pass(spark, input_dir, out / "moru_workdir"), "session_seconds": session_seconds}, spark
+    result = {**_moru_pass(spark, Path(args.input), Path(args.output)), "session_seconds": session_seconds}
+    spark.stop()
+    print(json.dumps(result, default=str))
+
+
+def _run_moru(args: argparse.Namespace, input_dir: Path, out: Path) -> dict:
+    cmd = [
+        sys.executable, str(Path(__file__).resolve()), "--moru-child", "--input", str(input_dir),
+        "--output", str(out / "moru_workdir"), "--workers", str(args.workers),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    (out / "moru.log").write_text(proc.stderr)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"moru run failed (exit {proc.returncode}); log in {out / 'moru.log'}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _verify_and_compare(spark, moru: dict, dt: dict, n_docs: int) -> dict:
@@ -305,30 +323,31 @@ def _verify_and_compare(spark, moru: dict, dt: dict, n_docs: int) -> dict:
 def _table(res: dict) -> list[str]:
     m, d, c = res["moru"], res["datatrove"], res["check"]
     n = res["docs"]
+    runs = lambda key: "  ".join(f"{r['seconds']:.1f}" for r in res[key])  # noqa: E731
+    med = lambda key, sub=None: __import__("statistics").median(  # noqa: E731
+        (r[sub] if sub else r["cpu"]["ours_cpu_s"]) for r in res[key])
     rows = [
-        (f"moru (Spark local[{res['workers']}] + Delta)", m["normalize"]["rows_out"], m["seconds"],
-         m["cpu"]["ours_cpu_s"]),
-        ("  ingest → raw_documents", m["ingest"]["rows_out"], m["ingest_seconds"], None),
-        ("  normalize+lid → documents", m["normalize"]["rows_out"], m["normalize_seconds"], None),
-        (f"datatrove {d['version']} (workers={res['workers']})", d["kept"], d["seconds"], d["cpu"]["ours_cpu_s"]),
+        (f"moru (Spark local[{res['workers']}] + Delta)", m["normalize"]["rows_out"], res["moru_seconds_median"],
+         med("moru_runs"), runs("moru_runs")),
+        ("  ingest → raw_documents", m["ingest"]["rows_out"], med("moru_runs", "ingest_seconds"), None, ""),
+        ("  normalize+lid → documents", m["normalize"]["rows_out"], med("moru_runs", "normalize_seconds"), None, ""),
+        (f"datatrove {d['version']} (workers={res['workers']})", d["kept"], res["datatrove_seconds_median"],
+         med("datatrove_runs"), runs("datatrove_runs")),
     ]
-    if res.get("moru_warm"):
-        w = res["moru_warm"]
-        rows.insert(3, ("  2nd run, same session (warm JVM)", w["normalize"]["rows_out"], w["seconds"],
-                        w["cpu"]["ours_cpu_s"]))
     lines = [f"ingest + normalize + language id, {n:,} docs in {res['shards']} JSONL shards "
-             f"({res['input_mb']:.0f} MB), {res['machine']}", ""]
-    lines.append(f"{'':34} {'docs out':>10} {'seconds':>9} {'docs/s (in)':>12} {'CPU core-s':>11}")
-    for name, out, secs, cpu in rows:
+             f"({res['input_mb']:.0f} MB), {res['machine']}; medians of {res['repeat']} alternating runs", ""]
+    lines.append(f"{'':34} {'docs out':>10} {'seconds':>9} {'docs/s (in)':>12} {'CPU core-s':>11}   every run (s)")
+    for name, out, secs, cpu, every in rows:
         cpu_s = "" if cpu is None else f"{cpu:.0f}"
-        lines.append(f"{name:34} {out:>10,} {secs:>9.1f} {n / secs:>12,.0f} {cpu_s:>11}")
+        lines.append(f"{name:34} {out:>10,} {secs:>9.1f} {n / secs:>12,.0f} {cpu_s:>11}   {every}")
     joined = c["joined"] or 1
-    noisy = max(d["cpu"]["others_share"], m["cpu"]["others_share"]) > 0.05
+    shares = [r["cpu"]["others_share"] for r in res["moru_runs"] + res["datatrove_runs"]]
+    noisy = max(shares) > 0.05
     lines += [
         "",
         "notes:",
-        f"  moru Spark session start-up {m['session_seconds']:.1f} s, not timed; datatrove subprocess wall "
-        f"{d['wall_seconds']:.1f} s incl. interpreter start and imports",
+        f"  each run in a fresh process; moru's Spark session start-up ({m['session_seconds']:.1f} s) and "
+        f"datatrove's interpreter start and imports are not timed",
         f"  moru: documents={c['documents']:,} raw_documents={c['raw_documents']:,} quarantine={c['quarantine']} "
         f"({'all accounted for' if c['moru_ok'] else 'COUNTS DO NOT ADD UP'}); labels "
         + ", ".join(f"{k}={v:,}" for k, v in sorted(c["moru_lang_counts"].items(), key=lambda kv: -kv[1])),
@@ -341,11 +360,11 @@ def _table(res: dict) -> list[str]:
         f"  datatrove writes JSONL ({res['compression']}); moru writes Delta tables (snappy Parquet) and adds "
         "script ratios, lengths and MeCab word counts per doc",
         "  moru CPU by process: " + ", ".join(f"{k} {v:.0f} core-s" for k, v in m["cpu"]["by_name"].items()),
-        f"  CPU used by other processes during the timed runs: datatrove {d['cpu']['others_cpu_s']:.0f} core-s "
-        f"({d['cpu']['others_share']:.0%} of the machine), moru {m['cpu']['others_cpu_s']:.0f} core-s "
-        f"({m['cpu']['others_share']:.0%})" + ("  <- NOISY, re-run on a quiet machine" if noisy else ""),
+        f"  CPU used by other processes during the timed runs: at most {max(shares):.0%} of the machine"
+        + ("  <- NOISY, re-run on a quiet machine" if noisy else ""),
+        "  per-pair ratios (datatrove s / moru s): " + "  ".join(f"{r:.2f}" for r in res["pair_ratios"]),
         "",
-        f"moru / datatrove = {res['ratio']:.2f}×",
+        f"moru / datatrove = {res['ratio']:.2f}× (documents/second, medians)",
     ]
     return lines
 
@@ -359,19 +378,23 @@ def main() -> None:
     parser.add_argument("--compression", default="gzip", choices=["gzip", "zstd", "none"],
                         help="datatrove JsonlWriter output compression (its default is gzip)")
     parser.add_argument("--out", default=str(HERE / "out" / "ingest_lid"))
-    parser.add_argument("--warm-run", action="store_true",
-                        help="also time moru a second time in the same Spark session (extra row, not the headline)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="alternating datatrove / moru runs; the headline compares the medians")
     parser.add_argument("--reuse-input", action="store_true",
                         help="keep the input of an earlier run with the same --docs, --shards and generator source")
     parser.add_argument("--bench-python", default=str(REPO / ".venv-bench" / "bin" / "python"))
     # internal: the datatrove run, in the bench interpreter
     parser.add_argument("--datatrove-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--moru-child", action="store_true", help=argparse.SUPPRESS)
     for name in ("--input", "--output", "--logs", "--model"):
         parser.add_argument(name, help=argparse.SUPPRESS)
     parser.add_argument("--tasks", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.datatrove_child:
         _datatrove_child(args)
+        return
+    if args.moru_child:
+        _moru_child(args)
         return
 
     from quality.langid import default_model_path
@@ -399,19 +422,26 @@ def main() -> None:
         marker.write_text(json.dumps(wanted))
     input_mb = sum(p.stat().st_size for p in input_dir.iterdir()) / 1e6
 
-    print("datatrove ...", flush=True)
-    dt = _run_datatrove(args, input_dir, out, default_model_path())
-    print(f"  {dt['seconds']:.1f} s", flush=True)
-    print("moru ...", flush=True)
-    moru, spark = _run_moru(args, input_dir, out)
-    print(f"  {moru['seconds']:.1f} s", flush=True)
+    import statistics
+
+    dts, morus = [], []
+    for i in range(args.repeat):
+        tag = f"[{i + 1}/{args.repeat}]"
+        print(f"{tag} datatrove ...", flush=True)
+        dts.append(_run_datatrove(args, input_dir, out, default_model_path()))
+        print(f"  {dts[-1]['seconds']:.1f} s", flush=True)
+        print(f"{tag} moru ...", flush=True)
+        morus.append(_run_moru(args, input_dir, out))
+        print(f"  {morus[-1]['seconds']:.1f} s", flush=True)
+    dt, moru = dts[-1], morus[-1]  # the outputs left on disk, checked below
+
+    from spark_jobs.session import SparkConfig, build_session
+
+    spark = build_session(SparkConfig(master=f"local[{args.workers}]"))
     check = _verify_and_compare(spark, moru, dt, args.docs)
-    warm = None
-    if args.warm_run:
-        print("moru again, same session (warm JVM) ...", flush=True)
-        warm = _moru_pass(spark, input_dir, out / "moru_workdir_warm")
-        print(f"  {warm['seconds']:.1f} s", flush=True)
     spark.stop()
+    moru_median = statistics.median(m["seconds"] for m in morus)
+    dt_median = statistics.median(d["seconds"] for d in dts)
 
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     res = {
@@ -419,9 +449,12 @@ def main() -> None:
         "compression": args.compression, "input_mb": input_mb,
         "machine": f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, "
                    f"{platform.python_implementation()} {platform.python_version()}",
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "moru": moru, "moru_warm": warm, "datatrove": dt, "check": check,
-        "docs_per_s": {"moru": args.docs / moru["seconds"], "datatrove": args.docs / dt["seconds"]},
-        "ratio": dt["seconds"] / moru["seconds"],
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "repeat": args.repeat, "moru": moru, "datatrove": dt,
+        "moru_runs": morus, "datatrove_runs": dts, "check": check,
+        "moru_seconds_median": moru_median, "datatrove_seconds_median": dt_median,
+        "docs_per_s": {"moru": args.docs / moru_median, "datatrove": args.docs / dt_median},
+        "pair_ratios": [d["seconds"] / m["seconds"] for d, m in zip(dts, morus, strict=True)],
+        "ratio": dt_median / moru_median,
     }
     (HERE / "out").mkdir(exist_ok=True)
     (HERE / "out" / "ingest_lid.json").write_text(json.dumps(res, indent=1, default=str))
