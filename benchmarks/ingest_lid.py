@@ -180,8 +180,11 @@ class CpuMeter:
         ours = sum(by_name.values())
         others = max(busy - ours, 0.0)
         self.result = {
-            "wall": wall, "ours_cpu_s": ours, "by_name": {k: v for k, v in by_name.items() if v >= 0.05},
-            "others_cpu_s": others, "others_share": others / (wall * (os.cpu_count() or 1)),
+            "wall": wall,
+            "ours_cpu_s": ours,
+            "by_name": {k: v for k, v in by_name.items() if v >= 0.05},
+            "others_cpu_s": others,
+            "others_share": others / (wall * (os.cpu_count() or 1)),
         }
 
 
@@ -212,10 +215,25 @@ def _run_datatrove(args: argparse.Namespace, input_dir: Path, out: Path, model: 
     for d in (output, logs):
         shutil.rmtree(d, ignore_errors=True)
     cmd = [
-        args.bench_python, str(Path(__file__).resolve()), "--datatrove-child",
-        "--input", str(input_dir), "--output", str(output), "--logs", str(logs), "--model", model,
-        "--tasks", str(args.shards), "--workers", str(args.workers), "--threshold", str(args.threshold),
-        "--compression", args.compression,
+        args.bench_python,
+        str(Path(__file__).resolve()),
+        "--datatrove-child",
+        "--input",
+        str(input_dir),
+        "--output",
+        str(output),
+        "--logs",
+        str(logs),
+        "--model",
+        model,
+        "--tasks",
+        str(args.shards),
+        "--workers",
+        str(args.workers),
+        "--threshold",
+        str(args.threshold),
+        "--compression",
+        args.compression,
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH="")
     env.pop("VIRTUAL_ENV", None)
@@ -231,9 +249,14 @@ def _run_datatrove(args: argparse.Namespace, input_dir: Path, out: Path, model: 
     reader = next(v for k, v in steps.items() if "Jsonl" in k and "documents" in v)
     lid = next(v for k, v in steps.items() if "Language" in k)
     return {
-        "seconds": result["seconds"], "wall_seconds": wall, "version": result["version"],
-        "read": int(reader.get("documents", 0)), "kept": int(lid.get("forwarded", 0)),
-        "dropped": int(lid.get("dropped", 0)), "written_lines": _count_lines(output), "output": str(output),
+        "seconds": result["seconds"],
+        "wall_seconds": wall,
+        "version": result["version"],
+        "read": int(reader.get("documents", 0)),
+        "kept": int(lid.get("forwarded", 0)),
+        "dropped": int(lid.get("dropped", 0)),
+        "written_lines": _count_lines(output),
+        "output": str(output),
         "cpu": result["cpu"],
     }
 
@@ -255,9 +278,13 @@ def _moru_pass(spark, input_dir: Path, workdir: Path) -> dict:
         normalize_stats = normalize.run(spark, str(workdir), NormalizeConfig())
         done = time.perf_counter()
     return {
-        "seconds": done - started, "ingest_seconds": ingest_done - started, "normalize_seconds": done - ingest_done,
-        "workdir": str(workdir), "cpu": meter.result,
-        "ingest": ingest_stats.as_dict(), "normalize": normalize_stats.as_dict(),
+        "seconds": done - started,
+        "ingest_seconds": ingest_done - started,
+        "normalize_seconds": done - ingest_done,
+        "workdir": str(workdir),
+        "cpu": meter.result,
+        "ingest": ingest_stats.as_dict(),
+        "normalize": normalize_stats.as_dict(),
     }
 
 
@@ -275,8 +302,15 @@ def _moru_child(args: argparse.Namespace) -> None:
 
 def _run_moru(args: argparse.Namespace, input_dir: Path, out: Path) -> dict:
     cmd = [
-        sys.executable, str(Path(__file__).resolve()), "--moru-child", "--input", str(input_dir),
-        "--output", str(out / "moru_workdir"), "--workers", str(args.workers),
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--moru-child",
+        "--input",
+        str(input_dir),
+        "--output",
+        str(out / "moru_workdir"),
+        "--workers",
+        str(args.workers),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     (out / "moru.log").write_text(proc.stderr)
@@ -296,12 +330,17 @@ def _verify_and_compare(spark, moru: dict, dt: dict, n_docs: int) -> dict:
     docs = tables.read(spark, workdir, tables.DOCUMENTS)
     n_documents = docs.count()
     n_raw = tables.read(spark, workdir, tables.RAW_DOCUMENTS).count()
-    n_quarantine = tables.read(spark, workdir, tables.QUARANTINE).count() if tables.exists(
-        spark, workdir, tables.QUARANTINE) else 0
+    n_quarantine = (
+        tables.read(spark, workdir, tables.QUARANTINE).count()
+        if tables.exists(spark, workdir, tables.QUARANTINE)
+        else 0
+    )
     keys = tables.read(spark, workdir, tables.RAW_DOCUMENTS).select(
-        "doc_id", F.regexp_replace("record_key", "^id:", "").alias("id"))
+        "doc_id", F.regexp_replace("record_key", "^id:", "").alias("id")
+    )
     theirs = spark.read.json(dt["output"]).select(
-        "id", F.col("metadata.language").alias("dt_label"), F.col("metadata.language_score").alias("dt_score"))
+        "id", F.col("metadata.language").alias("dt_label"), F.col("metadata.language_score").alias("dt_score")
+    )
     both = docs.select("doc_id", "lang", "lid_label").join(keys, "doc_id").join(theirs, "id")
     row = both.agg(
         F.count("*").alias("n"),
@@ -311,12 +350,18 @@ def _verify_and_compare(spark, moru: dict, dt: dict, n_docs: int) -> dict:
     ).head()
     lang_counts = {r["lang"]: r["count"] for r in docs.groupBy("lang").count().collect()}
     return {
-        "documents": n_documents, "raw_documents": n_raw, "quarantine": n_quarantine,
+        "documents": n_documents,
+        "raw_documents": n_raw,
+        "quarantine": n_quarantine,
         "moru_ok": n_documents == n_docs - n_quarantine and n_raw + n_quarantine >= n_docs,
-        "datatrove_ok": dt["read"] == n_docs and dt["kept"] + dt["dropped"] == n_docs
+        "datatrove_ok": dt["read"] == n_docs
+        and dt["kept"] + dt["dropped"] == n_docs
         and dt["written_lines"] == dt["kept"],
-        "joined": row["n"], "same_fasttext_label": row["same_label"],
-        "moru_ko_en": row["n_moru_ko_en"], "same_lang_ko_en": row["same_lang"], "moru_lang_counts": lang_counts,
+        "joined": row["n"],
+        "same_fasttext_label": row["same_label"],
+        "moru_ko_en": row["n_moru_ko_en"],
+        "same_lang_ko_en": row["same_lang"],
+        "moru_lang_counts": lang_counts,
     }
 
 
@@ -325,17 +370,31 @@ def _table(res: dict) -> list[str]:
     n = res["docs"]
     runs = lambda key: "  ".join(f"{r['seconds']:.1f}" for r in res[key])  # noqa: E731
     med = lambda key, sub=None: __import__("statistics").median(  # noqa: E731
-        (r[sub] if sub else r["cpu"]["ours_cpu_s"]) for r in res[key])
+        (r[sub] if sub else r["cpu"]["ours_cpu_s"]) for r in res[key]
+    )
     rows = [
-        (f"moru (Spark local[{res['workers']}] + Delta)", m["normalize"]["rows_out"], res["moru_seconds_median"],
-         med("moru_runs"), runs("moru_runs")),
+        (
+            f"moru (Spark local[{res['workers']}] + Delta)",
+            m["normalize"]["rows_out"],
+            res["moru_seconds_median"],
+            med("moru_runs"),
+            runs("moru_runs"),
+        ),
         ("  ingest → raw_documents", m["ingest"]["rows_out"], med("moru_runs", "ingest_seconds"), None, ""),
         ("  normalize+lid → documents", m["normalize"]["rows_out"], med("moru_runs", "normalize_seconds"), None, ""),
-        (f"datatrove {d['version']} (workers={res['workers']})", d["kept"], res["datatrove_seconds_median"],
-         med("datatrove_runs"), runs("datatrove_runs")),
+        (
+            f"datatrove {d['version']} (workers={res['workers']})",
+            d["kept"],
+            res["datatrove_seconds_median"],
+            med("datatrove_runs"),
+            runs("datatrove_runs"),
+        ),
     ]
-    lines = [f"ingest + normalize + language id, {n:,} docs in {res['shards']} JSONL shards "
-             f"({res['input_mb']:.0f} MB), {res['machine']}; medians of {res['repeat']} alternating runs", ""]
+    lines = [
+        f"ingest + normalize + language id, {n:,} docs in {res['shards']} JSONL shards "
+        f"({res['input_mb']:.0f} MB), {res['machine']}; medians of {res['repeat']} alternating runs",
+        "",
+    ]
     lines.append(f"{'':34} {'docs out':>10} {'seconds':>9} {'docs/s (in)':>12} {'CPU core-s':>11}   every run (s)")
     for name, out, secs, cpu, every in rows:
         cpu_s = "" if cpu is None else f"{cpu:.0f}"
@@ -375,13 +434,21 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="Spark local[N] and datatrove workers")
     parser.add_argument("--threshold", type=float, default=0.5, help="datatrove language_threshold")
-    parser.add_argument("--compression", default="gzip", choices=["gzip", "zstd", "none"],
-                        help="datatrove JsonlWriter output compression (its default is gzip)")
+    parser.add_argument(
+        "--compression",
+        default="gzip",
+        choices=["gzip", "zstd", "none"],
+        help="datatrove JsonlWriter output compression (its default is gzip)",
+    )
     parser.add_argument("--out", default=str(HERE / "out" / "ingest_lid"))
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="alternating datatrove / moru runs; the headline compares the medians")
-    parser.add_argument("--reuse-input", action="store_true",
-                        help="keep the input of an earlier run with the same --docs, --shards and generator source")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="alternating datatrove / moru runs; the headline compares the medians"
+    )
+    parser.add_argument(
+        "--reuse-input",
+        action="store_true",
+        help="keep the input of an earlier run with the same --docs, --shards and generator source",
+    )
     parser.add_argument("--bench-python", default=str(REPO / ".venv-bench" / "bin" / "python"))
     # internal: the datatrove run, in the bench interpreter
     parser.add_argument("--datatrove-child", action="store_true", help=argparse.SUPPRESS)
@@ -445,13 +512,23 @@ def main() -> None:
 
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     res = {
-        "docs": args.docs, "shards": args.shards, "workers": args.workers, "threshold": args.threshold,
-        "compression": args.compression, "input_mb": input_mb,
+        "docs": args.docs,
+        "shards": args.shards,
+        "workers": args.workers,
+        "threshold": args.threshold,
+        "compression": args.compression,
+        "input_mb": input_mb,
         "machine": f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, "
-                   f"{platform.python_implementation()} {platform.python_version()}",
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "repeat": args.repeat, "moru": moru, "datatrove": dt,
-        "moru_runs": morus, "datatrove_runs": dts, "check": check,
-        "moru_seconds_median": moru_median, "datatrove_seconds_median": dt_median,
+        f"{platform.python_implementation()} {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "repeat": args.repeat,
+        "moru": moru,
+        "datatrove": dt,
+        "moru_runs": morus,
+        "datatrove_runs": dts,
+        "check": check,
+        "moru_seconds_median": moru_median,
+        "datatrove_seconds_median": dt_median,
         "docs_per_s": {"moru": args.docs / moru_median, "datatrove": args.docs / dt_median},
         "pair_ratios": [d["seconds"] / m["seconds"] for d, m in zip(dts, morus, strict=True)],
         "ratio": dt_median / moru_median,
