@@ -78,7 +78,55 @@ DOCUMENTS = Table(
     stats_columns=("doc_id", "source", "lang", "lid_score", "n_chars", "n_words", "ingested_at"),
 )
 
-ALL_TABLES = {t.name: t for t in (RAW_DOCUMENTS, QUARANTINE, DOCUMENTS)}
+EXACT_DUPLICATES = Table(
+    name="exact_duplicates",
+    key=("doc_id",),
+    ddl=(
+        "doc_id STRING NOT NULL, source STRING NOT NULL, lang STRING NOT NULL, content_hash STRING NOT NULL, "
+        "cluster_size INT NOT NULL, keeper_doc_id STRING NOT NULL, is_keeper BOOLEAN NOT NULL, "
+        "canonical_form STRING NOT NULL, text_version STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
+    ),
+    doc=(
+        "one row per document: the hash of its canonical text, the size of its exact-duplicate group and the "
+        "group's keeper (content_hash is the group's key)"
+    ),
+    stats_columns=("doc_id", "source", "lang", "cluster_size"),
+)
+
+MINHASH_SIGNATURES = Table(
+    name="minhash_signatures",
+    key=("doc_id",),
+    ddl=(
+        "doc_id STRING NOT NULL, source STRING NOT NULL, lang STRING NOT NULL, ingested_at TIMESTAMP NOT NULL, "
+        "text_version STRING NOT NULL, n_shingles INT NOT NULL, signature BINARY NOT NULL, num_perm INT NOT NULL, "
+        "seed BIGINT NOT NULL, scheme STRING NOT NULL, params STRING NOT NULL, computed_at TIMESTAMP NOT NULL"
+    ),
+    doc=(
+        "MinHash signature of every exact-dedup keeper: num_perm little-endian uint32 values, bit-identical to "
+        "datasketch's MinHash(num_perm, seed, scheme) of the same shingles; params fingerprints the shingling"
+    ),
+    stats_columns=("doc_id", "source", "lang", "n_shingles", "params"),
+)
+
+NEAR_DUPLICATE_CLUSTERS = Table(
+    name="near_duplicate_clusters",
+    key=("doc_id",),
+    ddl=(
+        "doc_id STRING NOT NULL, source STRING NOT NULL, lang STRING NOT NULL, cluster_id STRING NOT NULL, "
+        "cluster_size INT NOT NULL, is_keeper BOOLEAN NOT NULL, keeper_doc_id STRING NOT NULL, "
+        "similarity_to_keeper DOUBLE, n_shingles INT NOT NULL, params STRING NOT NULL"
+    ),
+    doc=(
+        "one row per signed document: its near-duplicate cluster (cluster_id = the smallest doc_id in it, so "
+        "ids are the same on every run), the cluster's keeper, and the signature Jaccard to the keeper"
+    ),
+    stats_columns=("doc_id", "source", "lang", "cluster_id", "cluster_size"),
+)
+
+ALL_TABLES = {
+    t.name: t
+    for t in (RAW_DOCUMENTS, QUARANTINE, DOCUMENTS, EXACT_DUPLICATES, MINHASH_SIGNATURES, NEAR_DUPLICATE_CLUSTERS)
+}
 
 
 def table_uri(workdir: str, table: Table | str) -> str:
@@ -129,13 +177,16 @@ def merge(
     workdir: str,
     table: Table,
     changed: list[str] | None = None,
+    delete_missing: bool = False,
 ) -> dict[str, int]:
     """Upsert ``df`` into ``table`` on its key; returns {"inserted": n, "updated": n}.
 
     Rows whose key is new are inserted; rows whose key exists are updated only when one of the
     ``changed`` columns differs (so a re-run with the same input changes no row). ``df`` must
-    hold at most one row per key. Into a table that has just been created every key is new, so
-    the rows are appended in one pass instead of joined against an empty table.
+    hold at most one row per key. With ``delete_missing`` the table's rows whose key is not in
+    ``df`` are deleted (``df`` is then the table's whole new contents). Into a table that has
+    just been created every key is new, so the rows are appended in one pass instead of joined
+    against an empty table.
     """
     from delta.tables import DeltaTable
 
@@ -152,14 +203,34 @@ def merge(
         if changed:
             cond = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in changed)
             builder = builder.whenMatchedUpdateAll(condition=cond)
-        builder.whenNotMatchedInsertAll().execute()
+        builder = builder.whenNotMatchedInsertAll()
+        if delete_missing:
+            builder = builder.whenNotMatchedBySourceDelete()
+        builder.execute()
     version, metrics = DeltaTable.forPath(spark, uri).history(1).select("version", "operationMetrics").head()
     if version == before:  # nothing was committed (e.g. an empty source): no stale metrics
-        return {"inserted": 0, "updated": 0}
+        return {"inserted": 0, "updated": 0, "deleted": 0}
     metrics = metrics or {}
     if created:
-        return {"inserted": int(metrics.get("numOutputRows", 0)), "updated": 0}
+        return {"inserted": int(metrics.get("numOutputRows", 0)), "updated": 0, "deleted": 0}
     return {
         "inserted": int(metrics.get("numTargetRowsInserted", 0)),
         "updated": int(metrics.get("numTargetRowsUpdated", 0)),
+        "deleted": int(metrics.get("numTargetRowsDeleted", 0)),
     }
+
+
+def overwrite(spark: SparkSession, df: DataFrame, workdir: str, table: Table) -> int:
+    """Replace the whole table's contents with ``df`` in one commit; returns the rows written.
+
+    For tables derived from all of their inputs on every run (dedup clusters): the result of a
+    re-run with the same inputs is the same rows, the previous version stays readable by time
+    travel, and a job that dies before the commit leaves it current.
+    """
+    from delta.tables import DeltaTable
+
+    ensure(spark, workdir, table)
+    uri = table_uri(workdir, table)
+    df.select(*table.columns).write.format("delta").mode("overwrite").save(uri)
+    metrics = DeltaTable.forPath(spark, uri).history(1).select("operationMetrics").head()[0] or {}
+    return int(metrics.get("numOutputRows", 0))
