@@ -45,7 +45,8 @@ class SparkConfig(BaseModel):
         description=(
             "local profile: the JVM compiles with its quick C1 compiler only (-XX:TieredStopAtLevel=1). "
             "On 2 cores the optimizing C2 compiler took ~25 core-s of a 50 s job for no faster task code; "
-            "turn it off for long-running sessions"
+            "turn it off for long-running sessions (the code cache is raised to 512 MB, as C1-only would shrink it "
+            "to 48 MB)"
         ),
     )
     conf: dict[str, str] = Field(default_factory=dict, description="any extra Spark settings")
@@ -99,7 +100,9 @@ def session_settings(cfg: SparkConfig) -> dict[str, str]:
         log4j = Path(__file__).with_name("log4j2.properties")
         java_options = f"-Dderby.system.home={scratch / 'derby'} -Dlog4j2.configurationFile=file:{log4j}"
         if cfg.c1_jit:
-            java_options += " -XX:TieredStopAtLevel=1"
+            # with C1 only, the JVM's code cache shrinks to 48 MB, which a session that runs many
+            # different jobs (the test suite, a whole pipeline) fills up, and then it stops compiling
+            java_options += " -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m"
         settings["spark.driver.extraJavaOptions"] = java_options
         settings["spark.python.worker.reuse"] = "true"
         # Delta rebuilds table state with 50 partitions by default: far too many for local[*]

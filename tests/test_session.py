@@ -44,6 +44,7 @@ def test_user_conf_wins():
 
 
 def test_local_profile_jit_choice():
-    assert "-XX:TieredStopAtLevel=1" in session_settings(SparkConfig())["spark.driver.extraJavaOptions"]
+    options = session_settings(SparkConfig())["spark.driver.extraJavaOptions"]
+    assert "-XX:TieredStopAtLevel=1" in options and "-XX:ReservedCodeCacheSize=512m" in options
     assert "TieredStopAtLevel" not in session_settings(SparkConfig(c1_jit=False))["spark.driver.extraJavaOptions"]
     assert "spark.driver.extraJavaOptions" not in session_settings(SparkConfig(profile="emr"))

@@ -1,22 +1,24 @@
 """Shingles (n-grams of text units) for MinHash.
 
 The unit depends on the script, not on a language label, so that a near copy whose label flipped
-(``ko`` ↔ ``ko+en``) still shares its shingles, and code-switched text gets both kinds:
+(``ko`` ↔ ``ko+en``) still shares its shingles, and code-switched text gets both kinds. A text is
+read as two streams:
 
-- Latin, digits and other spaced scripts: words (runs of word characters), lowercased. English
-  therefore gets word n-grams.
-- Hangul, chosen by ``korean_units``:
-  ``char``: every syllable is a unit and whitespace is ignored. Korean spacing is unreliable
-  (``정책을 발표했다`` / ``정책을발표했다``), and character n-grams are blind to it.
-  ``morpheme``: MeCab (mecab-ko-dic) morphemes of each eojeol (cached per eojeol); also blind
-  to most re-spacing, at MeCab's cost.
-  ``eojeol``: whitespace words, as most English-first tools do (kept to measure against).
-- Han and kana (unspaced): every character is a unit.
+- words: runs of word characters outside Hangul (Latin, digits, other spaced scripts; Han and kana,
+  which are not spaced, one character per unit), lowercased → word ``n``-grams. English therefore
+  gets word n-grams.
+- Hangul, chosen by ``korean_units``, → ``korean_n``-grams:
+  ``char``: the text's Hangul syllables in order, whitespace ignored. Korean spacing is
+  unreliable (``정책을 발표했다`` / ``정책을발표했다``), and character n-grams are blind to it.
+  ``morpheme``: MeCab (mecab-ko-dic) morphemes of each Hangul run (cached per run); blind to most
+  re-spacing, at MeCab's cost.
+  ``eojeol``: no Hangul stream: Hangul words join the word stream whole, spaced as written, as
+  English-first tools do (kept to measure against).
 
-A document with fewer than ``n`` units gets one shingle holding all of them, so short distinct
-documents keep distinct signatures instead of all collapsing to the empty set's. A document with
-no unit at all (only punctuation) has no shingle; the MinHash job leaves it out of fuzzy dedup
-and says so.
+A stream with fewer than ``n`` units gives one shingle holding all of them, so short distinct
+documents keep distinct signatures instead of all collapsing to the empty set's. A document with no
+unit at all (only punctuation) has no shingle; the MinHash job leaves it out of fuzzy dedup and
+says so.
 """
 
 from __future__ import annotations
@@ -29,56 +31,62 @@ KoreanUnits = Literal["char", "morpheme", "eojeol"]
 _HANGUL = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"  # syllables, jamo, compatibility jamo
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and Han
 
-# one unit per Hangul/CJK character, or a run of other word characters
-_UNITS_CHAR = re.compile(rf"[{_HANGUL}{_CJK}]|[^\W_{_HANGUL}{_CJK}]+")
-# Hangul runs kept whole (eojeol-like), CJK per character, other words as runs
-_UNITS_EOJEOL = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
-_HAS_HANGUL = re.compile(rf"[{_HANGUL}]")
+_WORDS = re.compile(rf"[{_CJK}]|[^\W_{_HANGUL}{_CJK}]+")  # words outside Hangul; CJK per character
+_WORDS_EOJEOL = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")  # Hangul words kept whole, as spaced
+_HANGUL_CHAR = re.compile(rf"[{_HANGUL}]")
+_HANGUL_RUN = re.compile(rf"[{_HANGUL}]+")
 _MORPH_CACHE_LIMIT = 500_000
 _morph_cache: dict[str, list[str]] = {}
 
 
-def units(text: str, korean_units: KoreanUnits = "char") -> list[str]:
+def streams(text: str, korean_units: KoreanUnits = "char") -> tuple[list[str], list[str]]:
+    """(word units, Hangul units) of ``text``."""
     text = text.lower()
-    if korean_units == "char":
-        return _UNITS_CHAR.findall(text)
     if korean_units == "eojeol":
-        return _UNITS_EOJEOL.findall(text)
+        return _WORDS_EOJEOL.findall(text), []
+    words = _WORDS.findall(text)
+    if korean_units == "char":
+        return words, _HANGUL_CHAR.findall(text)
     if korean_units == "morpheme":
-        out: list[str] = []
-        for word in text.split():
-            if _HAS_HANGUL.search(word):
-                out.extend(_morphemes(word))
-            else:
-                out.extend(_UNITS_EOJEOL.findall(word))
-        return out
+        hangul: list[str] = []
+        for run in _HANGUL_RUN.findall(text):
+            hangul.extend(_morphemes(run))
+        return words, hangul
     raise ValueError(f"korean_units must be char, morpheme or eojeol, got {korean_units!r}")
 
 
-def _morphemes(eojeol: str) -> list[str]:
-    got = _morph_cache.get(eojeol)
+def _morphemes(run: str) -> list[str]:
+    got = _morph_cache.get(run)
     if got is None:
         from quality.korean import morphemes
 
         if len(_morph_cache) > _MORPH_CACHE_LIMIT:
             _morph_cache.clear()
-        got = []
-        for surface, _tag in morphemes(eojeol):
-            got.extend(_UNITS_EOJEOL.findall(surface))  # drops punctuation/symbol morphemes
-        _morph_cache[eojeol] = got
+        got = _morph_cache[run] = [surface for surface, _tag in morphemes(run)]
     return got
 
 
-def shingles(text: str, n: int = 5, korean_units: KoreanUnits = "char") -> set[bytes]:
-    """The set of UTF-8 encoded n-grams of ``text``'s units, units joined by one space."""
-    if n < 1:
-        raise ValueError("n must be >= 1")
-    u = units(text, korean_units)
-    if len(u) <= n:
-        return {" ".join(u).encode("utf-8", "surrogatepass")} if u else set()
-    if n == 1:
-        return {w.encode("utf-8", "surrogatepass") for w in u}
-    return {" ".join(u[i : i + n]).encode("utf-8", "surrogatepass") for i in range(len(u) - n + 1)}
+def _ngrams(units: list[str], n: int, sep: str, out: set[bytes]) -> None:
+    if not units:
+        return
+    if len(units) <= n:
+        out.add(sep.join(units).encode("utf-8", "surrogatepass"))
+    elif n == 1:
+        out.update(u.encode("utf-8", "surrogatepass") for u in units)
+    else:
+        out.update(sep.join(units[i : i + n]).encode("utf-8", "surrogatepass") for i in range(len(units) - n + 1))
+
+
+def shingles(text: str, n: int = 5, korean_units: KoreanUnits = "char", korean_n: int | None = None) -> set[bytes]:
+    """The set of UTF-8 encoded shingles of ``text``: word ``n``-grams (words joined by a space)
+    and Hangul ``korean_n``-grams (characters joined directly, morphemes by a space)."""
+    if n < 1 or (korean_n is not None and korean_n < 1):
+        raise ValueError("n-gram sizes must be >= 1")
+    words, hangul = streams(text, korean_units)
+    out: set[bytes] = set()
+    _ngrams(words, n, " ", out)
+    _ngrams(hangul, korean_n or n, "" if korean_units == "char" else " ", out)
+    return out
 
 
 def jaccard(a: set, b: set) -> float:

@@ -14,6 +14,8 @@ from quality.dedup.shingles import KoreanUnits
 
 # Bump when shingling or signatures change in a way that changes their output: signatures are redone.
 KERNEL_VERSION = "1"
+# measured on moru.dedup_eval's labelled set (benchmarks/dedup_quality.py)
+DEFAULT_KOREAN_NGRAM = {"char": 12, "morpheme": 5}
 
 
 class ExactDedupConfig(BaseModel):
@@ -27,9 +29,16 @@ class MinHashConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    ngram: int = Field(default=5, ge=1, le=32, description="n-gram size in units (words; Hangul: see korean_units)")
+    ngram: int = Field(default=5, ge=1, le=32, description="word n-gram size (English and other spaced text)")
     korean_units: KoreanUnits = Field(
         default="char", description="Hangul units: char (spacing-blind), morpheme (MeCab) or eojeol (spaces)"
+    )
+    korean_ngram: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Hangul n-gram size; default by unit: 12 characters or 5 morphemes (the best F1 measured "
+        "against word 5-gram truth, benchmarks/dedup_quality.py)",
     )
     num_perm: int = Field(default=128, ge=8, le=1024)
     seed: int = Field(default=1, ge=0, lt=2**32, description="datasketch's seed: same seed, same permutations")
@@ -38,15 +47,20 @@ class MinHashConfig(BaseModel):
     )
     threshold: float = Field(default=0.8, gt=0.0, lt=1.0, description="Jaccard similarity of near duplicates")
     fp_weight: float = Field(
-        default=0.3,
+        default=0.05,
         ge=0.0,
         le=1.0,
-        description="weight of false positives when choosing bands x rows (fn weight = 1 - this); "
-        "candidates are verified afterwards, so missing a pair costs more than a spurious candidate",
+        description="weight of false positives when choosing bands x rows (fn weight = 1 - this); candidates "
+        "are verified afterwards, so a missed pair costs more than a spurious candidate (0.05 gives 16 x 8 for "
+        "128 permutations at 0.8: a pair at Jaccard 0.8 becomes a candidate with probability 0.95)",
     )
     bands: int | None = Field(default=None, ge=1, description="override the derived number of bands")
     rows: int | None = Field(default=None, ge=1, description="override the derived rows per band")
-    verify: bool = Field(default=True, description="keep a candidate pair only if its signature Jaccard >= threshold")
+    verify: Literal["exact", "signature", "none"] = Field(
+        default="exact",
+        description="keep a candidate pair only if its Jaccard reaches the threshold: exact (the two documents' "
+        "shingle sets, recomputed for candidates only), signature (the MinHash estimate) or none",
+    )
     all_pairs_bucket_size: int = Field(
         default=32,
         ge=2,
@@ -63,6 +77,11 @@ class MinHashConfig(BaseModel):
             raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
         return self
 
+    def hangul_ngram(self) -> int:
+        if self.korean_ngram is not None:
+            return self.korean_ngram
+        return DEFAULT_KOREAN_NGRAM.get(self.korean_units, self.ngram)
+
     def band_rows(self) -> tuple[int, int]:
         if self.bands is not None:
             return self.bands, self.rows
@@ -75,6 +94,7 @@ class MinHashConfig(BaseModel):
                 "v": KERNEL_VERSION,
                 "ngram": self.ngram,
                 "korean_units": self.korean_units,
+                "korean_ngram": self.hangul_ngram(),
                 "num_perm": self.num_perm,
                 "seed": self.seed,
                 "scheme": self.scheme,
