@@ -90,6 +90,29 @@ def length_chart(edges: list[int], hist: list[dict]) -> bytes:
     return _png(fig)
 
 
+def cluster_size_chart(exact_sizes: list[dict], near_sizes: list[dict]) -> bytes:
+    """Histogram of duplicate-cluster sizes (clusters of 2 or more documents), log-scaled counts."""
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    width = 0.4
+    for offset, rows, label, color in (
+        (-width / 2, exact_sizes, "exact duplicates", "#4c72b0"),
+        (width / 2, near_sizes, "near duplicates (MinHash)", "#dd8452"),
+    ):
+        if rows:
+            ax.bar([r["size"] + offset for r in rows], [r["clusters"] for r in rows], width, label=label, color=color)
+    if not exact_sizes and not near_sizes:
+        ax.text(0.5, 0.5, "no duplicate clusters", ha="center", va="center", transform=ax.transAxes)
+    else:
+        ax.set_yscale("log")
+        ax.legend()
+        ticks = sorted({r["size"] for r in exact_sizes + near_sizes})
+        ax.set_xticks(ticks if len(ticks) <= 20 else ticks[:: max(1, len(ticks) // 20)])
+    ax.set_xlabel("documents in the cluster")
+    ax.set_ylabel("clusters")
+    ax.set_title("Duplicate cluster sizes")
+    return _png(fig)
+
+
 def _table(headers: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
@@ -154,6 +177,26 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
             )
         )
         sections.append('<h2>Document lengths</h2><img src="lengths.png" alt="length histogram">')
+    dedup = summary.get("dedup") or {}
+    if dedup:
+        files["cluster_sizes.png"] = cluster_size_chart(dedup.get("exact_sizes", []), dedup.get("near_sizes", []))
+        sections.append('<h2>Duplicates</h2><img src="cluster_sizes.png" alt="duplicate cluster sizes">')
+        for key, title in (("by_lang", "language"), ("by_source", "source")):
+            sections.append(
+                _table(
+                    [title, "documents", "exact duplicates", "near duplicates", "duplicate rate"],
+                    [
+                        [
+                            r[key.removeprefix("by_")],
+                            r["docs"],
+                            r["exact_duplicates"],
+                            r["near_duplicates"] or 0,
+                            f"{100 * (r['exact_duplicates'] + (r['near_duplicates'] or 0)) / r['docs']:.1f}%",
+                        ]
+                        for r in dedup.get(key, [])
+                    ],
+                )
+            )
     if summary.get("table_versions"):
         sections.append(
             "<h2>Delta tables</h2>"

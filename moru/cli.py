@@ -51,10 +51,13 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log each j
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
 
 
+ALL_STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup")
+
+
 @app.command()
 def run(config: Path = ConfigOpt) -> None:
-    """Run every stage (ingest, normalize + language id) and write the report."""
-    _run(_load(config), ("ingest", "normalize"))
+    """Run every stage (ingest, normalize + language id, exact and near-duplicate dedup) and write the report."""
+    _run(_load(config), ALL_STAGES)
 
 
 @app.command()
@@ -67,6 +70,13 @@ def ingest(config: Path = ConfigOpt) -> None:
 def normalize(config: Path = ConfigOpt) -> None:
     """Normalize text and identify languages: raw_documents -> documents."""
     _run(_load(config), ("normalize",))
+
+
+@app.command()
+def dedup(config: Path = ConfigOpt) -> None:
+    """Exact dedup, then MinHash-LSH near-duplicate dedup: documents -> exact_duplicates,
+    minhash_signatures, near_duplicate_clusters (incremental: only new documents are signed)."""
+    _run(_load(config), ("exact_dedup", "minhash_dedup"))
 
 
 @app.command("check-config")
@@ -101,7 +111,7 @@ def demo(
         encoding="utf-8",
     )
     console.print(f"config: {config_path} (re-run with: moru run --config {config_path})")
-    _run(_load(config_path), ("ingest", "normalize"), title="moru demo report")
+    _run(_load(config_path), ALL_STAGES, title="moru demo report")
     console.print(f"[green]demo finished in {time.time() - started:.0f} s")
 
 

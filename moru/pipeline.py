@@ -12,9 +12,10 @@ from moru.config import MoruConfig
 from moru.manifest import write_manifest
 from moru.progress import SparkProgress
 from spark_jobs import ingest, normalize, storage, summaries
+from spark_jobs.dedup import exact, minhash
 from spark_jobs.stats import StageStats
 
-STAGES = ("ingest", "normalize")
+STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup")
 
 
 @dataclass
@@ -22,6 +23,7 @@ class RunResult:
     stages: list[StageStats] = field(default_factory=list)
     report_uri: str = ""
     manifest_uri: str = ""
+    dedup: dict = field(default_factory=dict)
 
 
 def run_stages(
@@ -41,11 +43,19 @@ def run_stages(
         for name in STAGES:
             if name not in stages:
                 continue
+            if name == "exact_dedup" and not cfg.dedup.exact.enabled:
+                continue
+            if name == "minhash_dedup" and not cfg.dedup.minhash.enabled:
+                continue
             with progress.stage(name):
                 if name == "ingest":
                     stats = ingest.run(spark, cfg.workdir, cfg.sources, cfg.ingest)
-                else:
+                elif name == "normalize":
                     stats = normalize.run(spark, cfg.workdir, cfg.normalize)
+                elif name == "exact_dedup":
+                    stats = exact.run(spark, cfg.workdir, cfg.dedup)
+                else:
+                    stats = minhash.run(spark, cfg.workdir, cfg.dedup)
             result.stages.append(stats)
         with progress.stage("report"):
             after = summaries.table_versions(spark, cfg.workdir)
@@ -58,6 +68,14 @@ def run_stages(
                 funnel.append(("raw_documents", counts["raw_documents"]))
             if "documents" in counts:
                 funnel.append(("documents", counts["documents"]))
+            dedup = summaries.dedup_summary(spark, cfg.workdir)
+            if dedup:
+                docs_total = sum(r["docs"] for r in dedup["by_lang"])
+                exact_dups = sum(r["exact_duplicates"] for r in dedup["by_lang"])
+                near_dups = sum(r["near_duplicates"] or 0 for r in dedup["by_lang"])
+                funnel.append(("after exact dedup", docs_total - exact_dups))
+                if "near_duplicate_clusters" in counts:
+                    funnel.append(("after near dedup", docs_total - exact_dups - near_dups))
             summary = {
                 "title": title,
                 "workdir": cfg.workdir,
@@ -65,6 +83,7 @@ def run_stages(
                 "funnel": funnel,
                 "quarantine": quarantine,
                 "documents": summaries.document_summary(spark, cfg.workdir),
+                "dedup": dedup,
                 "table_versions": after,
                 "table_counts": counts,
             }
@@ -74,6 +93,7 @@ def run_stages(
             result.manifest_uri = write_manifest(
                 cfg.workdir, cfg.model_dump(mode="json"), summary["stages"], before, after
             )
+    result.dedup = dedup
     print_summary(console, result)
     return result
 
@@ -95,12 +115,24 @@ def print_summary(console: Console, result: RunResult) -> None:
     for s in result.stages:
         if s.by_reason:
             reasons = ", ".join(f"{k}={v:,}" for k, v in sorted(s.by_reason.items()))
-            console.print(f"[yellow]{s.stage}: quarantined {s.rows_rejected:,} ({reasons})")
+            verb = "flagged (kept in its table, left out of training)" if s.stage.endswith("dedup") else "quarantined"
+            console.print(f"[yellow]{s.stage}: {verb} {s.rows_rejected:,} ({reasons})")
         if s.stage == "ingest":
             for src, c in sorted(s.by_source.items()):
                 console.print(
                     f"  source {src}: read {c['read']:,} = accepted {c['accepted']:,} "
                     f"+ quarantined {c['quarantined']:,}"
                 )
+    if result.dedup and any(s.stage.endswith("dedup") for s in result.stages):
+        for key, title in (("by_lang", "language"), ("by_source", "source")):
+            t = Table(title=f"duplicates per {title}")
+            for col in (title, "documents", "exact dups", "near dups", "duplicate rate"):
+                t.add_column(col, justify="right" if col != title else "left")
+            for r in result.dedup[key]:
+                near = r["near_duplicates"] or 0
+                rate = 100 * (r["exact_duplicates"] + near) / r["docs"] if r["docs"] else 0.0
+                t.add_row(str(r[key.removeprefix("by_")]), f"{r['docs']:,}", f"{r['exact_duplicates']:,}",
+                          f"{near:,}", f"{rate:.1f}%")  # fmt: skip
+            console.print(t)
     console.print(f"report: {result.report_uri}")
     console.print(f"manifest: {result.manifest_uri}")

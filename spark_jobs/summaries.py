@@ -57,3 +57,48 @@ def document_summary(spark: SparkSession, workdir: str) -> dict:
         "per_lang": [r.asDict() for r in per_lang],
         "by_source": [r.asDict() for r in by_source],
     }
+
+
+def dedup_summary(spark: SparkSession, workdir: str) -> dict:
+    """Duplicate rates per language and per source, and cluster-size counts (exact and near)."""
+    if not tables.exists(spark, workdir, tables.EXACT_DUPLICATES):
+        return {}
+    ex = tables.read(spark, workdir, tables.EXACT_DUPLICATES).select(
+        "doc_id", "source", "lang", F.col("is_keeper").alias("exact_keeper")
+    )
+    if tables.exists(spark, workdir, tables.NEAR_DUPLICATE_CLUSTERS):
+        near = tables.read(spark, workdir, tables.NEAR_DUPLICATE_CLUSTERS).select(
+            "doc_id", F.col("is_keeper").alias("near_keeper")
+        )
+        ex = ex.join(near, "doc_id", "left")
+    else:
+        ex = ex.withColumn("near_keeper", F.lit(None).cast("boolean"))
+
+    def rates(key: str) -> list[dict]:
+        rows = (
+            ex.groupBy(key)
+            .agg(
+                F.count("*").alias("docs"),
+                F.sum((~F.col("exact_keeper")).cast("int")).alias("exact_duplicates"),
+                F.sum((F.col("exact_keeper") & ~F.coalesce("near_keeper", F.lit(True))).cast("int")).alias(
+                    "near_duplicates"
+                ),
+            )
+            .collect()
+        )
+        return sorted((r.asDict() for r in rows), key=lambda r: -r["docs"])
+
+    def sizes(table) -> list[dict]:
+        if not tables.exists(spark, workdir, table):
+            return []
+        df = tables.read(spark, workdir, table).filter(F.col("cluster_size") > 1)
+        key = "content_hash" if table is tables.EXACT_DUPLICATES else "cluster_id"
+        rows = df.groupBy(key).agg(F.first("cluster_size").alias("size")).groupBy("size").count().collect()
+        return sorted(({"size": r["size"], "clusters": r["count"]} for r in rows), key=lambda r: r["size"])
+
+    return {
+        "by_lang": rates("lang"),
+        "by_source": rates("source"),
+        "exact_sizes": sizes(tables.EXACT_DUPLICATES),
+        "near_sizes": sizes(tables.NEAR_DUPLICATE_CLUSTERS),
+    }
