@@ -77,4 +77,12 @@ def test_run_writes_tables_report_and_manifest(spark, tmp_path):
     manifest = json.loads(manifests[0].read_text())
     assert manifest["table_versions_before"]["raw_documents"] is None
     assert manifest["table_versions_after"]["documents"] is not None
-    assert [s["stage"] for s in manifest["stages"]] == ["ingest", "normalize"]
+    assert [s["stage"] for s in manifest["stages"]] == ["ingest", "normalize", "exact_dedup", "minhash_dedup"]
+    for name in ("exact_duplicates", "minhash_signatures", "near_duplicate_clusters"):
+        assert (out / "tables" / name / "_delta_log").is_dir()
+
+    again = runner.invoke(app, ["dedup", "--config", str(cfg)])
+    assert again.exit_code == 0, again.output
+    text = " ".join(again.output.split())
+    assert "exact_dedup │ 2 │ 2 │ 0" in text and "minhash_dedup │ 2 │ 2 │ 0" in text
+    assert "duplicates per language" in text and "duplicates per source" in text

@@ -9,7 +9,9 @@ from collections import Counter
 from typer.testing import CliRunner
 
 from moru.cli import app
+from quality.dedup.shingles import jaccard, shingles
 from spark_jobs import tables
+from spark_jobs.dedup.config import MinHashConfig
 
 
 def test_demo_end_to_end(spark, tmp_path):
@@ -35,7 +37,34 @@ def test_demo_end_to_end(spark, tmp_path):
     assert raw.filter("source = 'news' AND metadata['section'] IS NOT NULL").count() > 0
     assert raw.filter("source = 'web' AND url LIKE 'https://web.demo.moru/%'").count() > 0
     index = (workdir / "report" / "index.html").read_text(encoding="utf-8")
-    for png in ("funnel.png", "quarantine.png", "languages.png", "lengths.png"):
+    # dedup: the planted exact-duplicate groups are exactly the exact duplicates, and the planted
+    # near-duplicate pairs whose true Jaccard (the pipeline's own shingles) reaches the threshold
+    # end up in one duplicate group (near cluster of their exact keepers). Some planted edits (a
+    # boilerplate swap on a short page) fall below 0.8 and are rightly not duplicates.
+    ids = {r["doc_id"]: (r["source"], r["record_key"].removeprefix("id:")) for r in raw.collect()}
+    doc_of = {v: k for k, v in ids.items()}
+    exact_rows = tables.read(spark, str(workdir), tables.EXACT_DUPLICATES).collect()
+    by_hash: dict[str, set] = {}
+    for r in exact_rows:
+        by_hash.setdefault(r["content_hash"], set()).add(tuple(ids[r["doc_id"]]))
+    planted = {frozenset(tuple(x) for x in g) for g in truth["exact_duplicate_groups"]}
+    assert {frozenset(g) for g in by_hash.values() if len(g) > 1} == planted
+    keeper_of = {r["doc_id"]: r["keeper_doc_id"] for r in exact_rows}
+    near = {
+        r["doc_id"]: r["cluster_id"] for r in tables.read(spark, str(workdir), tables.NEAR_DUPLICATE_CLUSTERS).collect()
+    }
+    text = {r["doc_id"]: r["text"] for r in docs.select("doc_id", "text").collect()}
+    mh = MinHashConfig()
+    above, found = 0, 0
+    for a, b, _kind in truth["near_duplicate_pairs"]:
+        da, db = doc_of[tuple(a)], doc_of[tuple(b)]
+        sa = shingles(text[da], mh.ngram, mh.korean_units, mh.hangul_ngram())
+        sb = shingles(text[db], mh.ngram, mh.korean_units, mh.hangul_ngram())
+        if jaccard(sa, sb) >= mh.threshold:
+            above += 1
+            found += near[keeper_of[da]] == near[keeper_of[db]]
+    assert above >= 10 and found >= 0.9 * above, (found, above)
+    for png in ("funnel.png", "quarantine.png", "languages.png", "lengths.png", "cluster_sizes.png"):
         assert f'src="{png}"' in index and (workdir / "report" / png).stat().st_size > 1000
     out = " ".join(result.output.split())
     total_read = truth["n_docs"] + sum(truth["malformed"].values())
