@@ -6,7 +6,8 @@ footer lines swapped, and for Korean the spacing redone (eojeol glued or split, 
 optionally on top of a small word edit.
 
 **Truth.** A pair's true Jaccard is the exact Jaccard of the word 5-gram sets of the two texts'
-*logical* word sequences: the words as written before any re-spacing. Re-spacing does not change
+*logical* word sequences: the words as written before any re-spacing (a word is a run of letters
+and digits, lowercased; punctuation is not a word). Re-spacing does not change
 what a Korean text says, so it does not change the truth either; word edits and boilerplate swaps
 do. A pair is a near duplicate at threshold t when its true Jaccard is >= t. Every other pair of
 documents (different bases) is a non-duplicate (their true Jaccard is near 0).
@@ -18,6 +19,7 @@ and F1 per language.
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ from moru.demo_corpus import TextMaker
 EDIT_KINDS_EN = ("insert", "delete", "substitute", "boilerplate")
 EDIT_KINDS_KO = (*EDIT_KINDS_EN, "respace", "respace+edit")
 TRUTH_NGRAM = 5
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,13 @@ def _ngrams(words: list[str], n: int = TRUTH_NGRAM) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
+def _words(words: list[str]) -> list[str]:
+    """Words as units of meaning: runs of letters and digits, lowercased; punctuation is not a word."""
+    return _WORD.findall(" ".join(words).lower())
+
+
 def true_jaccard(a_words: list[str], b_words: list[str]) -> float:
-    a, b = _ngrams([w.lower() for w in a_words]), _ngrams([w.lower() for w in b_words])
+    a, b = _ngrams(_words(a_words)), _ngrams(_words(b_words))
     return len(a & b) / len(a | b) if a | b else 1.0
 
 
@@ -93,6 +101,29 @@ def _edit_words(lines: list[list[str]], kind: str, rate: float, vocab: list[str]
     return lines
 
 
+def _edited_copy(maker: TextMaker, lang: str, head: list[str], body: list[str], foot: list[str], kind: str,
+                 vocab: list[str], rng: random.Random) -> tuple[str, list[list[str]], float]:  # fmt: skip
+    """(copy text, the copy's logical words per line, edit rate) of a document edited by ``kind``."""
+    lines = [line.split() for line in head + [""] + body + [""] + foot]
+    if kind == "boilerplate":
+        n_swap = rng.randint(1, len(head) + len(foot))
+        new_head = maker.boiler_lines(lang, True, len(head))
+        new_foot = maker.boiler_lines(lang, False, len(foot))
+        swapped_head = [new_head[j] if j < n_swap else h for j, h in enumerate(head)]
+        swapped_foot = [new_foot[j] if j + len(head) < n_swap else f for j, f in enumerate(foot)]
+        copy_lines = [line.split() for line in swapped_head + [""] + body + [""] + swapped_foot]
+        return "\n".join(" ".join(w) for w in copy_lines), copy_lines, n_swap / (len(head) + len(foot))
+    if kind.startswith("respace"):
+        copy_lines, rate = lines, 0.0
+        if kind == "respace+edit":
+            rate = rng.uniform(0.0, 0.1)
+            copy_lines = _edit_words(lines, rng.choice(("insert", "delete", "substitute")), rate, vocab, rng)
+        return _respace(copy_lines, rng.uniform(0.05, 0.25), rng), copy_lines, rate
+    rate = rng.uniform(0.0, 0.3)
+    copy_lines = _edit_words(lines, kind, rate, vocab, rng)
+    return "\n".join(" ".join(w) for w in copy_lines), copy_lines, rate
+
+
 def make_labelled_set(n_per_lang: int = 200, seed: int = 0) -> tuple[list[dict], list[LabelledPair]]:
     """Documents ``{"id", "text", "lang"}`` (bases and their copies) and the labelled pairs."""
     rng = random.Random(seed)
@@ -107,32 +138,74 @@ def make_labelled_set(n_per_lang: int = 200, seed: int = 0) -> tuple[list[dict],
             lines = [line.split() for line in head + [""] + body + [""] + foot]
             base_id, copy_id = f"{lang}-{i:05d}-a", f"{lang}-{i:05d}-b"
             kind = kinds[i % len(kinds)]
-            rate = 0.0
-            if kind == "boilerplate":
-                n_swap = rng.randint(1, len(head) + len(foot))
-                new_head = maker.boiler_lines(lang, True, len(head))
-                new_foot = maker.boiler_lines(lang, False, len(foot))
-                swapped_head = [new_head[j] if j < n_swap else h for j, h in enumerate(head)]
-                swapped_foot = [new_foot[j] if j + len(head) < n_swap else f for j, f in enumerate(foot)]
-                copy_lines = [line.split() for line in swapped_head + [""] + body + [""] + swapped_foot]
-                rate = n_swap / (len(head) + len(foot))
-                copy_text = "\n".join(" ".join(w) for w in copy_lines)
-            elif kind.startswith("respace"):
-                copy_lines = lines
-                if kind == "respace+edit":
-                    rate = rng.uniform(0.0, 0.1)
-                    copy_lines = _edit_words(lines, rng.choice(("insert", "delete", "substitute")), rate, vocab, rng)
-                copy_text = _respace(copy_lines, rng.uniform(0.05, 0.25), rng)
-            else:
-                rate = rng.uniform(0.0, 0.3)
-                copy_lines = _edit_words(lines, kind, rate, vocab, rng)
-                copy_text = "\n".join(" ".join(w) for w in copy_lines)
+            copy_text, copy_lines, rate = _edited_copy(maker, lang, head, body, foot, kind, vocab, rng)
             base_text = "\n".join(" ".join(w) for w in lines)
             truth = true_jaccard([w for ws in lines for w in ws], [w for ws in copy_lines for w in ws])
             docs.append({"id": base_id, "text": base_text, "lang": lang})
             docs.append({"id": copy_id, "text": copy_text, "lang": lang})
             pairs.append(LabelledPair(base_id, copy_id, lang, kind, round(rate, 4), truth))
     return docs, pairs
+
+
+@dataclass
+class Corpus:
+    """A benchmark corpus: documents, each one's logical words (the truth's input), planted pairs."""
+
+    docs: list[dict]  # {"id", "text", "lang", "group"}; group = the base's id, or the doc's own
+    words: dict[str, list[str]]
+    pairs: list[LabelledPair]  # every pair inside a planted group, with its true Jaccard
+
+
+def make_corpus(n_docs: int, seed: int = 0, group_share: float = 0.2, short_share: float = 0.05) -> Corpus:
+    """``n_docs`` Korean and English documents for throughput benchmarks: news-like bases, of which
+    ``group_share`` get 1–3 edited copies (the edits of :func:`make_labelled_set`, each copy edited
+    from the base independently), plus ``short_share`` one-sentence posts (distinct short texts that
+    must not collapse into one duplicate group). Every pair inside a group is labelled with its true
+    Jaccard; pairs across groups are taken as non-duplicates (scorers check the ones a tool merges)."""
+    rng = random.Random(seed)
+    maker = TextMaker(rng)
+    vocab = {lang: [w for _ in range(300) for w in maker.sentence(lang).split()] for lang in ("ko", "en")}
+    docs: list[dict] = []
+    words: dict[str, list[str]] = {}
+    pairs: list[LabelledPair] = []
+    seen_short: set[str] = set()
+    i = 0
+    while len(docs) < n_docs:
+        i += 1
+        lang = "ko" if rng.random() < 0.55 else "en"
+        base_id = f"{lang}-{i:07d}"
+        if rng.random() < short_share:
+            text = maker.sentence(lang)
+            if text in seen_short:
+                continue
+            seen_short.add(text)
+            docs.append({"id": base_id, "text": text, "lang": lang, "group": base_id})
+            words[base_id] = text.split()
+            continue
+        head, body, foot = _document(maker, lang, rng)
+        lines = [line.split() for line in head + [""] + body + [""] + foot]
+        docs.append({"id": base_id, "text": "\n".join(" ".join(w) for w in lines), "lang": lang, "group": base_id})
+        words[base_id] = [w for ws in lines for w in ws]
+        if rng.random() >= group_share:
+            continue
+        kinds = EDIT_KINDS_KO if lang == "ko" else EDIT_KINDS_EN
+        members = [(base_id, "base", 0.0)]
+        for c in range(rng.randint(1, 3)):
+            if len(docs) >= n_docs:
+                break
+            kind = rng.choice(kinds)
+            text, copy_lines, rate = _edited_copy(maker, lang, head, body, foot, kind, vocab[lang], rng)
+            copy_id = f"{base_id}-{c + 1}"
+            docs.append({"id": copy_id, "text": text, "lang": lang, "group": base_id})
+            words[copy_id] = [w for ws in copy_lines for w in ws]
+            members.append((copy_id, kind, rate))
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                (a, ka, ra), (b, kb, rb) = members[x], members[y]
+                kind = kb if ka == "base" else f"{ka}/{kb}"
+                j = true_jaccard(words[a], words[b])
+                pairs.append(LabelledPair(a, b, lang, kind, round(max(ra, rb), 4), j))
+    return Corpus(docs, words, pairs)
 
 
 def score(pairs: list[LabelledPair], clusters: dict[str, str], threshold: float) -> dict[str, dict]:
