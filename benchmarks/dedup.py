@@ -1,5 +1,6 @@
 """Near-duplicate dedup at corpus scale: moru vs text-dedup (Spark) vs datatrove, one corpus, one run.
 
+    benchmarks/setup_peers.sh                    # once: the peers' venvs
     .venv/bin/python benchmarks/dedup.py [--docs 300000] [--workers 2] [--skip-peers]
 
 The corpus is :func:`moru.dedup_eval.make_corpus`: ``--docs`` Korean (55 %) and English news-like

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Peers for the benchmarks, each in its own venv (their pins clash with moru's). Idempotent.
+#   .venv-bench      datatrove 0.10.1 (+ spacy for its English word tokenizer, tokenizers for its imports)
+#   .venv-textdedup  text-dedup 0.3.1 (pyspark < 4, numpy < 2; installed without its unused extras)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+if [ ! -x .venv-bench/bin/python ]; then
+  "$PY" -m venv .venv-bench
+fi
+.venv-bench/bin/pip install -q "datatrove==0.10.1" orjson fasteners fasttext-numpy2-wheel spacy tokenizers xxhash
+if [ ! -x .venv-textdedup/bin/python ]; then
+  "$PY" -m venv .venv-textdedup
+fi
+.venv-textdedup/bin/pip install -q "pyspark==3.5.7" "numpy<2" "scipy<1.14" "rich<13" pyarrow pandas
+.venv-textdedup/bin/pip install -q --no-deps "text-dedup==0.3.1"
+echo "peers ready: .venv-bench (datatrove), .venv-textdedup (text-dedup 0.3.1)"
