@@ -102,3 +102,33 @@ def test_fineweb_signals():
     assert s["fineweb_dup_line_char_ratio"] == pytest.approx(4 / line_chars)
     # 3 newlines over 13 words
     assert s["fineweb_newlines_per_word"] == pytest.approx(3 / 13)
+
+
+def test_korean_signals_prose():
+    from quality.signals import korean_signals
+
+    s = korean_signals("정부는 오늘 새 정책을 발표했다. 전문가들은 긍정적으로 평가했습니다")
+    assert s["ko_hangul_ratio"] == 1.0 and s["ko_hanja_ratio"] == 0.0
+    assert s["ko_jamo_run_char_ratio"] == 0.0
+    # syllables per word: 3 2 1 3 4 5 5 6 -> 29 / 8
+    assert s["ko_mean_eojeol_syllables"] == pytest.approx(29 / 8)
+    assert s["ko_long_eojeol_ratio"] == 0.0
+    # both sentences end in a final ending (다, 니다), with and without a full stop
+    assert s["ko_sentence_ending_ratio"] == 1.0
+    assert s["ko_morphemes"] >= 14
+
+
+def test_korean_signals_noise_hanja_and_stripped_spaces():
+    from quality.signals import korean_signals
+
+    s = korean_signals("ㅋㅋㅋㅋ 진짜 웃기다 ㅠㅠ")
+    # jamo runs: 4 + 2 characters over 4 + 2 + 3 + 2 = 11 visible characters
+    assert s["ko_jamo_run_char_ratio"] == pytest.approx(6 / 11)
+    s = korean_signals("大韓民國 헌법")
+    # letters: 4 Han + 2 Hangul
+    assert s["ko_hanja_ratio"] == pytest.approx(4 / 6)
+    s = korean_signals("정부는오늘새로운경제정책을발표했다 메뉴 홈 로그인")
+    # Hangul words: 17, 2, 1, 3 syllables: one of four is >= 12
+    assert s["ko_long_eojeol_ratio"] == pytest.approx(1 / 4)
+    # the only sentence ends in '로그인': not a final ending
+    assert s["ko_sentence_ending_ratio"] == 0.0
