@@ -123,9 +123,36 @@ NEAR_DUPLICATE_CLUSTERS = Table(
     stats_columns=("doc_id", "source", "lang", "cluster_id", "cluster_size"),
 )
 
+
+# one DOUBLE column per signal, in quality.signals.compute.SIGNAL_NAMES order
+def _signals_ddl() -> str:
+    from quality.signals.compute import SIGNAL_NAMES
+
+    return ", ".join(f"{n} DOUBLE NOT NULL" for n in SIGNAL_NAMES)
+
+
+QUALITY_SIGNALS = Table(
+    name="quality_signals",
+    key=("doc_id",),
+    ddl="doc_id STRING NOT NULL, input_hash BIGINT NOT NULL, " + _signals_ddl(),
+    doc=(
+        "one row per document of `documents`: numeric quality signals only (Gopher, C4, FineWeb, Korean), no "
+        "thresholds; input_hash = xxhash64 of the document's text version and the signals version"
+    ),
+    stats_columns=("doc_id", "gopher_n_words", "ko_hangul_ratio"),
+)
+
 ALL_TABLES = {
     t.name: t
-    for t in (RAW_DOCUMENTS, QUARANTINE, DOCUMENTS, EXACT_DUPLICATES, MINHASH_SIGNATURES, NEAR_DUPLICATE_CLUSTERS)
+    for t in (
+        RAW_DOCUMENTS,
+        QUARANTINE,
+        DOCUMENTS,
+        EXACT_DUPLICATES,
+        MINHASH_SIGNATURES,
+        NEAR_DUPLICATE_CLUSTERS,
+        QUALITY_SIGNALS,
+    )
 }
 
 

@@ -1,0 +1,43 @@
+"""All signals of one document, in one fixed column order, and the batch form the Spark job maps."""
+
+from __future__ import annotations
+
+from quality.korean import SYMBOL_TAGS, morphemes
+from quality.signals.c4 import c4_signals
+from quality.signals.fineweb import fineweb_signals
+from quality.signals.gopher import gopher_quality, gopher_repetition
+from quality.signals.korean import korean_signals
+
+# Bump when a signal's definition changes: every document's signals are recomputed.
+SIGNALS_VERSION = "1"
+KOREAN_LANGS = frozenset({"ko", "ko+en"})
+
+
+def words_of(text: str, lang: str) -> list[str]:
+    """Whitespace tokens, or for Korean MeCab morphemes without punctuation/symbols (eojeol glue
+    particles and endings to stems; morphemes make Gopher's word rules mean the same thing)."""
+    if lang in KOREAN_LANGS:
+        return [surface for surface, tag in morphemes(text) if tag not in SYMBOL_TAGS]
+    return text.split()
+
+
+def document_signals(text: str, lang: str) -> dict[str, float]:
+    words = words_of(text, lang)
+    out = gopher_quality(text, words)
+    out.update(gopher_repetition(text, words))
+    out.update(c4_signals(text))
+    out.update(fineweb_signals(text, len(words)))
+    out.update(korean_signals(text))
+    return out
+
+
+SIGNAL_NAMES: tuple[str, ...] = tuple(document_signals("The cat sat. 고양이가 앉았다.", "en"))
+
+
+def signals_batch(texts: list[str], langs: list[str]) -> dict[str, list[float]]:
+    cols: dict[str, list[float]] = {name: [] for name in SIGNAL_NAMES}
+    for text, lang in zip(texts, langs, strict=True):
+        values = document_signals(text, lang)
+        for name in SIGNAL_NAMES:
+            cols[name].append(values[name])
+    return cols
