@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from moru.demo_corpus import TextMaker
+from moru.demo_corpus import TextMaker, edit_words
 
 EDIT_KINDS_EN = ("insert", "delete", "substitute", "boilerplate")
 EDIT_KINDS_KO = (*EDIT_KINDS_EN, "respace", "respace+edit")
@@ -90,14 +90,7 @@ def _document(maker: TextMaker, lang: str, rng: random.Random) -> tuple[list[str
 def _edit_words(lines: list[list[str]], kind: str, rate: float, vocab: list[str], rng: random.Random):
     lines = [list(w) for w in lines]
     slots = [(i, j) for i, words in enumerate(lines) for j in range(len(words))]
-    k = max(1, round(len(slots) * rate))
-    for i, j in sorted(rng.sample(slots, min(k, len(slots))), reverse=True):
-        if kind == "insert":
-            lines[i].insert(j, rng.choice(vocab))
-        elif kind == "delete" and len(lines[i]) > 1:
-            del lines[i][j]
-        else:
-            lines[i][j] = rng.choice(vocab)
+    edit_words(lines, slots, kind, max(1, round(len(slots) * rate)), vocab, rng)
     return lines
 
 

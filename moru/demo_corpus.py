@@ -901,6 +901,19 @@ class TextMaker:
 _HANGUL_WORD = re.compile(r"^[가-힣]{2,}")
 
 
+def edit_words(lines: list[list[str]], slots: list[tuple[int, int]], kind: str, k: int, vocab: list[str],
+               rng: random.Random) -> None:  # fmt: skip
+    """In place: at ``k`` of the (line, word) ``slots``, insert a word from ``vocab`` before it,
+    delete it (unless it is its line's only word), or substitute it (``kind``)."""
+    for i, j in sorted(rng.sample(slots, min(k, len(slots))), reverse=True):
+        if kind == "insert":
+            lines[i].insert(j, rng.choice(vocab))
+        elif kind == "delete" and len(lines[i]) > 1:
+            del lines[i][j]
+        else:
+            lines[i][j] = rng.choice(vocab)
+
+
 def near_duplicate(text: str, lang: str, parts: dict, rng: random.Random) -> tuple[str, str]:
     """A copy of ``text`` with a small edit; returns (new text, kind of edit): a few words
     inserted, deleted or substituted, the boilerplate header/footer swapped (``parts`` holds the
@@ -939,13 +952,7 @@ def near_duplicate(text: str, lang: str, parts: dict, rng: random.Random) -> tup
         k = rng.randint(1, max(1, min(10, len(slots) // 40)))
         vocab = [w for key in ("field", "place", "thing", "adv") for w in (KO if lang != "en" else EN)[key]]
         vocab = [w for w in vocab if " " not in w]
-        for i, j in sorted(rng.sample(slots, min(k, len(slots))), reverse=True):
-            if kind == "insert":
-                lines[i].insert(j, rng.choice(vocab))
-            elif kind == "delete" and len(lines[i]) > 1:
-                del lines[i][j]
-            else:
-                lines[i][j] = rng.choice(vocab)
+        edit_words(lines, slots, kind, k, vocab, rng)
     new = "\n".join(" ".join(words) for words in lines)
     if new == text:  # an edit that changed nothing (e.g. a substitution by the same word)
         new = text + (" 다시" if lang != "en" else " again")
