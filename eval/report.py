@@ -40,6 +40,63 @@ def funnel_chart(steps: list[tuple[str, int]]) -> bytes:
     return _png(fig)
 
 
+def _ordered_langs(langs) -> list[str]:
+    return sorted(set(langs), key=lambda x: (LANG_ORDER.index(x) if x in LANG_ORDER else 98 if x != "all" else -1, x))
+
+
+def funnel_language_chart(rows: list[dict]) -> bytes:
+    """Documents and characters kept after each stage, stacked by language (two panels)."""
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    langs = _ordered_langs(r["lang"] for r in rows)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.9 + 0.5 * len(stages)), sharey=True)
+    y = list(range(len(stages)))[::-1]
+    for ax, key, title, scale, unit in (
+        (axes[0], "docs", "Documents kept per stage", 1, "documents"),
+        (axes[1], "chars", "Characters kept per stage", 1e6, "million characters"),
+    ):
+        left = [0.0] * len(stages)
+        for lang in langs:
+            vals = []
+            for st in stages:
+                v = sum((r[key] or 0) for r in rows if r["stage"] == st and r["lang"] == lang)
+                vals.append(v / scale)
+            color = "#bbbbbb" if lang == "all" else LANG_COLORS.get(lang, "#8c564b")
+            ax.barh(y, vals, left=left, color=color, label=lang if lang != "all" else "all (before language id)")
+            left = [a + b for a, b in zip(left, vals, strict=True)]
+        top = max(left) if left and max(left) else 1
+        first = next((v for v in left[::-1] if v), 0)
+        for yi, total in zip(y, left, strict=True):
+            pct = f" ({100 * total / left[0]:.0f}%)" if left[0] else ""
+            if total:
+                ax.text(total + top * 0.01, yi, f"{total:,.0f}{pct}" if scale == 1 else f"{total:,.2f}{pct}",
+                        va="center", fontsize=8)  # fmt: skip
+        del first
+        ax.set_xlim(0, top * 1.35)
+        ax.set_title(title)
+        ax.set_xlabel(unit)
+    axes[0].set_yticks(y, stages)
+    axes[1].legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
+def funnel_language_table(rows: list[dict]) -> str:
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    langs = _ordered_langs(r["lang"] for r in rows if r["lang"] != "all")
+    headers = ["stage", "documents", "characters"]
+    for lang in langs:
+        headers += [f"{lang} docs", f"{lang} chars"]
+    body = []
+    for st in stages:
+        sel = [r for r in rows if r["stage"] == st]
+        chars = [r["chars"] for r in sel if r["chars"] is not None]
+        line: list = [st, sum(r["docs"] for r in sel), sum(chars) if chars else "-"]
+        for lang in langs:
+            hit = [r for r in sel if r["lang"] == lang]
+            line += [hit[0]["docs"], hit[0]["chars"]] if hit else ["-", "-"]
+        body.append(line)
+    return _table(headers, body)
+
+
 def quarantine_chart(reasons: dict[str, int]) -> bytes:
     items = sorted(reasons.items(), key=lambda kv: kv[1])
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.4 * max(1, len(items))))
@@ -139,9 +196,44 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
                 ],
             )
         )
-    if summary.get("funnel"):
+    if summary.get("funnel_by_lang"):
+        files["funnel.png"] = funnel_language_chart(summary["funnel_by_lang"])
+        sections.append(
+            "<h2>Funnel: documents and characters kept per stage and language (tables as they stand)</h2>"
+            '<img src="funnel.png" alt="funnel">' + funnel_language_table(summary["funnel_by_lang"])
+        )
+    elif summary.get("funnel"):
         files["funnel.png"] = funnel_chart(summary["funnel"])
         sections.append('<h2>Funnel (tables as they stand)</h2><img src="funnel.png" alt="funnel">')
+    if summary.get("selection_rules"):
+        sections.append(
+            "<h2>Selection: why documents were dropped</h2><p>first = documents whose first failing rule it is; "
+            "any = documents failing it (a document fails one or more rules)</p>"
+            + _table(
+                ["lang", "rule", "step", "first", "any"],
+                [[r["lang"], r["rule"], r["step"], r["first"], r["any"]] for r in summary["selection_rules"]],
+            )
+        )
+    if summary.get("classifier"):
+        c = summary["classifier"]
+        sections.append(
+            "<h2>Quality classifier (fastText)</h2>"
+            + _table(
+                ["train +", "train -", "held-out +", "held-out -", "precision", "recall", "F1", "AUC"],
+                [
+                    [
+                        c["train_positive"],
+                        c["train_negative"],
+                        c["holdout_positive"],
+                        c["holdout_negative"],
+                        f"{c['precision']:.3f}",
+                        f"{c['recall']:.3f}",
+                        f"{c['f1']:.3f}",
+                        f"{c['auc']:.3f}",
+                    ]
+                ],
+            )  # fmt: skip
+        )
     reasons: dict[str, int] = {}
     for row in summary.get("quarantine", []):
         key = f"{row['stage']}: {row['reason']}"

@@ -1659,3 +1659,38 @@ class _Pools:
                 size = sum(map(len, pars))
             return "\n\n".join(pars)
         return self.m.document(style)[0]  # other languages and junk: short, made on the spot
+
+
+# ==================================================================== classifier training sets
+CLASSIFIER_POSITIVE_STYLES = ("news_ko", "news_en", "mixed")
+
+
+def classifier_sets(out_dir: str | Path, n_per_class: int = 1500, seed: int = 1) -> tuple[str, str]:
+    """``positive.jsonl`` (edited prose: news in Korean and English, code-switched paragraphs)
+    and ``negative.jsonl`` (the demo's junk: very short posts, lorem ipsum, repeated-line spam,
+    symbol/number tables, and navigation/footer boilerplate without a body) for the fastText
+    quality classifier. A different seed from the corpus's, so the classifier is not trained on
+    the documents it scores."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    maker = TextMaker(rng)
+    pos, neg = [], []
+    for i in range(n_per_class):
+        text, lang, _ = maker.document(CLASSIFIER_POSITIVE_STYLES[i % len(CLASSIFIER_POSITIVE_STYLES)])
+        pos.append(orjson.dumps({"text": text, "lang": lang}))
+        if rng.random() < 0.2:
+            lang = rng.choice(("ko", "en"))
+            lines = maker.boiler_lines(lang, True, rng.randint(2, 4)) + maker.boiler_lines(
+                lang, False, rng.randint(2, 4)
+            )
+            text = "\n".join(lines)
+        else:
+            text, lang, _ = maker.junk()
+        neg.append(orjson.dumps({"text": text, "lang": lang}))
+    paths = []
+    for name, rows in (("positive.jsonl", pos), ("negative.jsonl", neg)):
+        path = out / name
+        path.write_bytes(b"\n".join(rows) + b"\n")
+        paths.append(str(path))
+    return paths[0], paths[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -11,11 +12,53 @@ from eval.report import write_report
 from moru.config import MoruConfig
 from moru.manifest import write_manifest
 from moru.progress import SparkProgress
-from spark_jobs import ingest, normalize, storage, summaries
+from spark_jobs import ingest, normalize, signals, storage, summaries
+from spark_jobs import select as select_job
 from spark_jobs.dedup import exact, minhash
 from spark_jobs.stats import StageStats
 
-STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup")
+STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup", "classifier", "signals", "select")
+
+
+def train_classifier(cfg: MoruConfig, force: bool = False, progress=None) -> StageStats:
+    """Train the fastText quality classifier from ``quality.classifier``'s sets when they (or its
+    parameters) changed since the model was trained, or ``force``. The model goes to
+    ``quality.classifier.model_path`` (default ``<workdir>/models/quality.bin``), its held-out
+    report beside it (``.report.json``)."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from quality import classifier
+
+    started = time.time()
+    stats = StageStats("classifier")
+    ccfg = cfg.quality.classifier
+    path = signals.model_path(cfg.workdir, ccfg)
+    local = storage.local_path(path)
+    current = classifier.read_report(local) if local is not None else None
+    if not force and current and current.get("fingerprint") == classifier.training_fingerprint(ccfg):
+        stats.extra = {"report": current, "retrained": False}
+        stats.rows_unchanged = current["train_positive"] + current["train_negative"]
+        stats.seconds = time.time() - started
+        return stats
+    with tempfile.TemporaryDirectory() as tmp:
+        target = str(local) if local is not None else str(Path(tmp) / "quality.bin")
+        report = classifier.train(ccfg, target, progress=progress)
+        if local is None:  # s3:// and the like: upload the model and its report
+            storage.write_bytes(path, Path(target).read_bytes())
+            storage.write_bytes(path + ".report.json", report.to_json().encode())
+    used = report.train_positive + report.train_negative + report.holdout_positive + report.holdout_negative
+    stats.rows_out = used
+    stats.rows_rejected = report.dropped_duplicates + report.downsampled
+    stats.rows_in = used + stats.rows_rejected
+    stats.by_reason = {
+        k: v for k, v in (("duplicate_text", report.dropped_duplicates), ("balance", report.downsampled)) if v
+    }
+    stats.extra = {"report": json.loads(report.to_json()), "retrained": True}
+    stats.seconds = time.time() - started
+    stats.check()
+    return stats
 
 
 @dataclass
@@ -47,6 +90,9 @@ def run_stages(
                 continue
             if name == "minhash_dedup" and not cfg.dedup.minhash.enabled:
                 continue
+            ccfg = cfg.quality.classifier
+            if name == "classifier" and not (ccfg.positive and ccfg.negative):
+                continue
             with progress.stage(name):
                 if name == "ingest":
                     stats = ingest.run(spark, cfg.workdir, cfg.sources, cfg.ingest)
@@ -54,8 +100,14 @@ def run_stages(
                     stats = normalize.run(spark, cfg.workdir, cfg.normalize)
                 elif name == "exact_dedup":
                     stats = exact.run(spark, cfg.workdir, cfg.dedup)
-                else:
+                elif name == "minhash_dedup":
                     stats = minhash.run(spark, cfg.workdir, cfg.dedup)
+                elif name == "classifier":
+                    stats = train_classifier(cfg)
+                elif name == "signals":
+                    stats = signals.run(spark, cfg.workdir, cfg.quality.classifier)
+                else:
+                    stats = select_job.run(spark, cfg.workdir, cfg.select)
             result.stages.append(stats)
         with progress.stage("report"):
             after = summaries.table_versions(spark, cfg.workdir)
@@ -81,6 +133,9 @@ def run_stages(
                 "workdir": cfg.workdir,
                 "stages": [s.as_dict() for s in result.stages],
                 "funnel": funnel,
+                "funnel_by_lang": summaries.funnel_by_language(spark, cfg.workdir, ingest_rejected),
+                "selection_rules": summaries.selection_rules(spark, cfg.workdir),
+                "classifier": _classifier_report(cfg),
                 "quarantine": quarantine,
                 "documents": summaries.document_summary(spark, cfg.workdir),
                 "dedup": dedup,
@@ -96,6 +151,13 @@ def run_stages(
     result.dedup = dedup
     print_summary(console, result)
     return result
+
+
+def _classifier_report(cfg: MoruConfig) -> dict | None:
+    from quality import classifier
+
+    local = storage.local_path(signals.model_path(cfg.workdir, cfg.quality.classifier))
+    return classifier.read_report(local) if local is not None else None
 
 
 def print_summary(console: Console, result: RunResult) -> None:
@@ -115,7 +177,15 @@ def print_summary(console: Console, result: RunResult) -> None:
     for s in result.stages:
         if s.by_reason:
             reasons = ", ".join(f"{k}={v:,}" for k, v in sorted(s.by_reason.items()))
-            verb = "flagged (kept in its table, left out of training)" if s.stage.endswith("dedup") else "quarantined"
+            verb = (
+                "flagged (kept in its table, left out of training)"
+                if s.stage.endswith("dedup")
+                else "dropped (each with its failing rules in `selection`)"
+                if s.stage == "select"
+                else "left out"
+                if s.stage == "classifier"
+                else "quarantined"
+            )
             console.print(f"[yellow]{s.stage}: {verb} {s.rows_rejected:,} ({reasons})")
         if s.stage == "ingest":
             for src, c in sorted(s.by_source.items()):

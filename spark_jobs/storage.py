@@ -66,3 +66,13 @@ def read_bytes(uri: str) -> bytes:
     filesystem, inner = fs.FileSystem.from_uri(uri)
     with filesystem.open_input_stream(inner) as stream:
         return stream.read()
+
+
+def exists(uri: str) -> bool:
+    path = local_path(uri)
+    if path is not None:
+        return path.is_file()
+    from pyarrow import fs
+
+    filesystem, inner = fs.FileSystem.from_uri(uri)
+    return filesystem.get_file_info(inner).type == fs.FileType.File

@@ -102,3 +102,79 @@ def dedup_summary(spark: SparkSession, workdir: str) -> dict:
         "exact_sizes": sizes(tables.EXACT_DUPLICATES),
         "near_sizes": sizes(tables.NEAR_DUPLICATE_CLUSTERS),
     }
+
+
+FUNNEL_STEPS = (
+    ("documents", None),
+    ("language selected", "language"),
+    ("after exact dedup", "exact_dedup"),
+    ("after near dedup", "near_dedup"),
+    ("after quality rules", "heuristics"),
+    ("after classifier", "classifier"),
+)
+
+
+def funnel_by_language(spark: SparkSession, workdir: str, ingest_rejected: int = 0) -> list[dict]:
+    """Documents and characters kept after each stage, per language (rows: stage, lang, docs,
+    chars). Before language id there is one row per stage with lang ``all``; from ``documents`` on,
+    one row per language of ``documents``. The select stages come from ``selection``: a document
+    counts as kept after a stage unless that stage or an earlier one dropped it."""
+    from spark_jobs.select import STEPS
+
+    out: list[dict] = []
+    if tables.exists(spark, workdir, tables.RAW_DOCUMENTS):
+        raw = (
+            tables.read(spark, workdir, tables.RAW_DOCUMENTS)
+            .agg(F.count("*").alias("docs"), F.sum(F.length("text")).alias("chars"))
+            .head()
+        )
+        out.append({"stage": "records read", "lang": "all", "docs": raw["docs"] + ingest_rejected, "chars": None})
+        out.append({"stage": "raw_documents", "lang": "all", "docs": raw["docs"], "chars": int(raw["chars"] or 0)})
+    if not tables.exists(spark, workdir, tables.DOCUMENTS):
+        return out
+    if not tables.exists(spark, workdir, tables.SELECTION):
+        rows = (
+            tables.read(spark, workdir, tables.DOCUMENTS)
+            .groupBy("lang")
+            .agg(F.count("*").alias("docs"), F.sum("n_chars").alias("chars"))
+        )
+        out += [{"stage": "documents", "lang": r["lang"], "docs": r["docs"], "chars": int(r["chars"] or 0)}
+                for r in rows.collect()]  # fmt: skip
+        return out
+    sel = tables.read(spark, workdir, tables.SELECTION)
+    # the index of the step that dropped each document (len(STEPS) = kept)
+    step_index = F.lit(len(STEPS))
+    for i, step in reversed(list(enumerate(STEPS))):
+        step_index = F.when(F.col("dropped_at") == step, F.lit(i)).otherwise(step_index)
+    counts = (
+        sel.groupBy("lang", step_index.alias("dropped_step"))
+        .agg(F.count("*").alias("docs"), F.sum("n_chars").alias("chars"))
+        .collect()
+    )
+    langs = sorted({r["lang"] for r in counts})
+    for name, step in FUNNEL_STEPS:
+        # kept after `step` = dropped at a later step, or kept
+        bound = -1 if step is None else STEPS.index(step)
+        for lang in langs:
+            rows = [r for r in counts if r["lang"] == lang and r["dropped_step"] > bound]
+            out.append({"stage": name, "lang": lang, "docs": sum(r["docs"] for r in rows),
+                        "chars": sum(int(r["chars"] or 0) for r in rows)})  # fmt: skip
+    return out
+
+
+def selection_rules(spark: SparkSession, workdir: str, top: int = 25) -> list[dict]:
+    """The rules that dropped documents: per language, documents whose first failing rule it is
+    and documents failing it at all (lang, rule, step, first, any)."""
+    if not tables.exists(spark, workdir, tables.SELECTION):
+        return []
+    sel = tables.read(spark, workdir, tables.SELECTION).filter(~F.col("kept"))
+    first = sel.groupBy("lang", F.col("first_failed_rule").alias("rule"), F.col("dropped_at").alias("step")).count()
+    anyf = sel.select("lang", F.explode("failed_rules").alias("rule")).groupBy("lang", "rule").count()
+    rows = (
+        anyf.withColumnRenamed("count", "any")
+        .join(first.withColumnRenamed("count", "first"), ["lang", "rule"], "left")
+        .collect()
+    )
+    out = [{"lang": r["lang"], "rule": r["rule"], "step": r["step"] or "", "first": r["first"] or 0, "any": r["any"]}
+           for r in rows]  # fmt: skip
+    return sorted(out, key=lambda r: (-r["first"], -r["any"]))[:top]

@@ -134,12 +134,46 @@ def _signals_ddl() -> str:
 QUALITY_SIGNALS = Table(
     name="quality_signals",
     key=("doc_id",),
-    ddl="doc_id STRING NOT NULL, input_hash BIGINT NOT NULL, " + _signals_ddl(),
+    ddl="doc_id STRING NOT NULL, input_hash BIGINT NOT NULL, " + _signals_ddl() + ", fasttext_quality DOUBLE",
     doc=(
         "one row per document of `documents`: numeric quality signals only (Gopher, C4, FineWeb, Korean), no "
-        "thresholds; input_hash = xxhash64 of the document's text version and the signals version"
+        "thresholds; fasttext_quality is the quality classifier's probability of the positive class (null "
+        "without a trained classifier); input_hash = xxhash64 of the document's text version, the signals "
+        "version and the classifier model's sha256"
     ),
     stats_columns=("doc_id", "gopher_n_words", "ko_hangul_ratio"),
+)
+
+SELECTION = Table(
+    name="selection",
+    key=("doc_id",),
+    ddl=(
+        "doc_id STRING NOT NULL, source STRING NOT NULL, lang STRING NOT NULL, n_chars INT NOT NULL, "
+        "kept BOOLEAN NOT NULL, dropped_at STRING, first_failed_rule STRING, failed_rules ARRAY<STRING> NOT NULL, "
+        "quality_score DOUBLE, rules_fingerprint STRING NOT NULL"
+    ),
+    doc=(
+        "one row per document of `documents`: kept or not by the select step; a dropped document names the "
+        "step that dropped it (dropped_at: language, exact_dedup, near_dedup, heuristics, classifier), its first "
+        "failing rule and every failing rule; rules_fingerprint hashes the thresholds that decided it"
+    ),
+    stats_columns=("doc_id", "source", "lang", "dropped_at"),
+)
+
+TRAINING_CORPUS = Table(
+    name="training_corpus",
+    key=("doc_id",),
+    ddl=(
+        "doc_id STRING NOT NULL, source STRING NOT NULL, lang STRING NOT NULL, url STRING, text STRING NOT NULL, "
+        "n_chars INT NOT NULL, n_bytes INT NOT NULL, n_words INT NOT NULL, content_hash STRING NOT NULL, "
+        "quality_score DOUBLE, rules_fingerprint STRING NOT NULL"
+    ),
+    doc=(
+        "the documents the select step kept: text ready for tokenization; content_hash is the exact-dedup hash of "
+        "the canonical text, quality_score the fastText classifier's probability of the positive class (null "
+        "without a classifier)"
+    ),
+    stats_columns=("doc_id", "source", "lang", "n_chars"),
 )
 
 ALL_TABLES = {
@@ -152,6 +186,8 @@ ALL_TABLES = {
         MINHASH_SIGNATURES,
         NEAR_DUPLICATE_CLUSTERS,
         QUALITY_SIGNALS,
+        SELECTION,
+        TRAINING_CORPUS,
     )
 }
 
