@@ -79,6 +79,49 @@ def dedup(config: Path = ConfigOpt) -> None:
     _run(_load(config), ("exact_dedup", "minhash_dedup"))
 
 
+@app.command()
+def gate(config: Path = ConfigOpt) -> None:
+    """Great Expectations gates on documents and training_corpus (schema, text, language set and mix, lengths,
+    leaked duplicates): prints each expectation's outcome, writes Data Docs and gates/latest.json; exits 1 on
+    failure, and emission refuses to run past a failed gate."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from spark_jobs import gate as gate_job
+
+    cfg = _load(config)
+    spark = _session(cfg)
+    started = time.time()
+    try:
+        with console.status("validating documents and training_corpus (Great Expectations)"):
+            result = gate_job.run(spark, cfg.workdir, cfg.gates)
+    except FileNotFoundError as exc:
+        console.print(f"[red]error: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    for t in result.tables.values():
+        table = Table(title=f"gate: {t.name} (Delta version {t.version}, {t.rows or 0:,} rows)")
+        for col in ("check", "result", "observed", "expectation"):
+            table.add_column(col)
+        types = [e for e in t.expectations if e.check.startswith("column_type:")]
+        collapse = all(e.success for e in types)  # column types that all match: one row
+        for e in t.expectations:
+            if collapse and e in types:
+                if e is types[0]:
+                    table.add_row("column types", "[green]pass", f"{len(types)} columns", e.type)
+                continue
+            verdict = "[green]pass" if e.success else "[red]FAIL"
+            table.add_row(escape(e.check), verdict, escape(e.observed_text(sample=False)), escape(e.name))
+        console.print(table)
+    for message in result.failure_messages():
+        console.print(escape(message), style="red")
+    console.print(f"data docs: {result.data_docs_index}")
+    console.print(f"gate result: {gate_job.result_uri(cfg.workdir)}")
+    if not result.passed:
+        console.print(f"[red]gate failed: {len(result.failed)} expectation(s); no training data is emitted past it")
+        raise typer.Exit(1)
+    console.print(f"[green]gate passed in {time.time() - started:.0f} s")
+
+
 @app.command("check-config")
 def check_config(config: Path = ConfigOpt) -> None:
     """Validate a config and print it with every default filled in."""

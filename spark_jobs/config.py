@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from quality.gates.config import GatesConfig
 from spark_jobs.dedup.config import DedupConfig
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.normalize import NormalizeConfig
@@ -32,6 +33,7 @@ class JobsConfig(BaseModel):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
 
 
 def format_validation_error(exc: ValidationError, origin: str) -> str:

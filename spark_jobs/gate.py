@@ -1,0 +1,176 @@
+"""Gate job: Great Expectations suites over the Delta tables ``documents`` and ``training_corpus``.
+
+Each table is read at its current Delta version (pinned: the version read is the version
+recorded), validated with its suite (:mod:`quality.gates.suites`) in a GX checkpoint, and Data
+Docs are written to ``<workdir>/report/data_docs/index.html``. The result, with every
+expectation's outcome and the validated versions, goes to ``<workdir>/gates/latest.json`` (and a
+copy per run beside it). :func:`require_passed_gate` is what a step that produces training data
+calls first: it raises :class:`GateFailed` unless the latest gate passed, on the
+``training_corpus`` version that is current now.
+
+    python -m spark_jobs.gate --config moru.yaml      # exits 1 when the gate fails
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from quality.gates.config import GatesConfig
+from quality.gates.result import GateFailed, GateResult
+from spark_jobs import storage, tables
+from spark_jobs.stats import StageStats
+
+log = logging.getLogger("moru.gate")
+
+GATED_TABLES = (tables.DOCUMENTS, tables.TRAINING_CORPUS)
+
+
+def result_uri(workdir: str) -> str:
+    return storage.join(workdir, "gates", "latest.json")
+
+
+def data_docs_uri(workdir: str) -> str:
+    return storage.join(workdir, "report", "data_docs")
+
+
+def expected_schema(table: tables.Table, columns: dict[str, str] | None = None) -> dict[str, str]:
+    """``{column: Spark type class name}`` as tables.py declares it. For ``training_corpus``, a
+    ``contaminated`` column the table has (``columns``: the table as read) is expected too, so the
+    suite checks contamination once the decontamination step adds it."""
+    schema = {f.name: type(f.dataType).__name__ for f in table.schema.fields}
+    if table is tables.TRAINING_CORPUS and columns and "contaminated" in columns and "contaminated" not in schema:
+        schema["contaminated"] = "BooleanType"
+    return schema
+
+
+def run(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None) -> GateResult:
+    """Validate ``documents`` and ``training_corpus``; write Data Docs and the result JSON.
+    Raises FileNotFoundError when either table does not exist yet."""
+    from quality.gates.suites import documents_suite, training_corpus_suite
+    from quality.gates.validate import TableInput, validate
+
+    cfg = cfg or GatesConfig()
+    versions = {t.name: tables.version(spark, workdir, t) for t in GATED_TABLES}
+    missing = [name for name, v in versions.items() if v is None]
+    if missing:
+        raise FileNotFoundError(
+            f"gate: no Delta table {', '.join(missing)} under {storage.join(workdir, 'tables')} "
+            "(documents come from normalize, training_corpus from select)"
+        )
+    inputs = []
+    for table in GATED_TABLES:
+        df = tables.read(spark, workdir, table, version=versions[table.name])
+        schema = expected_schema(table, {f.name: type(f.dataType).__name__ for f in df.schema.fields})
+        if table is tables.DOCUMENTS:
+            suite = documents_suite(cfg.documents, schema)
+        else:
+            suite = training_corpus_suite(cfg.training_corpus, schema)
+        inputs.append(TableInput(table.name, df, suite, versions[table.name]))
+
+    docs_uri = data_docs_uri(workdir)
+    local = storage.local_path(docs_uri)
+    if local is not None:
+        shutil.rmtree(local, ignore_errors=True)  # the site shows this run only
+        result = validate(inputs, local, cfg.fingerprint(), persist=cfg.persist)
+    else:  # s3:// and the like: build in a temporary folder, then upload the site
+        with tempfile.TemporaryDirectory() as tmp:
+            result = validate(inputs, tmp, cfg.fingerprint(), persist=cfg.persist)
+            for path in sorted(Path(tmp).rglob("*")):
+                if path.is_file():
+                    storage.write_bytes(storage.join(docs_uri, path.relative_to(tmp).as_posix()), path.read_bytes())
+        result.data_docs_index = storage.join(docs_uri, "index.html")
+    write_result(workdir, result)
+    return result
+
+
+def write_result(workdir: str, result: GateResult) -> str:
+    data = result.to_json().encode()
+    stamp = result.run_time.replace(":", "").replace("-", "").replace("+0000", "Z")
+    storage.write_bytes(storage.join(workdir, "gates", f"gate-{stamp}.json"), data)
+    uri = result_uri(workdir)
+    storage.write_bytes(uri, data)
+    return uri
+
+
+def read_latest(workdir: str) -> GateResult | None:
+    try:
+        data = storage.read_bytes(result_uri(workdir))
+    except (FileNotFoundError, OSError):
+        return None
+    return GateResult.from_json(data.decode("utf-8"))
+
+
+def require_passed_gate(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None) -> GateResult:
+    """The latest gate result, if it passed and ``training_corpus`` is still the version it
+    validated (and, given ``cfg``, the gate ran with the same bounds); GateFailed otherwise."""
+    latest = read_latest(workdir)
+    if latest is None:
+        raise GateFailed(
+            f"no gate result at {result_uri(workdir)}: run `moru gate --config ...` before emitting training data"
+        )
+    if not latest.passed:
+        failures = "\n  ".join(latest.failure_messages())
+        raise GateFailed(
+            f"the latest gate ({latest.run_time}) failed; no training data is emitted past it:\n  {failures}\n"
+            f"Data Docs: {latest.data_docs_index}"
+        )
+    validated = latest.table_versions.get(tables.TRAINING_CORPUS.name)
+    current = tables.version(spark, workdir, tables.TRAINING_CORPUS)
+    if current != validated:
+        raise GateFailed(
+            f"training_corpus is at Delta version {current}, but the latest gate ({latest.run_time}) validated "
+            f"version {validated}: run the gate again"
+        )
+    if cfg is not None and cfg.fingerprint() != latest.config_fingerprint:
+        raise GateFailed(f"the gate bounds changed since the latest gate ({latest.run_time}): run the gate again")
+    return latest
+
+
+def stage_stats(result: GateResult, seconds: float = 0.0) -> StageStats:
+    """The gate as a pipeline stage: expectations in = passed + failed."""
+    outcomes = [e for t in result.tables.values() for e in t.expectations]
+    failed = result.failed
+    stats = StageStats("gate", rows_in=len(outcomes), rows_out=len(outcomes) - len(failed), rows_rejected=len(failed))
+    for e in failed:
+        key = f"{e.table}: {e.name}"
+        stats.by_reason[key] = stats.by_reason.get(key, 0) + 1
+    stats.extra = {
+        "passed": result.passed,
+        "table_versions": result.table_versions,
+        "data_docs_index": result.data_docs_index,
+        "failed": result.failure_messages(),
+    }
+    stats.seconds = seconds
+    return stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import sys
+
+    from spark_jobs.config import load_jobs_config
+    from spark_jobs.session import build_session
+
+    parser = argparse.ArgumentParser(description="moru gate: Great Expectations over documents and training_corpus")
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args(argv)
+    cfg = load_jobs_config(args.config)
+    started = time.time()
+    result = run(build_session(cfg.spark), cfg.workdir, cfg.gates)
+    for message in result.failure_messages():
+        print(message)
+    print(f"gate {'passed' if result.passed else 'FAILED'} in {time.time() - started:.0f} s; "
+          f"Data Docs: {result.data_docs_index}")  # fmt: skip
+    sys.exit(0 if result.passed else 1)
+
+
+__all__ = ["GateFailed", "read_latest", "require_passed_gate", "run", "stage_stats"]
+
+if __name__ == "__main__":
+    main()
