@@ -64,19 +64,23 @@ def funnel_language_chart(rows: list[dict]) -> bytes:
             ax.barh(y, vals, left=left, color=color, label=lang if lang != "all" else "all (before language id)")
             left = [a + b for a, b in zip(left, vals, strict=True)]
         top = max(left) if left and max(left) else 1
-        first = next((v for v in left[::-1] if v), 0)
+        base = next((v for v in left if v), 0)  # the first stage that has this measure
         for yi, total in zip(y, left, strict=True):
-            pct = f" ({100 * total / left[0]:.0f}%)" if left[0] else ""
+            pct = f" ({100 * total / base:.0f}%)" if base else ""
             if total:
                 ax.text(total + top * 0.01, yi, f"{total:,.0f}{pct}" if scale == 1 else f"{total:,.2f}{pct}",
                         va="center", fontsize=8)  # fmt: skip
-        del first
         ax.set_xlim(0, top * 1.35)
         ax.set_title(title)
         ax.set_xlabel(unit)
     axes[0].set_yticks(y, stages)
-    axes[1].legend(loc="lower right", fontsize=8)
-    return _png(fig)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def funnel_language_table(rows: list[dict]) -> str:
@@ -233,6 +237,17 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
                     ]
                 ],
             )  # fmt: skip
+        )
+    gate = summary.get("gate")
+    if gate:
+        verdict = "passed" if gate["passed"] else "FAILED: the run stopped here, no training data is emitted past it"
+        items = "".join(f"<li>{html.escape(m)}</li>" for m in gate["failed"])
+        sections.append(
+            f"<h2>Gate (Great Expectations): {verdict}</h2>"
+            + (f"<ul>{items}</ul>" if items else "")
+            + f'<p><a href="{html.escape(gate["data_docs"])}">Data Docs</a> · validated table versions '
+            + html.escape(", ".join(f"{k} v{v}" for k, v in gate["table_versions"].items()))
+            + "</p>"
         )
     reasons: dict[str, int] = {}
     for row in summary.get("quarantine", []):

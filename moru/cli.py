@@ -39,8 +39,15 @@ def _run(cfg: MoruConfig, stages: tuple[str, ...], title: str = "moru run report
     from moru.pipeline import run_stages
 
     spark = _session(cfg)
+    from quality.gates.result import GateFailed
+
     try:
         run_stages(spark, cfg, stages, console=console, title=title)
+    except GateFailed as exc:
+        from rich.markup import escape
+
+        console.print(f"[red]{escape(str(exc))}")
+        raise typer.Exit(1) from None
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error: {exc}")
         raise typer.Exit(1) from None
@@ -51,12 +58,13 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log each j
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
 
 
-ALL_STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup")
+ALL_STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup", "classifier", "signals", "select", "gate")
 
 
 @app.command()
 def run(config: Path = ConfigOpt) -> None:
-    """Run every stage (ingest, normalize + language id, exact and near-duplicate dedup) and write the report."""
+    """Run every stage (ingest, normalize + language id, exact and near-duplicate dedup, quality classifier
+    training when its sets changed, quality signals, select) and write the report."""
     _run(_load(config), ALL_STAGES)
 
 
@@ -77,6 +85,48 @@ def dedup(config: Path = ConfigOpt) -> None:
     """Exact dedup, then MinHash-LSH near-duplicate dedup: documents -> exact_duplicates,
     minhash_signatures, near_duplicate_clusters (incremental: only new documents are signed)."""
     _run(_load(config), ("exact_dedup", "minhash_dedup"))
+
+
+quality_app = typer.Typer(no_args_is_help=True, help="The fastText quality classifier.")
+app.add_typer(quality_app, name="quality")
+
+
+@quality_app.command("train")
+def quality_train(config: Path = ConfigOpt) -> None:
+    """Train the fastText quality classifier on quality.classifier.positive vs .negative (JSONL) and print its
+    held-out precision / recall / AUC; documents are scored by the next signals step."""
+    from moru.pipeline import train_classifier
+
+    cfg = _load(config)
+    try:
+        stats = train_classifier(cfg, force=True, progress=lambda m: console.print(f"[dim]{m}"))
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        console.print(f"[red]error: {exc}")
+        raise typer.Exit(1) from None
+    r = stats.extra["report"]
+    console.print(
+        f"trained on {r['train_positive']:,} positive + {r['train_negative']:,} negative texts "
+        f"({r['dropped_duplicates']:,} duplicate texts dropped, {r['downsampled']:,} downsampled to balance)"
+    )
+    console.print(
+        f"held out {r['holdout_positive']:,} + {r['holdout_negative']:,}: precision {r['precision']:.3f}, "
+        f"recall {r['recall']:.3f}, F1 {r['f1']:.3f} at p >= {r['threshold']}, AUC {r['auc']:.3f}"
+    )
+    console.print(f"model: {r['model_path']} (sha256 {r['model_sha256'][:12]}…), report beside it")
+
+
+@app.command()
+def signals(config: Path = ConfigOpt) -> None:
+    """Quality signals (Gopher, C4, FineWeb, Korean, and the classifier's score when trained): documents ->
+    quality_signals (incremental: only new or changed documents are scored)."""
+    _run(_load(config), ("signals",))
+
+
+@app.command()
+def select(config: Path = ConfigOpt) -> None:
+    """Apply the per-language thresholds and the dedup flags: documents + quality_signals -> selection,
+    training_corpus (re-run alone after changing a threshold)."""
+    _run(_load(config), ("select",))
 
 
 @app.command()
@@ -136,7 +186,7 @@ def demo(
     seed: int = typer.Option(0, help="corpus seed (same seed, same corpus)"),
 ) -> None:
     """Generate a bilingual Korean/English corpus and run every stage on it."""
-    from moru.demo_corpus import generate
+    from moru.demo_corpus import classifier_sets, generate
 
     workdir = workdir.resolve()
     started = time.time()
@@ -148,13 +198,29 @@ def demo(
         f"demo corpus: {manifest.n_docs:,} documents + {planted:,} malformed records in "
         f"{len(manifest.sources)} sources under {workdir / 'input'}"
     )
+    positive, negative = classifier_sets(workdir / "input" / "classifier", n_per_class=1500, seed=seed + 1)
+    console.print(f"quality classifier sets: {positive}, {negative}")
     config_path = workdir / "moru.yaml"
-    config_path.write_text(
-        yaml.safe_dump({"workdir": str(workdir), "sources": manifest.sources}, sort_keys=False, allow_unicode=True),
-        encoding="utf-8",
-    )
+    demo_cfg = {
+        "workdir": str(workdir),
+        "sources": manifest.sources,
+        # the classifier is trained on sets generated with another seed than the corpus it scores;
+        # 100k n-gram buckets keep its model at ~25 MB (fastText's default, 2M, makes 500 MB)
+        "quality": {"classifier": {"positive": [positive], "negative": [negative], "bucket": 100_000}},
+        "select": {"thresholds": {lang: {"fasttext_quality": {"min": 0.5}} for lang in ("ko", "en", "ko+en")}},
+    }
+    config_path.write_text(yaml.safe_dump(demo_cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
     console.print(f"config: {config_path} (re-run with: moru run --config {config_path})")
-    _run(_load(config_path), ALL_STAGES, title="moru demo report")
+    cfg = _load(config_path)
+    _run(cfg, ALL_STAGES, title="moru demo report")
+    from moru.quality_eval import demo_classifier_auc
+
+    q = demo_classifier_auc(_session(cfg), cfg.workdir, manifest.doc_styles)
+    console.print(
+        f"quality classifier on the demo corpus (held out: trained on another seed): AUC {q['auc']:.4f} for "
+        f"{q['clean']:,} clean vs {q['junk']:,} junk documents; at p >= 0.5 precision {q['precision']:.3f}, "
+        f"recall {q['recall']:.3f}"
+    )
     console.print(f"[green]demo finished in {time.time() - started:.0f} s")
 
 

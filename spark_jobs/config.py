@@ -13,15 +13,25 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from quality.classifier import ClassifierConfig
 from quality.gates.config import GatesConfig
 from spark_jobs.dedup.config import DedupConfig
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.normalize import NormalizeConfig
+from spark_jobs.select import SelectConfig
 from spark_jobs.session import SparkConfig
 
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names every bad key."""
+
+
+class QualityConfig(BaseModel):
+    """``quality``: the fastText quality classifier (its training sets, parameters and model path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
 
 
 class JobsConfig(BaseModel):
@@ -33,6 +43,8 @@ class JobsConfig(BaseModel):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
 
 
@@ -70,6 +82,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     for src in data.get("sources") or []:
         if isinstance(src, dict) and isinstance(src.get("path"), str):
             src["path"] = _resolve(src["path"], base)
+    clf = (data.get("quality") or {}).get("classifier") if isinstance(data.get("quality"), dict) else None
+    if isinstance(clf, dict):
+        for key in ("positive", "negative"):
+            if isinstance(clf.get(key), list):
+                clf[key] = [_resolve(v, base) if isinstance(v, str) else v for v in clf[key]]
+        if isinstance(clf.get("model_path"), str):
+            clf["model_path"] = _resolve(clf["model_path"], base)
     return data
 
 

@@ -131,7 +131,7 @@ class SelectConfig(BaseModel):
     languages: list[str] = Field(default_factory=lambda: ["ko", "en", "ko+en"], min_length=1)
     drop_exact_duplicates: bool = True
     drop_near_duplicates: bool = True
-    thresholds: dict[str, dict[str, Bounds | None]] = Field(default_factory=dict)
+    thresholds: dict[str, dict[str, Bounds | None]] = Field(default_factory=dict, validate_default=True)
 
     @field_validator("thresholds", mode="before")
     @classmethod
