@@ -63,7 +63,12 @@ def test_run_writes_tables_report_and_manifest(spark, tmp_path):
         tmp_path / "moru.yaml", "workdir: out\nsources:\n  - {name: n, path: data, fields: {text: body, id: id}}\n"
     )
     result = runner.invoke(app, ["run", "--config", str(cfg)])
-    assert result.exit_code == 0, result.output
+    # two one-sentence documents are far below the quality thresholds (Gopher's 50 words): the
+    # training corpus is empty, the gate fails naming why, and the run exits 1 after its report
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert "training_corpus: expect_table_row_count_to_be_between failed: observed 0" in flat
+    assert "no training data is emitted past it" in flat
     out = tmp_path / "out"
     for name in ("raw_documents", "documents", "quarantine"):
         assert (out / "tables" / name / "_delta_log").is_dir()
@@ -77,7 +82,10 @@ def test_run_writes_tables_report_and_manifest(spark, tmp_path):
     manifest = json.loads(manifests[0].read_text())
     assert manifest["table_versions_before"]["raw_documents"] is None
     assert manifest["table_versions_after"]["documents"] is not None
-    assert [s["stage"] for s in manifest["stages"]] == ["ingest", "normalize", "exact_dedup", "minhash_dedup"]
+    assert [s["stage"] for s in manifest["stages"]] == [
+        "ingest", "normalize", "exact_dedup", "minhash_dedup", "signals", "select", "gate"
+    ]  # fmt: skip
+    assert "Gate (Great Expectations): FAILED" in html
     for name in ("exact_duplicates", "minhash_signatures", "near_duplicate_clusters"):
         assert (out / "tables" / name / "_delta_log").is_dir()
 

@@ -69,3 +69,22 @@ def test_demo_end_to_end(spark, tmp_path):
     out = " ".join(result.output.split())
     total_read = truth["n_docs"] + sum(truth["malformed"].values())
     assert f"ingest │ {total_read:,} │ {truth['n_docs']:,} │ {sum(truth['malformed'].values()):,}" in out
+    # quality: the classifier was trained and scored every document; it separates the corpus's clean
+    # documents from its junk (the generator's ground truth; the classifier saw another seed's sets)
+    from moru.quality_eval import demo_classifier_auc
+
+    q = demo_classifier_auc(spark, str(workdir), truth["doc_styles"])
+    assert q["junk"] >= 10 and q["clean"] >= 200 and q["auc"] > 0.95, q
+    assert "quality classifier on the demo corpus" in out and "AUC" in out
+    # select: every document has a verdict; counts add up; the gate passed on the training corpus
+    sel = tables.read(spark, str(workdir), tables.SELECTION)
+    kept = tables.read(spark, str(workdir), tables.TRAINING_CORPUS).count()
+    assert sel.count() == truth["n_docs"] and sel.filter("kept").count() == kept > 0
+    assert sel.filter("NOT kept AND (first_failed_rule IS NULL OR size(failed_rules) = 0)").count() == 0
+    assert sel.filter("kept AND size(failed_rules) > 0").count() == 0
+    assert sel.filter("lang IN ('other', 'und') AND kept").count() == 0
+    gate = json.loads((workdir / "gates" / "latest.json").read_text(encoding="utf-8"))
+    assert gate["passed"], gate
+    assert (workdir / "report" / "data_docs" / "index.html").is_file()
+    assert "Funnel: documents and characters kept per stage and language" in index
+    assert "Selection: why documents were dropped" in index and "Quality classifier (fastText)" in index
