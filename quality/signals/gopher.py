@@ -20,7 +20,8 @@ paper defines it, not the greedy skip of some reimplementations).
 from __future__ import annotations
 
 import re
-from collections import Counter
+
+import numpy as np
 
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "-", "*", "‣", "⁃", "◦", "–", "·")
@@ -35,15 +36,15 @@ def gopher_quality(text: str, words: list[str]) -> dict[str, float]:
     lines = [line.strip() for line in _LINES.split(text.strip())] if text.strip() else []
     n_lines = max(1, len(lines))
     symbols = text.count("#") + len(_ELLIPSIS.findall(text))
-    lowered = {w.lower() for w in words}
     return {
         "gopher_n_words": float(n_words),
         "gopher_mean_word_length": sum(map(len, words)) / n_words if n_words else 0.0,
         "gopher_symbol_word_ratio": symbols / n_words if n_words else 0.0,
         "gopher_bullet_lines_ratio": sum(line.startswith(BULLETS) for line in lines) / n_lines,
         "gopher_ellipsis_lines_ratio": sum(line.endswith(("...", "…")) for line in lines) / n_lines,
-        "gopher_alpha_words_ratio": sum(bool(_ALPHA.search(w)) for w in words) / n_words if n_words else 0.0,
-        "gopher_stop_words": float(len(STOP_WORDS & lowered)),
+        # map() keeps the per-word loop in C; same counts as a generator over the words
+        "gopher_alpha_words_ratio": sum(map(bool, map(_ALPHA.search, words))) / n_words if n_words else 0.0,
+        "gopher_stop_words": float(len(STOP_WORDS.intersection(map(str.lower, words)))),
     }
 
 
@@ -60,8 +61,42 @@ def _repeats(items: list[str]) -> tuple[int, int]:
     return count, chars
 
 
-def _ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+def _ngram_repetition(words: list[str]) -> tuple[list[tuple[int, int]], list[int]]:
+    """For n = 2, 3, 4: (characters, count) of the most frequent word n-gram, the first to appear
+    among equals (as ``Counter.most_common`` picks it); for n = 5 … 10: characters of the words
+    covered by n-grams that occur more than once, each word counted once.
+
+    Exact, with numpy: words get dense ids, and the n-grams of each length get dense ids from the
+    pairs ((n-1)-gram id, next word id), so equal n-grams have equal ids and no hash can collide.
+    An n-gram that repeats contains a repeated (n-1)-gram, so once none repeats, the rest are 0.
+    """
+    n_words = len(words)
+    top: list[tuple[int, int]] = [(0, 0)] * 3
+    dup: list[int] = [0] * 6
+    if n_words < 2:
+        return top, dup
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}  # loops over distinct words only
+    ids = np.fromiter(map(vocab.__getitem__, words), dtype=np.int64, count=n_words)
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=n_words)
+    prefix = np.zeros(n_words + 1, dtype=np.int64)
+    np.cumsum(lengths, out=prefix[1:])
+    level = ids
+    for n in range(2, 11):
+        if n_words < n:
+            break
+        keys = level[:-1] * len(vocab) + ids[n - 1 :]
+        _, first, level, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        most = int(counts.max())
+        if most < 2:
+            break
+        if n <= 4:
+            i = int(first[counts == most].min())
+            top[n - 2] = (int(prefix[i + n] - prefix[i]), most)
+        else:
+            starts = np.flatnonzero(counts[level] > 1)
+            delta = np.bincount(starts, minlength=n_words + 1) - np.bincount(starts + n, minlength=n_words + 1)
+            dup[n - 5] = int(lengths[np.cumsum(delta[:n_words]) > 0].sum())
+    return top, dup
 
 
 def gopher_repetition(text: str, words: list[str]) -> dict[str, float]:
@@ -77,22 +112,10 @@ def gopher_repetition(text: str, words: list[str]) -> dict[str, float]:
         "gopher_dup_line_frac": line_dup / len(lines) if lines else 0.0,
         "gopher_dup_line_char_frac": line_chars / total,
     }
-    lengths = [len(w) for w in words]
-    word_chars = max(1, sum(lengths))
-    for n in (2, 3, 4):
-        grams = Counter(_ngrams(words, n))
-        if grams:
-            gram, count = grams.most_common(1)[0]
-            out[f"gopher_top_{n}gram_char_frac"] = sum(map(len, gram)) * count / word_chars if count > 1 else 0.0
-        else:
-            out[f"gopher_top_{n}gram_char_frac"] = 0.0
-    for n in range(5, 11):
-        grams = _ngrams(words, n)
-        counts = Counter(grams)
-        covered = [False] * len(words)
-        for i, gram in enumerate(grams):
-            if counts[gram] > 1:
-                for k in range(i, i + n):
-                    covered[k] = True
-        out[f"gopher_dup_{n}gram_char_frac"] = sum(ln for ln, c in zip(lengths, covered, strict=True) if c) / word_chars
+    word_chars = max(1, sum(map(len, words)))
+    top, dup = _ngram_repetition(words)
+    for n, (chars, count) in zip((2, 3, 4), top, strict=True):
+        out[f"gopher_top_{n}gram_char_frac"] = chars * count / word_chars if count > 1 else 0.0
+    for n, chars in zip(range(5, 11), dup, strict=True):
+        out[f"gopher_dup_{n}gram_char_frac"] = chars / word_chars
     return out

@@ -26,7 +26,7 @@ from quality.scripts import script_ratios
 ENDINGS = ("다", "요", "죠", "까", "니다", "네", "지", "음", "함", "임", "자", "라", "군", "나")
 LONG_EOJEOL = 12
 _JAMO_RUN = re.compile(r"[\u3131-\u318e]{2,}")
-_SYLLABLES = re.compile(r"[\uac00-\ud7a3]+")
+_NOT_SYLLABLE_OR_SPACE = re.compile(r"[^\uac00-\ud7a3\s]+")
 _SENTENCE = re.compile(r"[^.!?。\n]+[.!?。]*")
 _TRAILING = re.compile(r"[\s.!?。~\"'”’)\]]+$")
 
@@ -35,8 +35,9 @@ def korean_signals(text: str) -> dict[str, float]:
     ratios = script_ratios(text)
     visible = len(text) - sum(text.count(c) for c in " \n\t")
     jamo = sum(len(m) for m in _JAMO_RUN.findall(text))
-    syllable_words = [len("".join(_SYLLABLES.findall(w))) for w in text.split()]
-    syllable_words = [n for n in syllable_words if n]
+    # Hangul syllables per whitespace word, words without any left out: keeping only syllables and
+    # whitespace (re's \s is str.split's whitespace) leaves each word's syllables, and no empty word
+    syllable_words = [len(w) for w in _NOT_SYLLABLE_OR_SPACE.sub("", text).split()]
     ended = hangul_final = 0
     for sentence in _SENTENCE.findall(text):
         core = _TRAILING.sub("", sentence.strip())
