@@ -304,17 +304,18 @@ def file_sha256(path: str | Path) -> str:
 # ---------------------------------------------------------------------------- scoring
 
 _lock = threading.Lock()
-_models: dict[str, object] = {}
+_models: dict[tuple[str, str], object] = {}
 
 
-def load_model(path: str):
-    """The model at ``path``, loaded once per process."""
+def load_model(path: str, sha256: str = ""):
+    """The model at ``path``, loaded once per process and version (``sha256``: a model retrained
+    at the same path, in a Python worker that outlives it, is loaded again)."""
     with _lock:
-        model = _models.get(path)
+        model = _models.get((path, sha256))
         if model is None:
             import fasttext
 
-            model = _models[path] = fasttext.load_model(path)
+            model = _models[(path, sha256)] = fasttext.load_model(path)
     return model
 
 
@@ -333,5 +334,5 @@ def positive_probability(model, texts: Sequence[str], max_tokens: int = 2048) ->
     return out
 
 
-def score(texts: Sequence[str], model_path: str, max_tokens: int = 2048) -> list[float]:
-    return positive_probability(load_model(model_path), texts, max_tokens)
+def score(texts: Sequence[str], model_path: str, max_tokens: int = 2048, sha256: str = "") -> list[float]:
+    return positive_probability(load_model(model_path, sha256), texts, max_tokens)

@@ -67,7 +67,7 @@ def _mapper(model: tuple[str, str, int] | None):
             if path is None:
                 arrays.append(pa.nulls(len(texts), type=pa.float64()))
             else:
-                arrays.append(pa.array(classifier_score(texts, path, model[2]), type=pa.float64()))
+                arrays.append(pa.array(classifier_score(texts, path, model[2], model[1]), type=pa.float64()))
             yield pa.RecordBatch.from_arrays(arrays, names=_COLUMNS)
 
     return run_batches
