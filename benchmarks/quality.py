@@ -62,9 +62,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-# This file's name would shadow moru's `quality` package: drop its folder from the import path and
-# load the helpers of ingest_lid.py (stdlib only, so usable in .venv-bench too) from their file.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+# This file's name shadows moru's `quality` package for any script run from benchmarks/ (Python puts
+# a script's folder first on sys.path). Imported under that name, it hands the importer the real
+# package instead (the import system returns whatever sys.modules holds once the module has run);
+# run as the benchmark, it drops its folder from the import path.
+_elsewhere = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+if __name__ == "quality":
+    _path, sys.path[:] = sys.path[:], _elsewhere
+    del sys.modules["quality"]
+    import quality as _package  # noqa: E402
+
+    sys.modules["quality"], sys.path[:] = _package, _path
+else:
+    sys.path[:] = _elsewhere
+# The helpers of ingest_lid.py (stdlib only, so usable in .venv-bench too), loaded from their file.
 _spec = importlib.util.spec_from_file_location("ingest_lid", HERE / "ingest_lid.py")
 _ingest_lid = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_ingest_lid)
