@@ -176,6 +176,35 @@ TRAINING_CORPUS = Table(
     stats_columns=("doc_id", "source", "lang", "n_chars"),
 )
 
+BENCHMARK_SUBSTRINGS = Table(
+    name="benchmark_substrings",
+    key=("benchmark", "split", "example_id", "offset"),
+    ddl=(
+        "hash BIGINT NOT NULL, benchmark STRING NOT NULL, split STRING NOT NULL, example_id STRING NOT NULL, "
+        "offset INT NOT NULL, window INT NOT NULL, normalization STRING NOT NULL"
+    ),
+    doc=(
+        "every `window`-character substring (stride 1) of every normalized benchmark example, as a 64-bit hash "
+        "(quality.substrings) with its provenance; offset is the window's start in the normalized example"
+    ),
+    stats_columns=("hash", "benchmark", "split"),
+)
+
+CONTAMINATION = Table(
+    name="contamination",
+    key=("doc_id", "benchmark", "split", "example_id"),
+    ddl=(
+        "doc_id STRING NOT NULL, benchmark STRING NOT NULL, split STRING NOT NULL, example_id STRING NOT NULL, "
+        "matched_substring STRING NOT NULL, offset INT NOT NULL, matched_windows INT NOT NULL, mode STRING NOT NULL"
+    ),
+    doc=(
+        "one row per (document, benchmark example) found in it: the first matched substring (normalized), its "
+        "offset in the document's text (characters), how many of the document's checked windows matched the "
+        "example, and the mode (sampled or exhaustive)"
+    ),
+    stats_columns=("doc_id", "benchmark", "split"),
+)
+
 ALL_TABLES = {
     t.name: t
     for t in (
@@ -188,6 +217,8 @@ ALL_TABLES = {
         QUALITY_SIGNALS,
         SELECTION,
         TRAINING_CORPUS,
+        BENCHMARK_SUBSTRINGS,
+        CONTAMINATION,
     )
 }
 

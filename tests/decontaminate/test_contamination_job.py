@@ -1,0 +1,147 @@
+"""The contamination job on real Spark + Delta: benchmark passages planted (whole, partial, with
+changed case / spacing / punctuation, Korean and English) at random offsets in documents of 200
+to 20,000 characters. Exhaustive mode finds every planted passage of at least S normalized
+characters and flags no clean document; sampled mode's recall matches its analytic expectation."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from quality.decontam import normalize_for_matching
+from spark_jobs import ingest, normalize, tables
+from spark_jobs.decontaminate.contamination import ContaminationConfig, build_substrings
+from spark_jobs.decontaminate.contamination import run as contamination_run
+from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig
+
+pytestmark = pytest.mark.spark
+
+EN = "the of river city market bakery museum library council budget morning family winter train station".split()
+KO = "정부는 오늘 새로운 교통 정책을 시민들 버스 노선 서울 부산 지하철 이용객 계획이라고 발표했다".split()
+
+
+def _sentence(rng: random.Random, words: list[str], n: int) -> str:
+    return " ".join(rng.choice(words) for _ in range(n)) + "."
+
+
+def _example(rng: random.Random, i: int) -> str:
+    # distinct examples: a numbered question in one language (digits make every example unique)
+    words = KO if i % 2 else EN
+    return f"Q{i}: {rng.randint(10**6, 10**7)} " + " ".join(_sentence(rng, words, rng.randint(6, 12)) for _ in range(3))
+
+
+def _perturb(rng: random.Random, text: str) -> str:
+    """Changed case, spacing and punctuation: the normalized text stays the same."""
+    out = []
+    for ch in text:
+        if ch == " ":
+            out.append(rng.choice([" ", "  ", "\n", " - "]))
+        elif ch == ".":
+            out.append(rng.choice([".", "!", " …", ""]))
+        else:
+            out.append(ch.upper() if rng.random() < 0.3 else ch)
+    return "".join(out)
+
+
+def _corpus(seed: int = 7):
+    rng = random.Random(seed)
+    examples = [{"benchmark": "toyqa", "split": "test", "example_id": f"ex{i}", "text": _example(rng, i)}
+                for i in range(24)]  # fmt: skip
+    docs, planted = [], {}
+    for d in range(60):
+        length = rng.choice([200, 1_000, 5_000, 20_000])
+        words = KO if d % 2 else EN
+        body = ""
+        while len(body) < length:
+            body += _sentence(rng, words, rng.randint(5, 14)) + " "
+        body = body[:length]
+        doc_id = f"d{d}"
+        if d < 40:  # planted: whole, partial (a suffix of >= 60 normalized chars), perturbed
+            ex = examples[d % len(examples)]
+            kind = ("whole", "partial", "perturbed")[d % 3]
+            passage = ex["text"]
+            if kind == "partial":  # a suffix still at least 60 normalized characters long
+                cut = len(passage) // 3
+                while cut and len(normalize_for_matching(passage[cut:])) < 60:
+                    cut //= 2
+                passage = passage[cut:].lstrip(" .")
+            if kind == "perturbed":
+                passage = _perturb(rng, passage)
+            at = rng.randint(0, len(body))
+            while at < len(body) and at > 0 and body[at - 1] != " ":
+                at -= 1  # plant at a word boundary
+            body = body[:at] + passage + " " + body[at:]
+            planted[doc_id] = (ex["example_id"], passage, at)
+        docs.append({"id": doc_id, "text": body})
+    return examples, docs, planted
+
+
+@pytest.fixture(scope="module")
+def contaminated_workdir(spark, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("decont")
+    examples, docs, planted = _corpus()
+    folder: Path = tmp / "in"
+    folder.mkdir()
+    (folder / "d.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), "utf-8")
+    workdir = str(tmp / "wd")
+    ingest.run(spark, workdir, [SourceConfig(name="s", path=str(folder), fields=FieldMapping(id="id"))], IngestConfig())
+    normalize.run(spark, workdir)
+    cfg = ContaminationConfig()
+    stats = build_substrings(spark, workdir, spark.createDataFrame(examples), cfg)
+    assert stats.rows_in == stats.rows_out == len(examples)
+    n_windows = sum(len(normalize_for_matching(e["text"])) - cfg.window + 1 for e in examples)
+    assert stats.extra["substrings"] == n_windows
+    ids = {r["doc_id"]: r["record_key"].removeprefix("id:")
+           for r in tables.read(spark, workdir, tables.RAW_DOCUMENTS).collect()}  # fmt: skip
+    texts = {ids[r["doc_id"]]: r["text"] for r in tables.read(spark, workdir, tables.DOCUMENTS).collect()}
+    return workdir, examples, planted, ids, texts
+
+
+def _found(spark, workdir, ids) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in tables.read(spark, workdir, tables.CONTAMINATION).collect():
+        out.setdefault(ids[r["doc_id"]], []).append(r.asDict())
+    return out
+
+
+def test_exhaustive_finds_every_planted_passage_and_no_clean_document(spark, contaminated_workdir):
+    workdir, examples, planted, ids, texts = contaminated_workdir
+    stats = contamination_run(spark, workdir, ContaminationConfig(mode="exhaustive"))
+    found = _found(spark, workdir, ids)
+    assert set(found) == set(planted), (set(planted) - set(found), set(found) - set(planted))
+    assert stats.rows_rejected == len(planted) and stats.rows_in == 60
+    by_id = {e["example_id"]: e for e in examples}
+    for doc, (example_id, passage, _at) in planted.items():
+        rows = {r["example_id"]: r for r in found[doc]}
+        assert example_id in rows, (doc, rows)
+        row = rows[example_id]
+        norm_example = normalize_for_matching(by_id[example_id]["text"])
+        assert row["matched_substring"] in norm_example and len(row["matched_substring"]) == 50
+        assert row["mode"] == "exhaustive"
+        # the windows inside the planted passage all match (there may be more: repeated phrases)
+        assert row["matched_windows"] >= len(normalize_for_matching(passage)) - 49
+        # the offset points into the original text where the matched substring starts
+        assert normalize_for_matching(texts[doc][row["offset"] :]).startswith(row["matched_substring"])
+
+
+def test_sampled_recall_matches_its_expectation(spark, contaminated_workdir):
+    workdir, _examples, planted, ids, texts = contaminated_workdir
+    cfg = ContaminationConfig(mode="sampled", samples=10)
+    contamination_run(spark, workdir, cfg)
+    found = _found(spark, workdir, ids)
+    assert set(found) <= set(planted)  # no clean document flagged
+    expected, variance = 0.0, 0.0
+    for doc, (_ex, passage, _at) in planted.items():
+        w = len(normalize_for_matching(texts[doc])) - cfg.window + 1
+        k = len(normalize_for_matching(passage)) - cfg.window + 1  # windows fully inside the passage
+        n = min(cfg.samples, w)
+        p_miss = math.comb(w - k, n) / math.comb(w, n) if w - k >= n else 0.0
+        expected += 1 - p_miss
+        variance += p_miss * (1 - p_miss)
+    got = len(found)
+    assert abs(got - expected) <= 3 * math.sqrt(variance) + 1, (got, expected, variance)
+    assert all(r["mode"] == "sampled" for rows in found.values() for r in rows)
