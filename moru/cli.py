@@ -58,7 +58,17 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log each j
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
 
 
-ALL_STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup", "classifier", "signals", "select", "gate")
+ALL_STAGES = (
+    "ingest",
+    "normalize",
+    "exact_dedup",
+    "minhash_dedup",
+    "classifier",
+    "signals",
+    "decontaminate",
+    "select",
+    "gate",
+)
 
 
 @app.command()
@@ -120,6 +130,13 @@ def signals(config: Path = ConfigOpt) -> None:
     """Quality signals (Gopher, C4, FineWeb, Korean, and the classifier's score when trained): documents ->
     quality_signals (incremental: only new or changed documents are scored)."""
     _run(_load(config), ("signals",))
+
+
+@app.command()
+def decontaminate(config: Path = ConfigOpt) -> None:
+    """Index the configured benchmark test sets (every 50-character normalized substring) and flag the
+    documents that contain one: -> benchmark_substrings, contamination (the select step drops them)."""
+    _run(_load(config), ("decontaminate",))
 
 
 @app.command()

@@ -18,7 +18,17 @@ from spark_jobs import select as select_job
 from spark_jobs.dedup import exact, minhash
 from spark_jobs.stats import StageStats
 
-STAGES = ("ingest", "normalize", "exact_dedup", "minhash_dedup", "classifier", "signals", "select", "gate")
+STAGES = (
+    "ingest",
+    "normalize",
+    "exact_dedup",
+    "minhash_dedup",
+    "classifier",
+    "signals",
+    "decontaminate",
+    "select",
+    "gate",
+)
 
 
 def train_classifier(cfg: MoruConfig, force: bool = False, progress=None) -> StageStats:
@@ -95,6 +105,8 @@ def run_stages(
             ccfg = cfg.quality.classifier
             if name == "classifier" and not (ccfg.positive and ccfg.negative):
                 continue
+            if name == "decontaminate" and not cfg.decontaminate.benchmarks:
+                continue
             with progress.stage(name):
                 if name == "ingest":
                     stats = ingest.run(spark, cfg.workdir, cfg.sources, cfg.ingest)
@@ -108,6 +120,10 @@ def run_stages(
                     stats = train_classifier(cfg)
                 elif name == "signals":
                     stats = signals.run(spark, cfg.workdir, cfg.quality.classifier)
+                elif name == "decontaminate":
+                    from spark_jobs.decontaminate.contamination import run_stage
+
+                    stats = run_stage(spark, cfg.workdir, cfg.decontaminate)
                 elif name == "select":
                     stats = select_job.run(spark, cfg.workdir, cfg.select)
                 else:
@@ -205,7 +221,7 @@ def print_summary(console: Console, result: RunResult) -> None:
             reasons = ", ".join(f"{k}={v:,}" for k, v in sorted(s.by_reason.items()))
             verb = (
                 "flagged (kept in its table, left out of training)"
-                if s.stage.endswith("dedup")
+                if s.stage.endswith("dedup") or s.stage.startswith("contamination")
                 else "dropped (each with its failing rules in `selection`)"
                 if s.stage == "select"
                 else "left out"

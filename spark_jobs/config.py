@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from quality.classifier import ClassifierConfig
 from quality.gates.config import GatesConfig
+from spark_jobs.decontaminate.contamination import DecontaminateConfig
 from spark_jobs.dedup.config import DedupConfig
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.normalize import NormalizeConfig
@@ -44,6 +45,7 @@ class JobsConfig(BaseModel):
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
 
@@ -82,6 +84,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     for src in data.get("sources") or []:
         if isinstance(src, dict) and isinstance(src.get("path"), str):
             src["path"] = _resolve(src["path"], base)
+    dec = data.get("decontaminate")
+    if isinstance(dec, dict) and isinstance(dec.get("benchmarks"), list):
+        for b in dec["benchmarks"]:
+            if isinstance(b, dict) and isinstance(b.get("path"), str):
+                b["path"] = _resolve(b["path"], base)
     clf = (data.get("quality") or {}).get("classifier") if isinstance(data.get("quality"), dict) else None
     if isinstance(clf, dict):
         for key in ("positive", "negative"):

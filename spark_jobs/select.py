@@ -10,6 +10,8 @@ rule (``dropped_at``), that rule's name and every rule it fails:
 4. ``heuristics``  a signal outside its per-language bounds (``select.thresholds``), in the
    order the thresholds are listed
 5. ``classifier``  the fastText quality score below its bound (a threshold on ``fasttext_quality``)
+6. ``contamination`` a benchmark substring was found in it (``contamination`` table; one rule per
+   benchmark: ``contaminated:gsm8k``)
 
 Rule names read as the failed condition: ``gopher_n_words<50``, ``c4_has_lorem_ipsum>0``,
 ``exact_duplicate``. Signals are computed once (the signals job); changing a threshold re-runs
@@ -37,7 +39,7 @@ from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.select")
 
-STEPS = ("language", "exact_dedup", "near_dedup", "heuristics", "classifier")
+STEPS = ("language", "exact_dedup", "near_dedup", "heuristics", "classifier", "contamination")
 CLASSIFIER_SIGNAL = "fasttext_quality"
 
 
@@ -131,6 +133,11 @@ class SelectConfig(BaseModel):
     languages: list[str] = Field(default_factory=lambda: ["ko", "en", "ko+en"], min_length=1)
     drop_exact_duplicates: bool = True
     drop_near_duplicates: bool = True
+    drop_contaminated: bool = Field(
+        default=True,
+        description="drop documents the decontaminate step flagged (if false they reach training_corpus with "
+        "contaminated = true, and the gate's contaminated-fraction bound decides)",
+    )
     thresholds: dict[str, dict[str, Bounds | None]] = Field(default_factory=dict, validate_default=True)
 
     @field_validator("thresholds", mode="before")
@@ -244,6 +251,20 @@ def decide(spark: SparkSession, workdir: str, cfg: SelectConfig) -> DataFrame:
         df = df.join(near, "doc_id", "left")
         near_flag = F.coalesce(~F.col("near_keeper"), F.lit(False))
     step_failures["near_dedup"] = _failed([("near_duplicate", near_flag)])
+    contaminated = F.lit(False)
+    cont_rules = F.array().cast("array<string>")
+    if tables.exists(spark, workdir, tables.CONTAMINATION):
+        cont = (
+            tables.read(spark, workdir, tables.CONTAMINATION)
+            .groupBy("doc_id")
+            .agg(F.array_sort(F.collect_set(F.concat(F.lit("contaminated:"), F.col("benchmark")))).alias("_cont"))
+        )
+        df = df.join(cont, "doc_id", "left")
+        contaminated = F.col("_cont").isNotNull()
+        if cfg.drop_contaminated:
+            cont_rules = F.coalesce(F.col("_cont"), cont_rules)
+    df = df.withColumn("contaminated", contaminated)
+    step_failures["contamination"] = cont_rules
     step_failures["heuristics"] = _per_language(cfg, "heuristics")
     step_failures["classifier"] = _per_language(cfg, "classifier")
 

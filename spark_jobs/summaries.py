@@ -111,6 +111,7 @@ FUNNEL_STEPS = (
     ("after near dedup", "near_dedup"),
     ("after quality rules", "heuristics"),
     ("after classifier", "classifier"),
+    ("after decontamination", "contamination"),
 )
 
 

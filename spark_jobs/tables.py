@@ -166,12 +166,13 @@ TRAINING_CORPUS = Table(
     ddl=(
         "doc_id STRING NOT NULL, source STRING NOT NULL, lang STRING NOT NULL, url STRING, text STRING NOT NULL, "
         "n_chars INT NOT NULL, n_bytes INT NOT NULL, n_words INT NOT NULL, content_hash STRING NOT NULL, "
-        "quality_score DOUBLE, rules_fingerprint STRING NOT NULL"
+        "quality_score DOUBLE, contaminated BOOLEAN NOT NULL, rules_fingerprint STRING NOT NULL"
     ),
     doc=(
         "the documents the select step kept: text ready for tokenization; content_hash is the exact-dedup hash of "
         "the canonical text, quality_score the fastText classifier's probability of the positive class (null "
-        "without a classifier)"
+        "without a classifier), contaminated whether the decontaminate step found a benchmark substring in it "
+        "(false unless select.drop_contaminated is off)"
     ),
     stats_columns=("doc_id", "source", "lang", "n_chars"),
 )

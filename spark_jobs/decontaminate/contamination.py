@@ -27,13 +27,14 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from quality.decontam import VERSION as NORMALIZATION_VERSION
 from quality.substrings import sample_starts, window_hashes
 from spark_jobs import tables
+from spark_jobs.decontaminate.registry import BenchmarkConfig, load_examples
 from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.decontaminate")
@@ -224,4 +225,47 @@ def run(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> StageSta
     stats.seconds = time.time() - started
     stats.check()
     log.info("contamination (%s): %d of %d documents flagged", cfg.mode, flagged, n_docs)
+    return stats
+
+
+# ---------------------------------------------------------------------------- the stage
+
+
+class DecontaminateConfig(ContaminationConfig):
+    """``decontaminate`` in the config: the benchmark test sets and the matching settings."""
+
+    benchmarks: list[BenchmarkConfig] = Field(default_factory=list, description="the benchmark test sets")
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _unique_names(cls, value: list[BenchmarkConfig]) -> list[BenchmarkConfig]:
+        names = [b.name for b in value]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"benchmark names must be unique: {', '.join(sorted(dup))}")
+        return value
+
+
+def examples_frame(spark: SparkSession, cfg: DecontaminateConfig) -> DataFrame:
+    """The examples of every configured benchmark as a DataFrame (read on the driver: test sets are
+    small; a malformed file stops here with its name and line)."""
+    rows = [tuple(e) for b in cfg.benchmarks for e in load_examples(b)]
+    schema = "benchmark STRING, split STRING, example_id STRING, text STRING"
+    return spark.createDataFrame(rows, schema)
+
+
+def run_stage(spark: SparkSession, workdir: str, cfg: DecontaminateConfig) -> StageStats:
+    """Rebuild ``benchmark_substrings`` from the configured test sets, then flag ``documents``."""
+    started = time.time()
+    if not cfg.benchmarks:
+        raise ValueError("decontaminate.benchmarks is empty: name the benchmark test sets to check against")
+    sub_stats = build_substrings(spark, workdir, examples_frame(spark, cfg), cfg)
+    stats = run(spark, workdir, cfg)
+    stats.extra.update(
+        {
+            "benchmark_examples": sub_stats.rows_in,
+            "examples_shorter_than_window": sub_stats.rows_rejected,
+        }
+    )
+    stats.seconds = time.time() - started
     return stats

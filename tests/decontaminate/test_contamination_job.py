@@ -145,3 +145,26 @@ def test_sampled_recall_matches_its_expectation(spark, contaminated_workdir):
     got = len(found)
     assert abs(got - expected) <= 3 * math.sqrt(variance) + 1, (got, expected, variance)
     assert all(r["mode"] == "sampled" for rows in found.values() for r in rows)
+
+
+def test_select_drops_contaminated_documents(spark, contaminated_workdir):
+    from spark_jobs import signals
+    from spark_jobs.select import SelectConfig
+    from spark_jobs.select import run as select_run
+
+    workdir, _examples, planted, ids, _texts = contaminated_workdir
+    contamination_run(spark, workdir, ContaminationConfig(mode="exhaustive"))
+    signals.run(spark, workdir)
+    # no quality rules, so that only contamination decides here
+    no_rules = {lang: {n: None for n in SelectConfig().thresholds[lang]} for lang in ("ko", "en")}
+    select_run(spark, workdir, SelectConfig(thresholds=no_rules))
+    sel = {ids[r["doc_id"]]: r for r in tables.read(spark, workdir, tables.SELECTION).collect()}
+    dropped = {d for d, r in sel.items() if r["dropped_at"] == "contamination"}
+    assert dropped == set(planted)
+    assert all(sel[d]["failed_rules"] == ["contaminated:toyqa"] for d in dropped)
+    corpus = tables.read(spark, workdir, tables.TRAINING_CORPUS)
+    assert corpus.count() == 60 - len(planted) and corpus.filter("contaminated").count() == 0
+    # not dropping: the contaminated documents reach training_corpus, flagged (the gate stops them)
+    select_run(spark, workdir, SelectConfig(thresholds=no_rules, drop_contaminated=False))
+    corpus = tables.read(spark, workdir, tables.TRAINING_CORPUS)
+    assert corpus.count() == 60 and corpus.filter("contaminated").count() == len(planted)

@@ -53,6 +53,7 @@ def _corpus_row(doc: dict, content_hash: str | None = None) -> dict:
     row = {c: doc[c] for c in tables.TRAINING_CORPUS.columns if c in doc}
     text = doc["text"] or ""
     row.update(content_hash=content_hash or hashlib.sha1(text.encode()).hexdigest(), quality_score=0.8)
+    row["contaminated"] = False
     row["rules_fingerprint"] = "r"
     return row
 
@@ -83,7 +84,7 @@ def _write_corrupt(spark, workdir: str) -> None:
     rows.append(_corpus_row(_doc(50, "other", "Le musée a rouvert.")) | {"lang": "fr"})
     for i, r in enumerate(rows):
         r["contaminated"] = i == 7
-    ddl = tables.TRAINING_CORPUS.ddl.replace(" NOT NULL", "") + ", contaminated BOOLEAN"
+    ddl = tables.TRAINING_CORPUS.ddl.replace(" NOT NULL", "")
     uri = tables.table_uri(workdir, tables.TRAINING_CORPUS)
     spark.createDataFrame(rows, ddl).write.format("delta").save(uri)
 
@@ -113,7 +114,7 @@ def test_clean_corpus_passes_then_goes_stale(spark, clean):
     assert result.tables["documents"].rows == 27 and result.tables["training_corpus"].rows == 24
     checks = {e.check for e in result.tables["training_corpus"].expectations}
     assert {"schema", "lang_set", "lang_share_min:ko", "lang_share_max:en", "duplicate_fraction"} <= checks
-    assert "contaminated_fraction" not in checks  # no contaminated column yet: not checked
+    assert "contaminated_fraction" in checks  # training_corpus has the contaminated column
     share = next(e for e in result.tables["training_corpus"].expectations if e.check == "lang_share_min:ko")
     assert share.observed["share"] == pytest.approx(0.5)
 
