@@ -218,6 +218,25 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
                 [[r["lang"], r["rule"], r["step"], r["first"], r["any"]] for r in summary["selection_rules"]],
             )
         )
+    if summary.get("contamination"):
+        sections.append(
+            "<h2>Decontamination: benchmark examples found in the documents</h2>"
+            "<p>indexed = examples with at least one 50-character normalized substring; contaminated examples = "
+            "found in some document; documents = flagged documents (the select step drops them)</p>"
+            + _table(
+                ["benchmark", "indexed examples", "contaminated examples", "documents", "mode"],
+                [
+                    [
+                        r["benchmark"],
+                        r["indexed_examples"],
+                        r["contaminated_examples"],
+                        r["contaminated_docs"],
+                        r["mode"],
+                    ]
+                    for r in summary["contamination"]
+                ],
+            )  # fmt: skip
+        )
     if summary.get("classifier"):
         c = summary["classifier"]
         sections.append(

@@ -179,3 +179,28 @@ def selection_rules(spark: SparkSession, workdir: str, top: int = 25) -> list[di
     out = [{"lang": r["lang"], "rule": r["rule"], "step": r["step"] or "", "first": r["first"] or 0, "any": r["any"]}
            for r in rows]  # fmt: skip
     return sorted(out, key=lambda r: (-r["first"], -r["any"]))[:top]
+
+
+def contamination_summary(spark: SparkSession, workdir: str) -> list[dict]:
+    """Per benchmark: examples indexed, examples found in some document, documents flagged."""
+    if not tables.exists(spark, workdir, tables.BENCHMARK_SUBSTRINGS):
+        return []
+    subs = tables.read(spark, workdir, tables.BENCHMARK_SUBSTRINGS)
+    indexed = {r["benchmark"]: r["n"] for r in
+               subs.groupBy("benchmark").agg(F.countDistinct("split", "example_id").alias("n")).collect()}  # fmt: skip
+    found: dict[str, dict] = {}
+    mode = None
+    if tables.exists(spark, workdir, tables.CONTAMINATION):
+        cont = tables.read(spark, workdir, tables.CONTAMINATION)
+        for r in (
+            cont.groupBy("benchmark", "mode")
+            .agg(F.countDistinct("split", "example_id").alias("examples"), F.countDistinct("doc_id").alias("docs"))
+            .collect()
+        ):
+            found[r["benchmark"]] = {"examples": r["examples"], "docs": r["docs"]}
+            mode = r["mode"]
+    return [
+        {"benchmark": b, "indexed_examples": n, "contaminated_examples": found.get(b, {}).get("examples", 0),
+         "contaminated_docs": found.get(b, {}).get("docs", 0), "mode": mode or "-"}
+        for b, n in sorted(indexed.items())
+    ]  # fmt: skip

@@ -114,6 +114,12 @@ def test_exhaustive_finds_every_planted_passage_and_no_clean_document(spark, con
     found = _found(spark, workdir, ids)
     assert set(found) == set(planted), (set(planted) - set(found), set(found) - set(planted))
     assert stats.rows_rejected == len(planted) and stats.rows_in == 60
+    from spark_jobs import summaries
+
+    assert summaries.contamination_summary(spark, workdir) == [
+        {"benchmark": "toyqa", "indexed_examples": len(examples), "mode": "exhaustive",
+         "contaminated_examples": len({ex for ex, _, _ in planted.values()}), "contaminated_docs": len(planted)}
+    ]  # fmt: skip
     by_id = {e["example_id"]: e for e in examples}
     for doc, (example_id, passage, _at) in planted.items():
         rows = {r["example_id"]: r for r in found[doc]}
