@@ -222,7 +222,7 @@ def print_summary(console: Console, result: RunResult) -> None:
             reasons = ", ".join(f"{k}={v:,}" for k, v in sorted(s.by_reason.items()))
             verb = (
                 "flagged (kept in its table, left out of training)"
-                if s.stage.endswith("dedup") or s.stage.startswith("contamination")
+                if s.stage.endswith("dedup") or s.stage == "decontaminate"
                 else "dropped (each with its failing rules in `selection`)"
                 if s.stage == "select"
                 else "left out"

@@ -326,6 +326,7 @@ def overwrite(spark: SparkSession, df: DataFrame, workdir: str, table: Table) ->
 
     ensure(spark, workdir, table)
     uri = table_uri(workdir, table)
-    df.select(*table.columns).write.format("delta").mode("overwrite").save(uri)
+    # the declared schema wins: a table written by an older moru (a column since added) is replaced whole
+    df.select(*table.columns).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(uri)
     metrics = DeltaTable.forPath(spark, uri).history(1).select("operationMetrics").head()[0] or {}
     return int(metrics.get("numOutputRows", 0))

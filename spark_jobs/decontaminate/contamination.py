@@ -170,7 +170,7 @@ def _matched_text(window: int):
 def run(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> StageStats:
     """``documents`` → ``contamination`` (overwritten: the documents and test sets as they are now)."""
     started = time.time()
-    stats = StageStats(f"contamination_{cfg.mode}")
+    stats = StageStats("decontaminate")
     if not tables.exists(spark, workdir, tables.BENCHMARK_SUBSTRINGS):
         raise FileNotFoundError("benchmark_substrings does not exist yet: build it from the benchmarks first")
     subs = tables.read(spark, workdir, tables.BENCHMARK_SUBSTRINGS)
@@ -218,6 +218,7 @@ def run(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> StageSta
     stats.rows_rejected = flagged  # flagged, kept in documents; the select step drops them
     stats.by_reason = {"contaminated": flagged} if flagged else {}
     stats.extra = {
+        "mode": cfg.mode,
         "contamination_rows": written,
         "benchmark_substrings": n_subs,
         "broadcast": n_subs <= cfg.broadcast_max_rows,
