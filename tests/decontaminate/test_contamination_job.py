@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 
 import pytest
 
+from moru.decontam_eval import planted_corpus, sampled_detection_probability
 from quality.decontam import normalize_for_matching
 from spark_jobs import ingest, normalize, tables
 from spark_jobs.decontaminate.contamination import ContaminationConfig, build_substrings
@@ -20,64 +20,10 @@ from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig
 
 pytestmark = pytest.mark.spark
 
-EN = "the of river city market bakery museum library council budget morning family winter train station".split()
-KO = "정부는 오늘 새로운 교통 정책을 시민들 버스 노선 서울 부산 지하철 이용객 계획이라고 발표했다".split()
 
-
-def _sentence(rng: random.Random, words: list[str], n: int) -> str:
-    return " ".join(rng.choice(words) for _ in range(n)) + "."
-
-
-def _example(rng: random.Random, i: int) -> str:
-    # distinct examples: a numbered question in one language (digits make every example unique)
-    words = KO if i % 2 else EN
-    return f"Q{i}: {rng.randint(10**6, 10**7)} " + " ".join(_sentence(rng, words, rng.randint(6, 12)) for _ in range(3))
-
-
-def _perturb(rng: random.Random, text: str) -> str:
-    """Changed case, spacing and punctuation: the normalized text stays the same."""
-    out = []
-    for ch in text:
-        if ch == " ":
-            out.append(rng.choice([" ", "  ", "\n", " - "]))
-        elif ch == ".":
-            out.append(rng.choice([".", "!", " …", ""]))
-        else:
-            out.append(ch.upper() if rng.random() < 0.3 else ch)
-    return "".join(out)
-
-
-def _corpus(seed: int = 7):
-    rng = random.Random(seed)
-    examples = [{"benchmark": "toyqa", "split": "test", "example_id": f"ex{i}", "text": _example(rng, i)}
-                for i in range(24)]  # fmt: skip
-    docs, planted = [], {}
-    for d in range(60):
-        length = rng.choice([200, 1_000, 5_000, 20_000])
-        words = KO if d % 2 else EN
-        body = ""
-        while len(body) < length:
-            body += _sentence(rng, words, rng.randint(5, 14)) + " "
-        body = body[:length]
-        doc_id = f"d{d}"
-        if d < 40:  # planted: whole, partial (a suffix of >= 60 normalized chars), perturbed
-            ex = examples[d % len(examples)]
-            kind = ("whole", "partial", "perturbed")[d % 3]
-            passage = ex["text"]
-            if kind == "partial":  # a suffix still at least 60 normalized characters long
-                cut = len(passage) // 3
-                while cut and len(normalize_for_matching(passage[cut:])) < 60:
-                    cut //= 2
-                passage = passage[cut:].lstrip(" .")
-            if kind == "perturbed":
-                passage = _perturb(rng, passage)
-            at = rng.randint(0, len(body))
-            while at < len(body) and at > 0 and body[at - 1] != " ":
-                at -= 1  # plant at a word boundary
-            body = body[:at] + passage + " " + body[at:]
-            planted[doc_id] = (ex["example_id"], passage, at)
-        docs.append({"id": doc_id, "text": body})
-    return examples, docs, planted
+def _corpus():
+    c = planted_corpus()
+    return c.examples, [{"id": d["id"], "text": d["text"]} for d in c.docs], c.planted
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +64,10 @@ def test_exhaustive_finds_every_planted_passage_and_no_clean_document(spark, con
 
     assert summaries.contamination_summary(spark, workdir) == [
         {"benchmark": "toyqa", "indexed_examples": len(examples), "mode": "exhaustive",
-         "contaminated_examples": len({ex for ex, _, _ in planted.values()}), "contaminated_docs": len(planted)}
+         "contaminated_examples": len({p[0] for p in planted.values()}), "contaminated_docs": len(planted)}
     ]  # fmt: skip
     by_id = {e["example_id"]: e for e in examples}
-    for doc, (example_id, passage, _at) in planted.items():
+    for doc, (example_id, passage, _at, _kind) in planted.items():
         rows = {r["example_id"]: r for r in found[doc]}
         assert example_id in rows, (doc, rows)
         row = rows[example_id]
@@ -141,13 +87,10 @@ def test_sampled_recall_matches_its_expectation(spark, contaminated_workdir):
     found = _found(spark, workdir, ids)
     assert set(found) <= set(planted)  # no clean document flagged
     expected, variance = 0.0, 0.0
-    for doc, (_ex, passage, _at) in planted.items():
-        w = len(normalize_for_matching(texts[doc])) - cfg.window + 1
-        k = len(normalize_for_matching(passage)) - cfg.window + 1  # windows fully inside the passage
-        n = min(cfg.samples, w)
-        p_miss = math.comb(w - k, n) / math.comb(w, n) if w - k >= n else 0.0
-        expected += 1 - p_miss
-        variance += p_miss * (1 - p_miss)
+    for doc, (_ex, passage, _at, _kind) in planted.items():
+        p = sampled_detection_probability(texts[doc], passage, cfg.window, cfg.samples)
+        expected += p
+        variance += p * (1 - p)
     got = len(found)
     assert abs(got - expected) <= 3 * math.sqrt(variance) + 1, (got, expected, variance)
     assert all(r["mode"] == "sampled" for rows in found.values() for r in rows)
