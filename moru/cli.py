@@ -35,14 +35,14 @@ def _session(cfg: MoruConfig):
         return build_session(cfg.spark)
 
 
-def _run(cfg: MoruConfig, stages: tuple[str, ...], title: str = "moru run report") -> None:
-    from moru.pipeline import run_stages
-
-    spark = _session(cfg)
+def _run(cfg: MoruConfig, stages: tuple[str, ...] | None = None, title: str = "moru run report") -> None:
+    """Run ``stages`` (default: every stage of moru.pipeline.STAGES, in order)."""
+    from moru.pipeline import STAGES, run_stages
     from quality.gates.result import GateFailed
 
+    spark = _session(cfg)
     try:
-        run_stages(spark, cfg, stages, console=console, title=title)
+        run_stages(spark, cfg, stages or STAGES, console=console, title=title)
     except GateFailed as exc:
         from rich.markup import escape
 
@@ -58,24 +58,11 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log each j
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
 
 
-ALL_STAGES = (
-    "ingest",
-    "normalize",
-    "exact_dedup",
-    "minhash_dedup",
-    "classifier",
-    "signals",
-    "decontaminate",
-    "select",
-    "gate",
-)
-
-
 @app.command()
 def run(config: Path = ConfigOpt) -> None:
     """Run every stage (ingest, normalize + language id, exact and near-duplicate dedup, quality classifier
     training when its sets changed, quality signals, select) and write the report."""
-    _run(_load(config), ALL_STAGES)
+    _run(_load(config))
 
 
 @app.command()
@@ -229,7 +216,7 @@ def demo(
     config_path.write_text(yaml.safe_dump(demo_cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
     console.print(f"config: {config_path} (re-run with: moru run --config {config_path})")
     cfg = _load(config_path)
-    _run(cfg, ALL_STAGES, title="moru demo report")
+    _run(cfg, title="moru demo report")
     from moru.quality_eval import demo_classifier_auc
 
     q = demo_classifier_auc(_session(cfg), cfg.workdir, manifest.doc_styles)
