@@ -21,23 +21,19 @@ import argparse
 import gzip
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
-# benchmarks/quality.py would shadow the `quality` package when this runs as a script from here
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from pyspark.sql import functions as F
 
-from pyspark.sql import functions as F  # noqa: E402
-
-from quality import classifier  # noqa: E402
-from quality.classifier import ClassifierConfig  # noqa: E402
-from spark_jobs import ingest, normalize, signals, tables  # noqa: E402
-from spark_jobs.dedup import DedupConfig, exact, minhash  # noqa: E402
-from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig  # noqa: E402
-from spark_jobs.select import SelectConfig  # noqa: E402
-from spark_jobs.select import run as select_run  # noqa: E402
-from spark_jobs.session import SparkConfig, build_session  # noqa: E402
+from quality import classifier
+from quality.classifier import ClassifierConfig
+from spark_jobs import ingest, normalize, signals, tables
+from spark_jobs.dedup import DedupConfig, exact, minhash
+from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig
+from spark_jobs.select import SelectConfig
+from spark_jobs.select import run as select_run
+from spark_jobs.session import SparkConfig, build_session
 
 
 def _jsonl(path: Path, rows) -> None:
