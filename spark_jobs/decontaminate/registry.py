@@ -1,10 +1,22 @@
 """Benchmark registry: which test sets to decontaminate against, and how to read their examples.
 
-Each benchmark is a local file, folder (read recursively) or glob in one of the formats its
-authors publish (JSONL, JSON, CSV, TSV, Parquet; JSONL, JSON, CSV and TSV may be gzipped). An
-example's text is the concatenation, with ``"\\n"``, of the fields that hold benchmark content
-(question, passage, choices, reference solution, tests); labels such as answer letters or
-indices are left out, since a copy of the example rarely writes them the same way.
+Each benchmark is a file, folder (read recursively) or glob in one of the formats its authors
+publish (JSONL, JSON, CSV, TSV, Parquet; JSONL, JSON, CSV and TSV may be gzipped). An example's
+text is the concatenation, with ``"\\n"``, of the fields that hold benchmark content (question,
+passage, choices, reference solution, tests); labels such as answer letters or indices are left
+out, since a copy of the example rarely writes them the same way.
+
+A plain path is local (``dbfs:/`` is the ``/dbfs`` mount, as elsewhere in moru). A URI goes through
+pyarrow's file systems (``pyarrow.fs.FileSystem.from_uri``): ``file://``, ``s3://`` (also written
+``s3a://`` or ``s3n://``; an S3-compatible store through ``?endpoint_override=host:port``),
+``gs://`` / ``gcs://``, ``abfs://`` / ``abfss://`` (``container@account.dfs.core.windows.net``),
+and ``hdfs://`` / ``viewfs://`` (these need libhdfs and a JVM: ``JAVA_HOME``, ``HADOOP_HOME``,
+``CLASSPATH``). Credentials come from where those clients usually look: the environment
+(``AWS_*``, ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_*``), their config files, or the cluster's
+instance profile / service account / managed identity; moru takes none of its own. A remote folder
+is listed recursively; a glob in a URI (``*``, ``?``, ``[…]``, ``**`` across folders) is matched
+against the listing under its fixed prefix. Test sets are small: a remote file is read whole into
+memory and parsed as a local one is, and messages name it by its URI.
 
 A benchmark names either a ready-made ``preset`` for a known layout or explicit ``fields``:
 
@@ -18,7 +30,8 @@ A benchmark names either a ready-made ``preset`` for a known layout or explicit 
   list of examples, and one holding an object is one example (the original MATH layout).
 
 Unreadable or malformed input raises :class:`BenchmarkError` naming the file and the line (JSONL,
-CSV, TSV, JSON syntax), record (JSON) or row (Parquet). Nothing is downloaded.
+CSV, TSV, JSON syntax), record (JSON) or row (Parquet); so does a path that is missing or whose
+scheme pyarrow does not know, with pyarrow's reason. Nothing is downloaded beyond the named files.
 
 Layouts of the presets, as published: GSM8K (openai/grade-school-math), MATH (hendrycks/math,
 and mosaicml/llm-foundry's ``context``/``answer``/``chain_of_thought`` copy), HumanEval
@@ -35,6 +48,7 @@ CLIcK and HAE-RAE Bench.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import glob
 import gzip
 import io
@@ -45,7 +59,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, BinaryIO, Literal, NamedTuple
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -171,7 +186,10 @@ class BenchmarkConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="short benchmark name; part of every contamination row")
-    path: str = Field(description="a local file, a folder (read recursively) or a glob")
+    path: str = Field(
+        description="a file, a folder (read recursively) or a glob: a local path, or a URI that pyarrow reads "
+        "(file://, s3://, gs://, abfs(s)://, hdfs://)"
+    )
     format: Format = Field(default="auto", description="auto: by file suffix (.gz allowed but for parquet)")
     split: str = "test"
     preset: str | None = Field(default=None, description=f"one of: {', '.join(sorted(PRESETS))}")
@@ -198,13 +216,6 @@ class BenchmarkConfig(BaseModel):
     def _preset_is_known(cls, v: str | None) -> str | None:
         if v is not None and v not in PRESETS:
             raise ValueError(f"unknown preset {v!r}; known: {', '.join(sorted(PRESETS))}")
-        return v
-
-    @field_validator("path")
-    @classmethod
-    def _path_is_local(cls, v: str) -> str:
-        if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:/", v) and not v.startswith("file:/"):
-            raise ValueError(f"only local benchmark paths are supported for now, got {v!r}")
         return v
 
     @model_validator(mode="after")
@@ -240,10 +251,95 @@ def detect_format(name: str) -> str | None:
     return fmt
 
 
-def list_files(cfg: BenchmarkConfig) -> list[tuple[Path, str]]:
+class BenchmarkFile:
+    """One file of a benchmark. ``str()`` names it in messages (its path, or its URI when remote);
+    ``name`` is its base name, which tells the format."""
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def open_binary(self) -> BinaryIO:
+        """The file's bytes, gunzipped when the name ends in ``.gz``."""
+        raise NotImplementedError
+
+    def parquet_source(self) -> Any:
+        """What ``pyarrow.parquet.ParquetFile`` reads: a path or a file-like object."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class LocalFile(BenchmarkFile):
+    path: Path
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def open_binary(self) -> BinaryIO:
+        if self.name.lower().endswith(".gz"):
+            return gzip.open(self.path, "rb")  # type: ignore[return-value]
+        return open(self.path, "rb")
+
+    def parquet_source(self) -> Any:
+        return self.path
+
+
+@dataclass(frozen=True)
+class RemoteFile(BenchmarkFile):
+    """A file on a pyarrow file system, read whole into memory (test sets are small)."""
+
+    filesystem: Any  # pyarrow.fs.FileSystem
+    path: str  # the file system's own path (``bucket/key`` for S3)
+    uri: str  # as the user wrote it, for messages
+
+    def __str__(self) -> str:
+        return self.uri
+
+    @property
+    def name(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    def _read(self) -> bytes:
+        # compression=None: pyarrow would otherwise gunzip by suffix itself; gzip errors are ours to report
+        with self.filesystem.open_input_stream(self.path, compression=None) as f:
+            return f.read()
+
+    def open_binary(self) -> BinaryIO:
+        data = io.BytesIO(self._read())
+        if self.name.lower().endswith(".gz"):
+            return gzip.GzipFile(fileobj=data, mode="rb")  # type: ignore[return-value]
+        return data
+
+    def parquet_source(self) -> Any:
+        return io.BytesIO(self._read())
+
+
+# a URI's scheme; two letters at least, so that a Windows drive (C:/...) stays a local path
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):/")
+# Hadoop's names for S3, as Spark users write them
+_SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3"}
+# pyarrow's options after the path (s3://bucket/key?region=...&endpoint_override=...), not a glob's '?'
+_QUERY = re.compile(r"\?[A-Za-z_][A-Za-z0-9_]*=[^?&]*(?:&[A-Za-z_][A-Za-z0-9_]*=[^?&]*)*$")
+
+
+def list_files(cfg: BenchmarkConfig) -> list[tuple[BenchmarkFile, str]]:
     """(file, name relative to the benchmark's root), sorted. A folder yields its files with a known
-    suffix (hidden ones skipped); a single file or a glob yields what it names."""
-    raw = cfg.path.removeprefix("file://") if cfg.path.startswith("file://") else cfg.path
+    suffix (hidden ones skipped); a single file or a glob yields what it names. A path with a URI
+    scheme is resolved by pyarrow (``file://`` too); ``dbfs:/`` is the local ``/dbfs`` mount."""
+    match = _URI.match(cfg.path)
+    if match is None:
+        return _list_local(cfg, cfg.path)
+    scheme = match.group(1).lower()
+    if scheme == "dbfs":
+        return _list_local(cfg, "/dbfs/" + cfg.path[len("dbfs:") :].lstrip("/"))
+    return _list_remote(cfg, scheme)
+
+
+def _list_local(cfg: BenchmarkConfig, raw: str) -> list[tuple[BenchmarkFile, str]]:
     path = Path(raw).expanduser()
     if glob.has_magic(raw):
         fixed = []
@@ -268,19 +364,96 @@ def list_files(cfg: BenchmarkConfig) -> list[tuple[Path, str]]:
         raise BenchmarkError(f"benchmark {cfg.name!r}: {cfg.path} does not exist")
     if not files:
         raise BenchmarkError(f"benchmark {cfg.name!r}: no benchmark files under {cfg.path}")
-    return [(f, f.relative_to(root).as_posix() if f.is_relative_to(root) else f.name) for f in files]
+    return [(LocalFile(f), f.relative_to(root).as_posix() if f.is_relative_to(root) else f.name) for f in files]
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+def _from_uri(uri: str) -> tuple[Any, str]:
+    """(pyarrow file system, its path) for a URI; a seam for the tests."""
+    from pyarrow import fs
+
+    return fs.FileSystem.from_uri(uri)
+
+
+def _reason(e: BaseException) -> str:
+    """pyarrow's message, first line only (libhdfs lists every JVM path it tried)."""
+    lines = str(e).strip().splitlines()
+    if not lines:
+        return type(e).__name__
+    return lines[0] + (" (…)" if len(lines) > 1 else "")
+
+
+def _list_remote(cfg: BenchmarkConfig, scheme: str) -> list[tuple[BenchmarkFile, str]]:
+    import pyarrow as pa
+    from pyarrow import fs
+
+    errors = (OSError, ValueError, pa.ArrowException)
+    query = _QUERY.search(cfg.path)
+    uri, options = (cfg.path[: query.start()], query.group()) if query else (cfg.path, "")
+    rest = uri[len(scheme) + 1 :]  # after "scheme:"
+    parts = rest.split("/")
+    magic = next((i for i, part in enumerate(parts) if glob.has_magic(part)), None)
+    root_uri = uri if magic is None else uri[: len(scheme) + 1] + "/".join(parts[:magic])
+    pyarrow_uri = _SCHEME_ALIASES.get(scheme, scheme) + root_uri[len(scheme) :] + options
+    try:
+        filesystem, base = _from_uri(pyarrow_uri)
+    except errors as e:
+        raise BenchmarkError(f"benchmark {cfg.name!r}: cannot open {cfg.path}: {_reason(e)}") from e
+    trimmed = base.rstrip("/")
+    prefix = trimmed + "/" if trimmed or base.startswith("/") else ""
+    display = root_uri if root_uri.endswith("/") else root_uri + "/"
+
+    def relative(path: str) -> str:
+        # some libhdfs builds put the authority (":8020/...") before the path: find the root inside it
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+        at = path.find(prefix) if trimmed else -1
+        return path[at + len(prefix) :] if at >= 0 else path.rsplit("/", 1)[-1]
+
+    def files_under(allow_not_found: bool) -> list[str]:
+        """Paths relative to the root of every file below it."""
+        selector = fs.FileSelector(base, recursive=True, allow_not_found=allow_not_found)
+        return [relative(info.path) for info in filesystem.get_file_info(selector) if info.type == fs.FileType.File]
+
+    try:
+        if magic is not None:
+            pattern = [unquote(part) for part in parts[magic:]]
+            found = [rel for rel in files_under(True) if _glob_match(pattern, rel.split("/"))]
+        else:
+            kind = filesystem.get_file_info(base).type
+            found = [] if kind != fs.FileType.Directory else files_under(False)
+    except errors as e:
+        raise BenchmarkError(f"benchmark {cfg.name!r}: cannot list {cfg.path}: {_reason(e)}") from e
+    if magic is None:
+        if kind == fs.FileType.File:
+            return [(RemoteFile(filesystem, base, uri), trimmed.rsplit("/", 1)[-1])]
+        if kind != fs.FileType.Directory:
+            raise BenchmarkError(f"benchmark {cfg.name!r}: {cfg.path} does not exist")
+        found = [rel for rel in found if not any(p.startswith(".") for p in rel.split("/")) and detect_format(rel)]
+    if not found:
+        raise BenchmarkError(f"benchmark {cfg.name!r}: no benchmark files under {cfg.path}")
+    found.sort(key=lambda rel: rel.split("/"))
+    return [(RemoteFile(filesystem, prefix + rel, display + rel), rel) for rel in found]
+
+
+def _glob_match(pattern: list[str], parts: list[str]) -> bool:
+    """Whether a relative path (its parts) matches a glob (its parts) as ``glob.glob(recursive=True)``
+    would: ``**`` spans any number of folders, and a wildcard matches no hidden name."""
+    if not pattern:
+        return not parts
+    head = pattern[0]
+    if head == "**":
+        if _glob_match(pattern[1:], parts):
+            return True
+        return bool(parts) and not parts[0].startswith(".") and _glob_match(pattern, parts[1:])
+    if not parts or (parts[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(parts[0], head) and _glob_match(pattern[1:], parts[1:])
 
 
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
-def _lines(f: io.BufferedIOBase, path: Path) -> Iterator[str]:
+def _lines(f: BinaryIO, path: BenchmarkFile) -> Iterator[str]:
     """Decoded lines (UTF-8, a leading BOM dropped), decoded one by one so that an error names its line."""
     for line_no, raw in enumerate(f, start=1):
         try:
@@ -290,10 +463,10 @@ def _lines(f: io.BufferedIOBase, path: Path) -> Iterator[str]:
         yield line.removeprefix("\ufeff") if line_no == 1 else line
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
+def _read_jsonl(path: BenchmarkFile) -> Iterator[tuple[str, Any]]:
     line_no = 0
     try:
-        with _open_binary(path) as f:
+        with path.open_binary() as f:
             for line_no, line in enumerate(_lines(f, path), start=1):
                 if not line.strip():
                     continue
@@ -306,9 +479,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
         raise BenchmarkError(f"{path}: unreadable after line {line_no}: {e}") from e
 
 
-def _read_json(path: Path) -> Iterator[tuple[str, Any]]:
+def _read_json(path: BenchmarkFile) -> Iterator[tuple[str, Any]]:
     try:
-        with _open_binary(path) as f:
+        with path.open_binary() as f:
             text = "".join(_lines(f, path))
     except _READ_ERRORS as e:
         raise BenchmarkError(f"{path}: unreadable: {e}") from e
@@ -319,13 +492,13 @@ def _read_json(path: Path) -> Iterator[tuple[str, Any]]:
     yield str(path), obj
 
 
-def _read_csv(path: Path, cfg: BenchmarkConfig, delimiter: str) -> Iterator[tuple[str, Any]]:
+def _read_csv(path: BenchmarkFile, cfg: BenchmarkConfig, delimiter: str) -> Iterator[tuple[str, Any]]:
     columns = cfg.columns()
     # a first row that names every column of some layout is a header
     layout_columns = [{p.split(".")[0] for p in layout.text} for layout in cfg.layouts()]
     line_no = 0
     try:
-        with _open_binary(path) as f:
+        with path.open_binary() as f:
             reader = csv.reader(_lines(f, path), delimiter=delimiter)
             header: list[str] | None = None
             for row in reader:
@@ -352,11 +525,11 @@ def _read_csv(path: Path, cfg: BenchmarkConfig, delimiter: str) -> Iterator[tupl
         raise BenchmarkError(f"{path}: unreadable after line {line_no}: {e}") from e
 
 
-def _read_parquet(path: Path) -> Iterator[tuple[str, Any]]:
+def _read_parquet(path: BenchmarkFile) -> Iterator[tuple[str, Any]]:
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path.parquet_source())
         row = 0
         for batch in pf.iter_batches(batch_size=4096):
             for record in batch.to_pylist():
@@ -366,7 +539,7 @@ def _read_parquet(path: Path) -> Iterator[tuple[str, Any]]:
         raise BenchmarkError(f"{path}: unreadable Parquet: {e}") from e
 
 
-def _documents(path: Path, fmt: str, cfg: BenchmarkConfig) -> Iterator[tuple[str, Any]]:
+def _documents(path: BenchmarkFile, fmt: str, cfg: BenchmarkConfig) -> Iterator[tuple[str, Any]]:
     if fmt == "jsonl":
         return _read_jsonl(path)
     if fmt == "json":
