@@ -4,9 +4,12 @@ languages, document lengths). Takes plain dicts (computed by the Spark side), wr
 from __future__ import annotations
 
 import html
+import importlib.util
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import matplotlib
 
@@ -174,6 +177,115 @@ def cluster_size_chart(exact_sizes: list[dict], near_sizes: list[dict]) -> bytes
     return _png(fig)
 
 
+def _length_label(lo: int, hi: int) -> str:
+    def k(n: int) -> str:
+        return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else f"{n:,}"
+
+    if lo == 0:
+        return f"<{k(hi)}"
+    return f"≥{k(lo)}" if hi >= 10**12 else f"{k(lo)}–{k(hi)}"
+
+
+def contamination_length_chart(by_length: dict) -> bytes:
+    """Share of documents flagged as contaminated per document-length bucket, with the counts."""
+    buckets = by_length["buckets"]
+    labels = [_length_label(b["lo"], b["hi"]) for b in buckets]
+    shares = [100 * b["flagged"] / b["docs"] if b["docs"] else 0.0 for b in buckets]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    bars = ax.bar(labels, shares, color="#c44e52", width=0.6)
+    top = max(shares) if any(shares) else 1.0
+    for bar, b, share in zip(bars, buckets, shares, strict=True):
+        text = f"{b['flagged']:,} of {b['docs']:,}\n({share:.1f}%)" if b["docs"] else "no documents"
+        ax.text(bar.get_x() + bar.get_width() / 2, share + top * 0.03, text, ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, top * 1.35)
+    ax.set_ylabel("documents flagged (%)")
+    ax.set_xlabel("document length (characters of documents.text)")
+    mode = by_length.get("mode")
+    ax.set_title(f"Documents flagged as contaminated, by length ({f'{mode} mode' if mode else 'none found'})")
+    return _png(fig)
+
+
+MEASURED_DETECTION_PLOT = "benchmarks/decontam_detection.png"  # relative to the repository root
+MEASURED_DETECTION_COMMAND = ".venv/bin/python benchmarks/decontam_quality.py"
+
+
+def _repo_root() -> Path:
+    """The checkout the moru package is installed from (its parent folder), located without importing
+    it (nothing imports moru/); this file's own checkout when moru cannot be found."""
+    spec = importlib.util.find_spec("moru")
+    if spec is not None and spec.origin:
+        return Path(spec.origin).resolve().parent.parent
+    return Path(__file__).resolve().parent.parent
+
+
+def measured_detection_plot(root: Path | None = None) -> bytes | None:
+    """The committed plot of ``benchmarks/decontam_quality.py`` (detection rate vs document length,
+    both modes), or None when the package is not installed from a checkout that has it."""
+    path = (root or _repo_root()) / MEASURED_DETECTION_PLOT
+    return path.read_bytes() if path.is_file() else None
+
+
+def decontamination_section(summary: dict, files: dict[str, bytes], measured: bytes | None) -> str:
+    """Per benchmark table, flagged share by length (this run), the measured detection-rate plot."""
+    out = [
+        "<h2>Decontamination: benchmark examples found in the documents</h2>"
+        "<p>indexed = examples with at least one 50-character normalized substring; contaminated examples = "
+        "found in some document; documents = flagged documents (the select step drops them)</p>"
+        + _table(
+            ["benchmark", "indexed examples", "contaminated examples", "documents", "mode"],
+            [
+                [r["benchmark"], r["indexed_examples"], r["contaminated_examples"], r["contaminated_docs"], r["mode"]]
+                for r in summary["contamination"]
+            ],
+        )
+    ]
+    by_length = summary.get("contamination_by_length") or {}
+    if by_length.get("buckets"):
+        files["contamination_lengths.png"] = contamination_length_chart(by_length)
+        out.append(
+            "<h3>Flagged documents by length (this run)</h3>"
+            '<img src="contamination_lengths.png" alt="documents flagged as contaminated per length bucket">'
+            + _table(
+                ["length (chars)", "documents", "flagged", "share flagged"],
+                [
+                    [
+                        _length_label(b["lo"], b["hi"]),
+                        b["docs"],
+                        b["flagged"],
+                        f"{100 * b['flagged'] / b['docs']:.2f}%" if b["docs"] else "-",
+                    ]
+                    for b in by_length["buckets"]
+                ],
+            )
+        )
+    out.append("<h3>Detection rate vs document length, both modes (measured)</h3>")
+    if measured is not None:
+        files["decontam_detection.png"] = measured
+        out.append(
+            '<figure><a href="decontam_detection.png"><img src="decontam_detection.png" '
+            'alt="detection rate vs document length, exhaustive and sampled modes"></a>'
+            "<figcaption>Passages planted whole, partially or perturbed in Korean and English documents of 200 "
+            "to 100,000 characters, found by exhaustive mode (every window) and sampled mode (10 windows per "
+            f"document), with sampled mode's analytic expectation. Made by <code>{MEASURED_DETECTION_COMMAND}"
+            f"</code> (committed as <code>{MEASURED_DETECTION_PLOT}</code>); not measured on this run's data."
+            "</figcaption></figure>"
+        )
+    else:
+        out.append(
+            f"<p>The measured plot ({html.escape(MEASURED_DETECTION_PLOT)}) is not next to the installed package; "
+            f"make it with <code>{MEASURED_DETECTION_COMMAND}</code> in a checkout.</p>"
+        )
+    return "".join(out)
+
+
+def demo_checks_section(checks: list[dict]) -> str:
+    """The demo's checks against its generator's ground truth (check, result, expected, ok)."""
+    return "<h2>Demo: checks against the generated corpus's ground truth</h2>" + _table(
+        ["check", "result", "expected", "verdict"],
+        [[c["check"], c["result"], c["expected"], "pass" if c["ok"] else "FAIL"] for c in checks],
+    )
+
+
 def _table(headers: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
@@ -184,8 +296,9 @@ def _table(headers: list[str], rows: list[list]) -> str:
 
 
 def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str]:
-    """Render ``summary`` (stages, funnel, quarantine, documents, table_versions) through ``write``
-    (name, bytes) and return the file names written; index.html links every chart."""
+    """Render ``summary`` (stages, funnel, quarantine, documents, table_versions, contamination,
+    demo_checks, …) through ``write`` (name, bytes) and return the file names written; index.html
+    links every chart, and summary.json holds ``summary`` itself."""
     files: dict[str, bytes] = {}
     sections: list[str] = []
     stages = summary.get("stages", [])
@@ -200,6 +313,8 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
                 ],
             )
         )
+    if summary.get("demo_checks"):
+        sections.append(demo_checks_section(summary["demo_checks"]))
     if summary.get("funnel_by_lang"):
         files["funnel.png"] = funnel_language_chart(summary["funnel_by_lang"])
         sections.append(
@@ -219,24 +334,7 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
             )
         )
     if summary.get("contamination"):
-        sections.append(
-            "<h2>Decontamination: benchmark examples found in the documents</h2>"
-            "<p>indexed = examples with at least one 50-character normalized substring; contaminated examples = "
-            "found in some document; documents = flagged documents (the select step drops them)</p>"
-            + _table(
-                ["benchmark", "indexed examples", "contaminated examples", "documents", "mode"],
-                [
-                    [
-                        r["benchmark"],
-                        r["indexed_examples"],
-                        r["contaminated_examples"],
-                        r["contaminated_docs"],
-                        r["mode"],
-                    ]
-                    for r in summary["contamination"]
-                ],
-            )  # fmt: skip
-        )
+        sections.append(decontamination_section(summary, files, measured_detection_plot()))
     if summary.get("classifier"):
         c = summary["classifier"]
         sections.append(
@@ -343,6 +441,8 @@ th{{background:#f0f0f0}}td:first-child{{text-align:left}}img{{max-width:100%;bor
 <body><h1>{title}</h1><p>workdir <code>{html.escape(summary.get("workdir", ""))}</code> · written {when}</p>
 {"".join(sections)}</body></html>"""
     files["index.html"] = page.encode("utf-8")
+    # the numbers behind the page, to re-render it or to read them without parsing HTML
+    files["summary.json"] = json.dumps(summary, ensure_ascii=False, indent=1, default=str).encode("utf-8")
     for name, data in files.items():
         write(name, data)
     return sorted(files)

@@ -189,7 +189,8 @@ def demo(
     docs: int = typer.Option(3000, help="documents in the generated corpus"),
     seed: int = typer.Option(0, help="corpus seed (same seed, same corpus)"),
 ) -> None:
-    """Generate a bilingual Korean/English corpus and run every stage on it."""
+    """Generate a bilingual Korean/English corpus and a benchmark test set whose examples are planted in it,
+    run every stage (decontaminate included), and check the results against the generator's ground truth."""
     from moru.demo_corpus import classifier_sets, generate
 
     workdir = workdir.resolve()
@@ -202,6 +203,12 @@ def demo(
         f"demo corpus: {manifest.n_docs:,} documents + {planted:,} malformed records in "
         f"{len(manifest.sources)} sources under {workdir / 'input'}"
     )
+    bench = manifest.benchmark
+    console.print(
+        f"demo benchmark: {bench['examples']:,} word problems ({bench['by_lang'].get('ko', 0)} Korean, "
+        f"{bench['by_lang'].get('en', 0)} English; GSM8K layout) in {bench['path']}, planted in "
+        f"{len(manifest.contaminated_docs)} documents (whole, partial, perturbed)"
+    )
     positive, negative = classifier_sets(workdir / "input" / "classifier", n_per_class=1500, seed=seed + 1)
     console.print(f"quality classifier sets: {positive}, {negative}")
     config_path = workdir / "moru.yaml"
@@ -211,6 +218,8 @@ def demo(
         # the classifier is trained on sets generated with another seed than the corpus it scores;
         # 100k n-gram buckets keep its model at ~25 MB (fastText's default, 2M, makes 500 MB)
         "quality": {"classifier": {"positive": [positive], "negative": [negative], "bucket": 100_000}},
+        # the generated test set whose examples are planted in the corpus (exhaustive mode, the default)
+        "decontaminate": {"benchmarks": [bench["config"]]},
         "select": {"thresholds": {lang: {"fasttext_quality": {"min": 0.5}} for lang in ("ko", "en", "ko+en")}},
     }
     config_path.write_text(yaml.safe_dump(demo_cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -219,13 +228,86 @@ def demo(
     _run(cfg, title="moru demo report")
     from moru.quality_eval import demo_classifier_auc
 
-    q = demo_classifier_auc(_session(cfg), cfg.workdir, manifest.doc_styles)
+    spark = _session(cfg)
+    q = demo_classifier_auc(spark, cfg.workdir, manifest.doc_styles)
     console.print(
         f"quality classifier on the demo corpus (held out: trained on another seed): AUC {q['auc']:.4f} for "
         f"{q['clean']:,} clean vs {q['junk']:,} junk documents; at p >= 0.5 precision {q['precision']:.3f}, "
         f"recall {q['recall']:.3f}"
     )
+    checks = [
+        {"check": f"quality classifier AUC, {q['clean']:,} clean vs {q['junk']:,} junk documents (held out)",
+         "result": f"{q['auc']:.4f}", "expected": ">= 0.95", "ok": q["auc"] >= 0.95},
+    ]  # fmt: skip
+    d = demo_decontamination(spark, cfg.workdir, manifest.contaminated_docs)
+    kinds = ", ".join(f"{kind} {n}/{of}" for kind, (n, of) in d["by_kind"].items())
+    ok = d["flagged_with_example"] == d["planted"] and not d["other_flagged"] and not d["in_training_corpus"]
+    console.print(
+        f"{'[green]' if ok else '[red]'}decontamination on the demo corpus ({cfg.decontaminate.mode} mode): "
+        f"{d['flagged_with_example']} of {d['planted']} planted documents flagged with their example ({kinds}); "
+        f"{d['other_flagged']} other documents flagged; {d['in_training_corpus']} planted documents in training_corpus"
+    )
+    checks += [
+        {"check": f"planted benchmark copies flagged with their example ({kinds})",
+         "result": f"{d['flagged_with_example']} of {d['planted']}", "expected": f"{d['planted']} of {d['planted']}",
+         "ok": d["flagged_with_example"] == d["planted"]},
+        {"check": "documents flagged that have no planted copy", "result": str(d["other_flagged"]), "expected": "0",
+         "ok": d["other_flagged"] == 0},
+        {"check": "planted documents in training_corpus", "result": str(d["in_training_corpus"]), "expected": "0",
+         "ok": d["in_training_corpus"] == 0},
+    ]  # fmt: skip
+    _add_demo_checks(cfg.workdir, checks)
+    console.print(f"report with the demo's checks: {workdir / 'report' / 'index.html'}")
     console.print(f"[green]demo finished in {time.time() - started:.0f} s")
+
+
+def demo_decontamination(spark, workdir: str, planted: dict[str, dict]) -> dict:
+    """The planted benchmark copies (the corpus manifest's ``contaminated_docs``: "source/id" ->
+    example_id, kind, …) against ``contamination`` and ``training_corpus``: planted documents
+    flagged with their planted example, per kind; documents flagged without a planted copy;
+    planted documents that reached training_corpus."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs import tables
+
+    raw = tables.read(spark, workdir, tables.RAW_DOCUMENTS).select(
+        "doc_id", F.concat_ws("/", "source", F.regexp_replace("record_key", "^id:", "")).alias("key")
+    )
+    found: dict[str, set[str]] = {}
+    if tables.exists(spark, workdir, tables.CONTAMINATION):
+        cont = tables.read(spark, workdir, tables.CONTAMINATION).select("doc_id", "example_id")
+        for r in cont.join(raw, "doc_id").collect():
+            found.setdefault(r["key"], set()).add(r["example_id"])
+    planted_ids = [r["doc_id"] for r in raw.filter(F.col("key").isin(list(planted))).collect()] if planted else []
+    in_corpus = 0
+    if planted_ids and tables.exists(spark, workdir, tables.TRAINING_CORPUS):
+        corpus = tables.read(spark, workdir, tables.TRAINING_CORPUS)
+        in_corpus = corpus.filter(F.col("doc_id").isin(planted_ids)).count()
+    by_kind: dict[str, tuple[int, int]] = {}
+    for key, p in planted.items():
+        n, of = by_kind.get(p["kind"], (0, 0))
+        by_kind[p["kind"]] = (n + (p["example_id"] in found.get(key, ())), of + 1)
+    return {
+        "planted": len(planted),
+        "flagged": sum(key in found for key in planted),
+        "flagged_with_example": sum(n for n, _ in by_kind.values()),
+        "by_kind": by_kind,
+        "other_flagged": len(set(found) - set(planted)),
+        "in_training_corpus": in_corpus,
+    }
+
+
+def _add_demo_checks(workdir: str, checks: list[dict]) -> None:
+    """Re-render the run report (from its summary.json) with the demo's checks in it."""
+    import json
+
+    from eval.report import write_report
+    from spark_jobs import storage
+
+    report_dir = storage.join(workdir, "report")
+    summary = json.loads(storage.read_bytes(storage.join(report_dir, "summary.json")))
+    summary["demo_checks"] = checks
+    write_report(summary, lambda name, data: storage.write_bytes(storage.join(report_dir, name), data))
 
 
 if __name__ == "__main__":

@@ -162,6 +162,7 @@ def run_stages(
                 "funnel_by_lang": summaries.funnel_by_language(spark, cfg.workdir, ingest_rejected),
                 "selection_rules": summaries.selection_rules(spark, cfg.workdir),
                 "contamination": summaries.contamination_summary(spark, cfg.workdir),
+                "contamination_by_length": summaries.contamination_by_length(spark, cfg.workdir),
                 "classifier": _classifier_report(cfg),
                 "gate": None
                 if gate_result is None

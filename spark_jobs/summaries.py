@@ -204,3 +204,40 @@ def contamination_summary(spark: SparkSession, workdir: str) -> list[dict]:
          "contaminated_docs": found.get(b, {}).get("docs", 0), "mode": mode or "-"}
         for b, n in sorted(indexed.items())
     ]  # fmt: skip
+
+
+# document-length buckets (characters of documents.text) for the contamination-by-length chart
+CONTAMINATION_LENGTH_EDGES = [0, 500, 2_000, 10_000, 50_000, 10**12]
+
+
+def contamination_by_length(spark: SparkSession, workdir: str) -> dict:
+    """Documents and flagged documents per length bucket (``documents.n_chars``; edges
+    ``CONTAMINATION_LENGTH_EDGES``), from ``documents`` and ``contamination`` as they stand:
+    {edges, mode (of the contamination rows; None when none), buckets: [{bin, lo, hi, docs,
+    flagged}], every bucket listed, empty ones with 0}."""
+    if not (tables.exists(spark, workdir, tables.DOCUMENTS) and tables.exists(spark, workdir, tables.CONTAMINATION)):
+        return {}
+    edges = CONTAMINATION_LENGTH_EDGES
+    cont = tables.read(spark, workdir, tables.CONTAMINATION)
+    flagged = cont.select("doc_id").distinct().withColumn("_flagged", F.lit(1))
+    docs = tables.read(spark, workdir, tables.DOCUMENTS).select("doc_id", "n_chars")
+    bucket = F.lit(0)
+    for i, edge in enumerate(edges[1:-1], start=1):
+        bucket = F.when(F.col("n_chars") >= edge, F.lit(i)).otherwise(bucket)
+    rows = {
+        r["bin"]: r
+        for r in docs.join(flagged, "doc_id", "left")
+        .groupBy(bucket.alias("bin"))
+        .agg(F.count("*").alias("docs"), F.count("_flagged").alias("flagged"))
+        .collect()
+    }
+    modes = sorted(r[0] for r in cont.select("mode").distinct().collect())
+    return {
+        "edges": edges,
+        "mode": "/".join(modes) or None,
+        "buckets": [
+            {"bin": i, "lo": lo, "hi": hi, "docs": rows[i]["docs"] if i in rows else 0,
+             "flagged": rows[i]["flagged"] if i in rows else 0}
+            for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+        ],
+    }  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -88,3 +89,65 @@ def test_demo_end_to_end(spark, tmp_path):
     assert (workdir / "report" / "data_docs" / "index.html").is_file()
     assert "Funnel: documents and characters kept per stage and language" in index
     assert "Selection: why documents were dropped" in index and "Quality classifier (fastText)" in index
+    # decontaminate ran on the generated benchmark (exhaustive mode): the documents with a planted
+    # copy (whole, partial, perturbed) are exactly the flagged ones, each with its planted example,
+    # and select kept none of them
+    planted = truth["contaminated_docs"]
+    assert len(planted) == 12 and {p["kind"] for p in planted.values()} == {"whole", "partial", "perturbed"}
+    assert max(p["chars"] for p in planted.values()) > 10_000 and min(p["chars"] for p in planted.values()) < 500
+    summary = json.loads((workdir / "report" / "summary.json").read_text(encoding="utf-8"))
+    stage = next(s for s in summary["stages"] if s["stage"] == "decontaminate")
+    assert stage["rows_rejected"] == len(planted) and stage["extra"]["mode"] == "exhaustive"
+    key_of = {doc: f"{src}/{rid}" for doc, (src, rid) in ids.items()}
+    found: dict[str, set] = {}
+    for r in tables.read(spark, str(workdir), tables.CONTAMINATION).collect():
+        assert r["benchmark"] == "demo_bench" and r["mode"] == "exhaustive"
+        found.setdefault(key_of[r["doc_id"]], set()).add(r["example_id"])
+    assert set(found) == set(planted), (set(planted) - set(found), set(found) - set(planted))
+    assert all(p["example_id"] in found[k] for k, p in planted.items())
+    planted_ids = [doc_of[tuple(k.split("/", 1))] for k in planted]
+    training = tables.read(spark, str(workdir), tables.TRAINING_CORPUS)
+    assert training.filter(training.doc_id.isin(planted_ids)).count() == 0
+    rules = {r["doc_id"]: r["failed_rules"] for r in sel.filter(sel.doc_id.isin(planted_ids)).collect()}
+    assert len(rules) == len(planted) and all("contaminated:demo_bench" in f for f in rules.values())
+    assert summary["contamination"] == [
+        {"benchmark": "demo_bench", "indexed_examples": 200, "contaminated_examples": len(planted),
+         "contaminated_docs": len(planted), "mode": "exhaustive"}
+    ]  # fmt: skip
+    by_length = summary["contamination_by_length"]
+    assert sum(b["flagged"] for b in by_length["buckets"]) == len(planted)
+    assert sum(b["docs"] for b in by_length["buckets"]) == truth["n_docs"]
+    assert "Decontamination: benchmark examples found in the documents" in index
+    assert "Flagged documents by length (this run)" in index
+    for png in ("contamination_lengths.png", "decontam_detection.png"):
+        assert f'src="{png}"' in index and (workdir / "report" / png).stat().st_size > 1000
+    assert "benchmarks/decontam_quality.py" in index
+    # the demo's ground-truth checks, printed and in the report
+    assert f"decontamination on the demo corpus (exhaustive mode): {len(planted)} of {len(planted)} planted" in out
+    assert "0 other documents flagged; 0 planted documents in training_corpus" in out
+    checks = summary["demo_checks"]
+    assert len(checks) == 4 and all(c["ok"] for c in checks), checks
+    assert "Demo: checks against the generated corpus" in index and ">FAIL<" not in index
+
+
+def test_report_decontamination_section_without_the_measured_plot(tmp_path, monkeypatch):
+    import eval.report as report
+    from eval.report import measured_detection_plot, write_report
+
+    assert measured_detection_plot(Path(__file__).resolve().parent.parent) is not None  # committed in the repo
+    assert measured_detection_plot(tmp_path) is None
+    summary = {
+        "contamination": [{"benchmark": "b", "indexed_examples": 5, "contaminated_examples": 1,
+                           "contaminated_docs": 2, "mode": "sampled"}],
+        "contamination_by_length": {"edges": [0, 500, 10**12], "mode": "sampled", "buckets": [
+            {"bin": 0, "lo": 0, "hi": 500, "docs": 10, "flagged": 2},
+            {"bin": 1, "lo": 500, "hi": 10**12, "docs": 0, "flagged": 0}]},
+    }  # fmt: skip
+    files: dict[str, bytes] = {}
+    monkeypatch.setattr(report, "measured_detection_plot", lambda root=None: None)  # an install without it
+    written = write_report(summary, files.__setitem__)
+    index = files["index.html"].decode()
+    assert "contamination_lengths.png" in written and "decontam_detection.png" not in written
+    assert 'src="decontam_detection.png"' not in index and "is not next to the installed package" in index
+    assert "<td>&lt;500</td><td>10</td><td>2</td><td>20.00%</td>" in index
+    assert json.loads(files["summary.json"]) == summary

@@ -4,13 +4,18 @@ and its intended languages are what language id finds."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from moru.demo_corpus import generate, generate_jsonl, josa
+from moru.demo_corpus import default_planted_docs, generate, generate_jsonl, josa
+from quality.decontam import normalize_for_matching
 from quality.langid import LangIdConfig, identify
+from quality.substrings import window_hashes
+from spark_jobs.decontaminate.registry import BenchmarkConfig, load_examples
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.ingest.readers import Accepted, read_file
 from spark_jobs.ingest.records import REASONS
@@ -157,6 +162,54 @@ def test_generate_jsonl_shards(tmp_path):
     assert len({r.record_key for r in docs}) == 2500
     langs = Counter(lang for lang, *_ in identify([r.text for r in docs[:600]], LangIdConfig()))
     assert langs["ko"] > langs["en"] > langs["ko+en"] > 0 and langs["other"] > 0
+
+
+def test_demo_benchmark_and_its_planted_copies(tmp_path):
+    manifest = generate(tmp_path / "c", n_docs=600, seed=4, oversize_bytes=0, malformed=False)
+    bench = manifest.benchmark
+    # a GSM8K-layout test set that the registry reads with the real preset
+    rows = [json.loads(line) for line in Path(bench["path"]).read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 200 and all(set(r) == {"question", "answer"} and "\n#### " in r["answer"] for r in rows)
+    examples = {e.example_id: e.text for e in load_examples(BenchmarkConfig(**bench["config"]))}
+    assert len(examples) == 200 and bench["by_lang"] == {"en": 100, "ko": 100}
+    hangul = sum(any("가" <= c <= "힣" for c in t) for t in examples.values())
+    assert hangul == 100
+    norm = {k: normalize_for_matching(t) for k, t in examples.items()}
+    assert len(set(norm.values())) == 200 and min(map(len, norm.values())) > 100
+
+    accepted, _ = _read_all(manifest)
+    text = {f"{name}/{rec.record_key.removeprefix('id:')}": rec.text for name, rec in accepted}
+    planted = manifest.contaminated_docs
+    assert len(planted) == default_planted_docs(600) == 18
+    assert Counter(p["kind"] for p in planted.values()) == {"whole": 6, "partial": 6, "perturbed": 6}
+    assert len({p["example_id"] for p in planted.values()}) == len(planted)
+    chars = sorted(p["chars"] for p in planted.values())
+    assert chars[0] < 500 and chars[-1] > 10_000 and sum(2_000 <= c < 10_000 for c in chars) >= 3
+    related = {tuple(k) for g in manifest.exact_duplicate_groups for k in g}
+    related |= {tuple(k) for a, b, _ in manifest.near_duplicate_pairs for k in (a, b)}
+    for key, p in planted.items():
+        example, doc = examples[p["example_id"]], text[key]
+        ne, nd = norm[p["example_id"]], normalize_for_matching(doc)
+        assert not key.startswith("web/") and tuple(key.split("/", 1)) not in related
+        assert manifest.doc_langs[key] in ("ko", "en", "ko+en") and manifest.doc_styles[key] not in ("junk", "other")
+        if manifest.doc_langs[key] != "ko+en":  # an example in the document's own language
+            assert any("가" <= c <= "힣" for c in example) == (manifest.doc_langs[key] == "ko")
+        if p["kind"] == "whole":
+            assert example in doc
+        elif p["kind"] == "partial":  # a suffix of at least 60 normalized characters, not the whole
+            assert ne not in nd and ne[-60:] in nd
+        else:  # case, spacing and punctuation changed; the same once normalized
+            assert example not in doc and ne in nd
+    # ground truth is exact: no other document shares a 50-character normalized substring with an example
+    example_windows = set(np.concatenate([window_hashes(t) for t in norm.values()]).tolist())
+    clean = [k for k in text if k not in planted]
+    assert len(clean) == 600 - len(planted)
+    assert not any(example_windows.intersection(window_hashes(normalize_for_matching(text[k])).tolist())
+                   for k in clean)  # fmt: skip
+    # without a benchmark: no test set, nothing planted
+    manifest = generate(tmp_path / "plain", n_docs=100, seed=4, oversize_bytes=0, benchmark=False)
+    assert manifest.benchmark == {} and manifest.contaminated_docs == {}
+    assert not (tmp_path / "plain" / "benchmarks").exists()
 
 
 @pytest.mark.parametrize(
