@@ -177,6 +177,23 @@ TRAINING_CORPUS = Table(
     stats_columns=("doc_id", "source", "lang", "n_chars"),
 )
 
+BENCHMARK_EXAMPLES = Table(
+    name="benchmark_examples",
+    key=("benchmark", "split", "example_id"),
+    ddl=(
+        "benchmark STRING NOT NULL, split STRING NOT NULL, example_id STRING NOT NULL, ex_key BIGINT NOT NULL, "
+        "normalized STRING NOT NULL, n_chars INT NOT NULL, indexed_as STRING NOT NULL, window INT NOT NULL, "
+        "normalization STRING NOT NULL"
+    ),
+    doc=(
+        "every benchmark example, normalized (quality.decontam); indexed_as: `windows` (its `window`-character "
+        "substrings are in benchmark_substrings), `short` (shorter than `window`: found whole, through its "
+        "`window`-character substrings, here the short window), or `too_short` (not indexed); ex_key = "
+        "xxhash64(benchmark, split, example_id), the key benchmark_substrings rows are joined back to"
+    ),
+    stats_columns=("benchmark", "split", "ex_key"),
+)
+
 BENCHMARK_SUBSTRINGS = Table(
     name="benchmark_substrings",
     key=("benchmark", "split", "example_id", "offset"),
@@ -186,7 +203,8 @@ BENCHMARK_SUBSTRINGS = Table(
     ),
     doc=(
         "every `window`-character substring (stride 1) of every normalized benchmark example, as a 64-bit hash "
-        "(quality.substrings) with its provenance; offset is the window's start in the normalized example"
+        "(quality.substrings) with its provenance; offset is the window's start in the normalized example; examples "
+        "shorter than the window have rows of the short window (see benchmark_examples)"
     ),
     stats_columns=("hash", "benchmark", "split"),
 )
@@ -196,12 +214,14 @@ CONTAMINATION = Table(
     key=("doc_id", "benchmark", "split", "example_id"),
     ddl=(
         "doc_id STRING NOT NULL, benchmark STRING NOT NULL, split STRING NOT NULL, example_id STRING NOT NULL, "
-        "matched_substring STRING NOT NULL, offset INT NOT NULL, matched_windows INT NOT NULL, mode STRING NOT NULL"
+        "matched_substring STRING NOT NULL, offset INT NOT NULL, matched_windows INT NOT NULL, mode STRING NOT NULL, "
+        "match STRING NOT NULL"
     ),
     doc=(
         "one row per (document, benchmark example) found in it: the first matched substring (normalized), its "
         "offset in the document's text (characters), how many of the document's checked windows matched the "
-        "example, and the mode (sampled or exhaustive)"
+        "example, the mode (sampled or exhaustive) and the match: `window` (a shared substring) or `whole` (an "
+        "example shorter than the window, contained whole)"
     ),
     stats_columns=("doc_id", "benchmark", "split"),
 )
@@ -218,6 +238,7 @@ ALL_TABLES = {
         QUALITY_SIGNALS,
         SELECTION,
         TRAINING_CORPUS,
+        BENCHMARK_EXAMPLES,
         BENCHMARK_SUBSTRINGS,
         CONTAMINATION,
     )
@@ -315,8 +336,9 @@ def merge(
     }
 
 
-def overwrite(spark: SparkSession, df: DataFrame, workdir: str, table: Table) -> int:
+def overwrite(spark: SparkSession, df: DataFrame, workdir: str, table: Table, user_metadata: str | None = None) -> int:
     """Replace the whole table's contents with ``df`` in one commit; returns the rows written.
+    ``user_metadata`` is stored with the commit (Delta's ``userMetadata``; see :func:`last_user_metadata`).
 
     For tables derived from all of their inputs on every run (dedup clusters): the result of a
     re-run with the same inputs is the same rows, the previous version stays readable by time
@@ -327,6 +349,18 @@ def overwrite(spark: SparkSession, df: DataFrame, workdir: str, table: Table) ->
     ensure(spark, workdir, table)
     uri = table_uri(workdir, table)
     # the declared schema wins: a table written by an older moru (a column since added) is replaced whole
-    df.select(*table.columns).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(uri)
+    writer = df.select(*table.columns).write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", user_metadata)
+    writer.save(uri)
     metrics = DeltaTable.forPath(spark, uri).history(1).select("operationMetrics").head()[0] or {}
     return int(metrics.get("numOutputRows", 0))
+
+
+def last_user_metadata(spark: SparkSession, workdir: str, table: Table) -> str | None:
+    """The ``userMetadata`` of the table's latest commit (None when it has none or no table exists)."""
+    from delta.tables import DeltaTable
+
+    if not exists(spark, workdir, table):
+        return None
+    return DeltaTable.forPath(spark, table_uri(workdir, table)).history(1).select("userMetadata").head()[0]

@@ -117,3 +117,97 @@ def test_select_drops_contaminated_documents(spark, contaminated_workdir):
     select_run(spark, workdir, SelectConfig(thresholds=no_rules, drop_contaminated=False))
     corpus = tables.read(spark, workdir, tables.TRAINING_CORPUS)
     assert corpus.count() == 60 and corpus.filter("contaminated").count() == len(planted)
+
+
+def test_examples_shorter_than_the_window_are_found_whole(spark, tmp_path):
+    """A 30-character example (KMMLU has many) is indexed through its 25-character windows and a
+    document counts only when it contains the whole normalized example; a 15-character one is too
+    short and is counted as not indexed, with its reason."""
+    short = "Which gas do plants absorb? CO2 oxygen"  # 32 normalized chars
+    tiny = "2 + 2 = ? (a) 4"  # 5 normalized chars
+    example_long = "Q7: " + "the river city market bakery museum library council budget morning " * 2
+    examples = [
+        {"benchmark": "kq", "split": "test", "example_id": "short", "text": short},
+        {"benchmark": "kq", "split": "test", "example_id": "tiny", "text": tiny},
+        {"benchmark": "kq", "split": "test", "example_id": "long", "text": example_long},
+    ]
+    filler = "Plants need light and water to grow well in the garden every single day. " * 4
+    docs = [
+        {"id": "whole", "text": filler + "WHICH gas do plants   absorb?? co2, Oxygen!" + filler},
+        # the example's first 28 normalized characters (its first 25-character windows match), not all of it
+        {"id": "part", "text": filler + "which gas do plants absorb co2 and nothing else" + filler},
+        {"id": "clean", "text": filler * 2},
+        {"id": "tiny", "text": filler + tiny + filler},
+        {"id": "long", "text": filler + example_long + filler},
+    ]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "d.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs), "utf-8")
+    workdir = str(tmp_path / "wd")
+    ingest.run(spark, workdir, [SourceConfig(name="s", path=str(folder), fields=FieldMapping(id="id"))], IngestConfig())
+    normalize.run(spark, workdir)
+    cfg = ContaminationConfig()
+    stats = build_substrings(spark, workdir, spark.createDataFrame(examples), cfg)
+    assert (stats.rows_in, stats.rows_out, stats.rows_rejected) == (3, 2, 1)
+    assert stats.by_reason == {"shorter_than_25_chars": 1} and stats.extra["short_examples"] == 1
+    indexed = {r["example_id"]: r for r in tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES).collect()}
+    assert {k: (r["indexed_as"], r["window"]) for k, r in indexed.items()} == {
+        "short": ("short", 25), "tiny": ("too_short", 25), "long": ("windows", 50)
+    }  # fmt: skip
+    n_short = len(normalize_for_matching(short))
+    assert indexed["short"]["n_chars"] == n_short and 25 <= n_short < 50
+    subs = tables.read(spark, workdir, tables.BENCHMARK_SUBSTRINGS)
+    assert subs.filter("example_id = 'short' AND window = 25").count() == n_short - 25 + 1
+    assert subs.filter("example_id = 'tiny'").count() == 0
+    ids = {r["doc_id"]: r["record_key"].removeprefix("id:")
+           for r in tables.read(spark, workdir, tables.RAW_DOCUMENTS).collect()}  # fmt: skip
+    texts = {ids[r["doc_id"]]: r["text"] for r in tables.read(spark, workdir, tables.DOCUMENTS).collect()}
+    for mode in ("exhaustive", "sampled"):
+        run_stats = contamination_run(spark, workdir, ContaminationConfig(mode=mode))
+        found = _found(spark, workdir, ids)
+        assert set(found) == {"whole", "long"} if mode == "exhaustive" else set(found) <= {"whole", "long"}
+        if mode == "exhaustive":
+            assert run_stats.extra["short_candidates_not_contained"] >= 1  # "part" matched windows, not the whole
+            (row,) = found["whole"]
+            assert (row["example_id"], row["match"]) == ("short", "whole")
+            assert row["matched_substring"] == normalize_for_matching(short)
+            assert normalize_for_matching(texts["whole"][row["offset"] :]).startswith(row["matched_substring"])
+            assert {r["match"] for r in found["long"]} == {"window"}
+
+
+def test_a_window_mismatch_asks_for_a_rebuild(spark, contaminated_workdir):
+    workdir = contaminated_workdir[0]
+    with pytest.raises(ValueError, match="rebuild"):
+        contamination_run(spark, workdir, ContaminationConfig(window=40, short_window=20))
+
+
+def test_short_window_must_be_below_the_window():
+    with pytest.raises(ValueError, match="short_window"):
+        ContaminationConfig(window=30, short_window=30)
+
+
+def test_the_stage_rebuilds_the_substrings_only_when_the_test_sets_change(spark, contaminated_workdir, tmp_path):
+    from spark_jobs.decontaminate.contamination import DecontaminateConfig, run_stage
+    from spark_jobs.decontaminate.registry import BenchmarkConfig
+
+    workdir, examples, planted, ids, _texts = contaminated_workdir
+    bench = tmp_path / "toyqa.jsonl"
+    bench.write_text("".join(json.dumps({"id": e["example_id"], "q": e["text"]}) + "\n" for e in examples), "utf-8")
+    cfg = DecontaminateConfig(
+        benchmarks=[BenchmarkConfig(name="toyqa", path=str(bench), fields={"text": ["q"], "id": "id"})]
+    )
+    version = lambda: tables.version(spark, workdir, tables.BENCHMARK_SUBSTRINGS)  # noqa: E731
+    first = run_stage(spark, workdir, cfg)
+    assert first.extra["benchmark_substrings_reused"] is False and first.rows_rejected == len(planted)
+    v = version()
+    again = run_stage(spark, workdir, cfg)
+    assert again.extra["benchmark_substrings_reused"] is True and version() == v
+    assert set(
+        ids[d] for d in {r["doc_id"] for r in tables.read(spark, workdir, tables.CONTAMINATION).collect()}
+    ) == set(planted)
+    # one example fewer: rebuilt, and the documents holding only that example are no longer flagged
+    dropped = examples[0]["example_id"]
+    bench.write_text("".join(json.dumps({"id": e["example_id"], "q": e["text"]}) + "\n" for e in examples[1:]), "utf-8")
+    changed = run_stage(spark, workdir, cfg)
+    assert changed.extra["benchmark_substrings_reused"] is False and version() > v
+    assert changed.rows_rejected == sum(1 for p in planted.values() if p[0] != dropped)
