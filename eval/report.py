@@ -229,15 +229,24 @@ def decontamination_section(summary: dict, files: dict[str, bytes], measured: by
     """Per benchmark table, flagged share by length (this run), the measured detection-rate plot."""
     out = [
         "<h2>Decontamination: benchmark examples found in the documents</h2>"
-        "<p>indexed = examples with at least one 50-character normalized substring; contaminated examples = "
-        "found in some document; documents = flagged documents (the select step drops them)</p>"
+        "<p>indexed = examples of at least 50 normalized characters (matched by any shared 50-character "
+        "substring) or of 25 to 49 (matched when a document contains the whole example); the rest are too short "
+        "to match. contaminated examples = found in some document; documents = flagged documents (the select "
+        "step drops them)</p>"
         + _table(
-            ["benchmark", "indexed examples", "contaminated examples", "documents", "mode"],
+            ["benchmark", "examples", "indexed", "contaminated examples", "documents", "mode"],
             [
-                [r["benchmark"], r["indexed_examples"], r["contaminated_examples"], r["contaminated_docs"], r["mode"]]
+                [
+                    r["benchmark"],
+                    r.get("examples", r["indexed_examples"]),
+                    r["indexed_examples"],
+                    r["contaminated_examples"],
+                    r["contaminated_docs"],
+                    r["mode"],
+                ]
                 for r in summary["contamination"]
             ],
-        )
+        )  # fmt: skip
     ]
     by_length = summary.get("contamination_by_length") or {}
     if by_length.get("buckets"):

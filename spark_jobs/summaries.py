@@ -182,12 +182,16 @@ def selection_rules(spark: SparkSession, workdir: str, top: int = 25) -> list[di
 
 
 def contamination_summary(spark: SparkSession, workdir: str) -> list[dict]:
-    """Per benchmark: examples indexed, examples found in some document, documents flagged."""
-    if not tables.exists(spark, workdir, tables.BENCHMARK_SUBSTRINGS):
+    """Per benchmark: examples, examples indexed (the rest are too short to match), examples found in
+    some document, documents flagged."""
+    if not tables.exists(spark, workdir, tables.BENCHMARK_EXAMPLES):
         return []
-    subs = tables.read(spark, workdir, tables.BENCHMARK_SUBSTRINGS)
-    indexed = {r["benchmark"]: r["n"] for r in
-               subs.groupBy("benchmark").agg(F.countDistinct("split", "example_id").alias("n")).collect()}  # fmt: skip
+    ex = tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES)
+    counts = ex.groupBy("benchmark").agg(
+        F.count("*").alias("n"), F.sum((F.col("indexed_as") != "too_short").cast("int")).alias("indexed")
+    )
+    totals = {r["benchmark"]: (r["n"], r["indexed"]) for r in counts.collect()}
+    indexed = {b: v[1] for b, v in totals.items()}
     found: dict[str, dict] = {}
     mode = None
     if tables.exists(spark, workdir, tables.CONTAMINATION):
@@ -200,7 +204,8 @@ def contamination_summary(spark: SparkSession, workdir: str) -> list[dict]:
             found[r["benchmark"]] = {"examples": r["examples"], "docs": r["docs"]}
             mode = r["mode"]
     return [
-        {"benchmark": b, "indexed_examples": n, "contaminated_examples": found.get(b, {}).get("examples", 0),
+        {"benchmark": b, "examples": totals[b][0], "indexed_examples": n,
+         "contaminated_examples": found.get(b, {}).get("examples", 0),
          "contaminated_docs": found.get(b, {}).get("docs", 0), "mode": mode or "-"}
         for b, n in sorted(indexed.items())
     ]  # fmt: skip

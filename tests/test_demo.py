@@ -111,7 +111,7 @@ def test_demo_end_to_end(spark, tmp_path):
     rules = {r["doc_id"]: r["failed_rules"] for r in sel.filter(sel.doc_id.isin(planted_ids)).collect()}
     assert len(rules) == len(planted) and all("contaminated:demo_bench" in f for f in rules.values())
     assert summary["contamination"] == [
-        {"benchmark": "demo_bench", "indexed_examples": 200, "contaminated_examples": len(planted),
+        {"benchmark": "demo_bench", "examples": 200, "indexed_examples": 200, "contaminated_examples": len(planted),
          "contaminated_docs": len(planted), "mode": "exhaustive"}
     ]  # fmt: skip
     by_length = summary["contamination_by_length"]

@@ -63,7 +63,7 @@ def test_exhaustive_finds_every_planted_passage_and_no_clean_document(spark, con
     from spark_jobs import summaries
 
     assert summaries.contamination_summary(spark, workdir) == [
-        {"benchmark": "toyqa", "indexed_examples": len(examples), "mode": "exhaustive",
+        {"benchmark": "toyqa", "examples": len(examples), "indexed_examples": len(examples), "mode": "exhaustive",
          "contaminated_examples": len({p[0] for p in planted.values()}), "contaminated_docs": len(planted)}
     ]  # fmt: skip
     by_id = {e["example_id"]: e for e in examples}
@@ -173,6 +173,10 @@ def test_examples_shorter_than_the_window_are_found_whole(spark, tmp_path):
             assert row["matched_substring"] == normalize_for_matching(short)
             assert normalize_for_matching(texts["whole"][row["offset"] :]).startswith(row["matched_substring"])
             assert {r["match"] for r in found["long"]} == {"window"}
+            from spark_jobs import summaries
+
+            (summary,) = summaries.contamination_summary(spark, workdir)
+            assert (summary["examples"], summary["indexed_examples"], summary["contaminated_docs"]) == (3, 2, 2)
 
 
 def test_a_window_mismatch_asks_for_a_rebuild(spark, contaminated_workdir):
