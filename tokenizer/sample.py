@@ -1,0 +1,176 @@
+"""Training text for the tokenizer, sampled from a Delta table with Spark, stratified by language.
+
+Every document gets a uniform number u in [0, 1) from a hash of (doc_id, seed). Documents with
+u >= 1 - holdout_fraction are held out (never trained on; the compression evaluation reads them).
+The rest are split into a Korean and an English stratum by ``lang``; a stratum with A bytes that should
+give W bytes keeps the documents with u < (1 - holdout) * W / A. Sampling is therefore deterministic,
+needs one aggregation (bytes per stratum) and one filter, and a larger sample contains every smaller one.
+
+Korean documents are MeCab-marked in the workers (a vectorised pandas UDF), so the driver only streams
+``train_text`` into the BPE trainer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+from tokenizer.config import SampleConfig
+
+log = logging.getLogger(__name__)
+
+_TWO63 = float(2**63)
+
+
+@dataclass
+class SampleStats:
+    """What one sampling wrote: bytes and documents per stratum, the shares asked for and obtained."""
+
+    path: str
+    korean_share_wanted: float
+    bytes_wanted: int
+    available_bytes: dict[str, int] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+    docs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.bytes.values())
+
+    @property
+    def korean_share(self) -> float:
+        return self.bytes.get("ko", 0) / max(1, self.total_bytes)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "total_bytes": self.total_bytes, "korean_share": round(self.korean_share, 4)}
+
+
+def _uniform(col_doc_id, seed: int):
+    from pyspark.sql import functions as F
+
+    # xxhash64 of (doc_id, seed) as an unsigned 63-bit number scaled to [0, 1)
+    return (F.xxhash64(col_doc_id, F.lit(seed)).bitwiseAND(F.lit(0x7FFFFFFFFFFFFFFF)).cast("double")) / F.lit(_TWO63)
+
+
+def _stratified(spark, workdir: str, cfg: SampleConfig):
+    from pyspark.sql import functions as F
+
+    from spark_jobs import tables
+
+    table = tables.TRAINING_CORPUS if cfg.table == "training_corpus" else tables.DOCUMENTS
+    if not tables.exists(spark, workdir, table):
+        raise FileNotFoundError(
+            f"no {table.name} table under {workdir}/tables (run the pipeline first, or set tokenizer.sample.table)"
+        )
+    df = tables.read(spark, workdir, table).select("doc_id", "lang", "text", "n_bytes")
+    group = (
+        F.when(F.col("lang").isin(cfg.korean_langs), F.lit("ko"))
+        .when(F.col("lang").isin(cfg.english_langs), F.lit("en"))
+        .otherwise(F.lit(None))
+    )
+    df = df.withColumn("group", group).filter(F.col("group").isNotNull())
+    return df.withColumn("u", _uniform("doc_id", cfg.seed))
+
+
+def _mark_udf():
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("string")
+    def mark(text: pd.Series, group: pd.Series) -> pd.Series:
+        from tokenizer.mecab import MARK, mark_boundaries
+
+        out = [mark_boundaries(t) if g == "ko" else t.replace(MARK, "") for t, g in zip(text, group, strict=True)]
+        return pd.Series(out, index=text.index)
+
+    return mark
+
+
+def sample(
+    spark,
+    workdir: str,
+    cfg: SampleConfig,
+    out_uri: str,
+    *,
+    korean_share: float,
+    total_bytes: int,
+    mecab: bool = True,
+) -> SampleStats:
+    """Write a training sample of about ``total_bytes`` with ``korean_share`` of its bytes Korean to
+    ``out_uri`` (Parquet: doc_id, group, n_bytes, train_text) and return what it holds. A stratum that has
+    fewer bytes than asked for is taken whole (the stats say so, and a warning is logged)."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs import storage
+
+    df = _stratified(spark, workdir, cfg)
+    keep = 1.0 - cfg.holdout_fraction
+    eligible = df.filter(F.col("u") < F.lit(keep))
+    per_group = eligible.groupBy("group").agg(F.sum("n_bytes").alias("b")).collect()
+    available = {r["group"]: int(r["b"] or 0) for r in per_group}
+    wanted = {"ko": korean_share * total_bytes, "en": (1.0 - korean_share) * total_bytes}
+    stats = SampleStats(out_uri, korean_share, total_bytes, available_bytes={g: available.get(g, 0) for g in wanted})
+    for g, w in wanted.items():
+        if available.get(g, 0) == 0:
+            raise ValueError(
+                f"no {'Korean' if g == 'ko' else 'English'} documents to sample in {cfg.table} "
+                f"(lang in {cfg.korean_langs if g == 'ko' else cfg.english_langs})"
+            )
+        if available[g] < w:
+            log.warning("%s stratum has %s bytes, %s wanted: taking it whole", g, f"{available[g]:,}", f"{int(w):,}")
+    thresholds = {g: keep * min(1.0, w / available[g]) for g, w in wanted.items()}
+    chosen = eligible.filter(
+        F.col("u") < F.when(F.col("group") == "ko", F.lit(thresholds["ko"])).otherwise(F.lit(thresholds["en"]))
+    )
+    text = F.col("text")
+    train_text = _mark_udf()(text, F.col("group")) if mecab else F.regexp_replace(text, "\u001f", "")
+    out = chosen.select("doc_id", "group", "n_bytes", train_text.alias("train_text"))
+    out.write.mode("overwrite").parquet(storage.to_spark_path(out_uri))
+    written = spark.read.parquet(storage.to_spark_path(out_uri))
+    for r in written.groupBy("group").agg(F.sum("n_bytes").alias("b"), F.count("*").alias("n")).collect():
+        stats.bytes[r["group"]] = int(r["b"])
+        stats.docs[r["group"]] = int(r["n"])
+    log.info("tokenizer sample %s: %s", out_uri, stats.as_dict())
+    return stats
+
+
+def heldout(spark, workdir: str, cfg: SampleConfig, out_uri: str) -> dict[str, int]:
+    """Write the held-out documents (u >= 1 - holdout_fraction; about ``holdout_bytes`` per language at most,
+    by a second hash) to ``out_uri`` (Parquet: doc_id, group, text); return documents per language."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs import storage
+
+    df = _stratified(spark, workdir, cfg).filter(F.col("u") >= F.lit(1.0 - cfg.holdout_fraction))
+    df = df.withColumn("v", _uniform("doc_id", cfg.seed + 1))
+    available = {r["group"]: int(r["b"] or 0) for r in df.groupBy("group").agg(F.sum("n_bytes").alias("b")).collect()}
+    frac = {g: min(1.0, cfg.holdout_bytes / b) if b else 0.0 for g, b in available.items()}
+    cond = F.lit(False)
+    for g, f in frac.items():
+        cond = cond | ((F.col("group") == g) & (F.col("v") < F.lit(f)))
+    df.filter(cond).select("doc_id", "group", "text").write.mode("overwrite").parquet(storage.to_spark_path(out_uri))
+    written = spark.read.parquet(storage.to_spark_path(out_uri))
+    return {r["group"]: int(r["n"]) for r in written.groupBy("group").agg(F.count("*").alias("n")).collect()}
+
+
+def iter_column(uri: str, column: str, batch_rows: int = 2048) -> Iterator[str]:
+    """Stream one string column of a Parquet folder (local or remote) without loading it whole."""
+    import pyarrow.dataset as ds
+
+    from spark_jobs import storage
+
+    local = storage.local_path(uri)
+    source = str(local) if local is not None else uri
+    dataset = ds.dataset(source, format="parquet")
+    for batch in dataset.to_batches(columns=[column], batch_size=batch_rows):
+        yield from batch.column(0).to_pylist()
+
+
+def count_rows(uri: str) -> int:
+    import pyarrow.dataset as ds
+
+    from spark_jobs import storage
+
+    local = storage.local_path(uri)
+    return ds.dataset(str(local) if local is not None else uri, format="parquet").count_rows()
