@@ -1,6 +1,6 @@
 """The contamination job on real Spark + Delta: benchmark passages planted (whole, partial, with
 changed case / spacing / punctuation, Korean and English) at random offsets in documents of 200
-to 20,000 characters. Exhaustive mode finds every planted passage of at least S normalized
+to 100,000 characters. Exhaustive mode finds every planted passage of at least S normalized
 characters and flags no clean document; sampled mode's recall matches its analytic expectation."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.spark
 
 
 def _corpus():
-    c = planted_corpus()
+    c = planted_corpus(lengths=(200, 1_000, 5_000, 20_000, 100_000))
     return c.examples, [{"id": d["id"], "text": d["text"]} for d in c.docs], c.planted
 
 
@@ -215,3 +215,13 @@ def test_the_stage_rebuilds_the_substrings_only_when_the_test_sets_change(spark,
     changed = run_stage(spark, workdir, cfg)
     assert changed.extra["benchmark_substrings_reused"] is False and version() > v
     assert changed.rows_rejected == sum(1 for p in planted.values() if p[0] != dropped)
+    # back to every example (the module's other tests share this workdir)
+    bench.write_text("".join(json.dumps({"id": e["example_id"], "q": e["text"]}) + "\n" for e in examples), "utf-8")
+    assert run_stage(spark, workdir, cfg).rows_rejected == len(planted)
+
+
+def test_a_shuffle_join_finds_the_same_documents(spark, contaminated_workdir):
+    workdir, _examples, planted, ids, _texts = contaminated_workdir
+    stats = contamination_run(spark, workdir, ContaminationConfig(mode="exhaustive", broadcast_max_rows=0))
+    assert stats.extra["broadcast"] is False
+    assert set(_found(spark, workdir, ids)) == set(planted)
