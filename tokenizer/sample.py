@@ -6,7 +6,7 @@ The rest are split into a Korean and an English stratum by ``lang``; a stratum w
 give W bytes keeps the documents with u < (1 - holdout) * W / A. Sampling is therefore deterministic,
 needs one aggregation (bytes per stratum) and one filter, and a larger sample contains every smaller one.
 
-Korean documents are MeCab-marked in the workers (a vectorised pandas UDF), so the driver only streams
+Korean documents are MeCab-marked in the workers (``mapInArrow``), so the driver only streams
 ``train_text`` into the BPE trainer.
 """
 
@@ -73,18 +73,31 @@ def _stratified(spark, workdir: str, cfg: SampleConfig):
     return df.withColumn("u", _uniform("doc_id", cfg.seed))
 
 
-def _mark_udf():
-    import pandas as pd
-    from pyspark.sql.functions import pandas_udf
+_SAMPLE_DDL = "doc_id STRING, group STRING, n_bytes INT, train_text STRING"
 
-    @pandas_udf("string")
-    def mark(text: pd.Series, group: pd.Series) -> pd.Series:
+
+def _marker(mecab: bool):
+    """Arrow batches (doc_id, group, n_bytes, text) -> (doc_id, group, n_bytes, train_text): Korean text
+    MeCab-marked (when ``mecab``), every other text with stray marks removed."""
+
+    def run(batches):
+        import pyarrow as pa
+
         from tokenizer.mecab import MARK, mark_boundaries
 
-        out = [mark_boundaries(t) if g == "ko" else t.replace(MARK, "") for t, g in zip(text, group, strict=True)]
-        return pd.Series(out, index=text.index)
+        for batch in batches:
+            texts = batch.column("text").to_pylist()
+            groups = batch.column("group").to_pylist()
+            out = [
+                mark_boundaries(t) if mecab and g == "ko" else t.replace(MARK, "")
+                for t, g in zip(texts, groups, strict=True)
+            ]
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("doc_id"), batch.column("group"), batch.column("n_bytes"), pa.array(out, pa.string())],
+                names=["doc_id", "group", "n_bytes", "train_text"],
+            )
 
-    return mark
+    return run
 
 
 def sample(
@@ -123,9 +136,7 @@ def sample(
     chosen = eligible.filter(
         F.col("u") < F.when(F.col("group") == "ko", F.lit(thresholds["ko"])).otherwise(F.lit(thresholds["en"]))
     )
-    text = F.col("text")
-    train_text = _mark_udf()(text, F.col("group")) if mecab else F.regexp_replace(text, "\u001f", "")
-    out = chosen.select("doc_id", "group", "n_bytes", train_text.alias("train_text"))
+    out = chosen.select("doc_id", "group", "n_bytes", "text").mapInArrow(_marker(mecab), _SAMPLE_DDL)
     out.write.mode("overwrite").parquet(storage.to_spark_path(out_uri))
     written = spark.read.parquet(storage.to_spark_path(out_uri))
     for r in written.groupBy("group").agg(F.sum("n_bytes").alias("b"), F.count("*").alias("n")).collect():

@@ -1,0 +1,48 @@
+"""A small bilingual corpus (the demo generator's documents) and a tiny tokenizer trained on it once."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+
+@pytest.fixture(scope="session")
+def demo_texts(tmp_path_factory) -> list[str]:
+    from moru.demo_corpus import generate_jsonl
+
+    paths = generate_jsonl(tmp_path_factory.mktemp("tok_corpus"), n_docs=1500, seed=7)
+    texts = []
+    for p in paths:
+        with open(p, "rb") as fh:
+            texts += [orjson.loads(line)["text"] for line in fh if line.strip()]
+    return texts
+
+
+@pytest.fixture(scope="session")
+def korean_texts(demo_texts) -> list[str]:
+    from tokenizer.mecab import has_hangul
+
+    return [t for t in demo_texts if has_hangul(t)][:400]
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg():
+    from tokenizer.config import TokenizerConfig
+
+    return TokenizerConfig(vocab_size=1500)
+
+
+@pytest.fixture(scope="session")
+def tiny_tok(demo_texts, tiny_cfg):
+    """Trained with MeCab-marked Korean, as `moru tokenizer train` does."""
+    from tokenizer import bbpe
+    from tokenizer.mecab import mark_boundaries
+
+    return bbpe.train([mark_boundaries(t) for t in demo_texts], tiny_cfg)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tiny_tok, tiny_cfg, tmp_path_factory):
+    from tokenizer import hf
+
+    return hf.save(tiny_tok, tiny_cfg, tmp_path_factory.mktemp("tok") / "model", {"test": True})

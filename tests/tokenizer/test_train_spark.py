@@ -1,0 +1,130 @@
+"""Sampling from a Delta table and `moru tokenizer train|eval` end to end, on a tiny table made here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from moru.cli import app
+from tokenizer.config import SampleConfig
+from tokenizer.mecab import MARK, has_hangul, unmark
+from tokenizer.sample import heldout, iter_column, sample
+
+pytestmark = pytest.mark.spark
+
+
+def _lang(text: str) -> str:
+    if has_hangul(text):
+        return "ko"
+    return "en" if sum(c.isascii() for c in text) > 0.9 * len(text) else "other"
+
+
+@pytest.fixture(scope="module")
+def workdir(spark, tmp_path_factory, demo_texts):
+    from spark_jobs import tables
+
+    wd = tmp_path_factory.mktemp("tok_workdir")
+    rows = [
+        {"doc_id": f"d{i:05d}", "source": "demo", "lang": _lang(t), "url": None, "text": t, "n_chars": len(t),
+         "n_bytes": len(t.encode()), "n_words": len(t.split()), "content_hash": str(i), "quality_score": None,
+         "contaminated": False, "rules_fingerprint": "x"}
+        for i, t in enumerate(demo_texts)
+    ]  # fmt: skip
+    df = spark.createDataFrame(rows, schema=tables.TRAINING_CORPUS.schema)
+    df.write.format("delta").save(tables.table_uri(str(wd), tables.TRAINING_CORPUS))
+    return str(wd)
+
+
+def _docs(uri: str) -> dict[str, tuple[str, str]]:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(uri).to_pydict()
+    return {d: (g, x) for d, g, x in zip(t["doc_id"], t["group"], t.get("train_text", t.get("text")), strict=True)}
+
+
+def test_stratified_sample_hits_the_byte_share(spark, workdir, demo_texts, tmp_path):
+    cfg = SampleConfig(holdout_fraction=0.1)
+    stats = sample(spark, workdir, cfg, str(tmp_path / "s1"), korean_share=0.3, total_bytes=400_000)
+    # each document is kept with probability p = wanted / available (Bernoulli on a hash), so the bytes drawn
+    # have standard deviation sqrt(sum p (1 - p) b_i^2): long documents make it wide on a table this small
+    for group, wanted in (("ko", 120_000), ("en", 280_000)):
+        sizes = [len(t.encode()) for t in demo_texts if _lang(t) == group]
+        p = wanted / (0.9 * sum(sizes))
+        sd = sum(p * (1 - p) * b * b for b in sizes) ** 0.5
+        assert abs(stats.bytes[group] - wanted) < 4 * sd, (group, stats.bytes[group], wanted, sd)
+    docs = _docs(str(tmp_path / "s1"))
+    assert sum(stats.docs.values()) == len(docs)
+    originals = {f"d{i:05d}": t for i, t in enumerate(demo_texts)}
+    for doc_id, (group, train_text) in docs.items():
+        assert unmark(train_text) == originals[doc_id]
+        assert (MARK in train_text) == (group == "ko")
+        assert _lang(originals[doc_id]) == group
+    # deterministic, and a larger sample contains the smaller one
+    again = sample(spark, workdir, cfg, str(tmp_path / "s2"), korean_share=0.3, total_bytes=400_000)
+    assert again.bytes == stats.bytes and set(_docs(str(tmp_path / "s2"))) == set(docs)
+    sample(spark, workdir, cfg, str(tmp_path / "s3"), korean_share=0.3, total_bytes=800_000, mecab=False)
+    assert set(docs) <= set(_docs(str(tmp_path / "s3")))
+    assert all(MARK not in t for t in iter_column(str(tmp_path / "s3"), "train_text"))
+    # held-out documents are never sampled
+    n = heldout(spark, workdir, cfg, str(tmp_path / "held"))
+    held = _docs(str(tmp_path / "held"))
+    assert sum(n.values()) == len(held) > 0
+    assert not set(held) & set(_docs(str(tmp_path / "s3")))
+
+
+def test_short_stratum_is_taken_whole(spark, workdir, tmp_path):
+    stats = sample(spark, workdir, SampleConfig(), str(tmp_path / "s"), korean_share=0.5, total_bytes=10**9)
+    assert stats.bytes["ko"] == stats.available_bytes["ko"]
+
+
+def test_missing_language_is_a_clear_error(spark, workdir, tmp_path):
+    cfg = SampleConfig(english_langs=["fr"])
+    with pytest.raises(ValueError, match="no English documents to sample"):
+        sample(spark, workdir, cfg, str(tmp_path / "s"), korean_share=0.5, total_bytes=1000)
+
+
+def test_cli_train_and_eval(spark, workdir, tmp_path):
+    runner = CliRunner()
+    cfg = {
+        "workdir": workdir,
+        "spark": {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "3g"},
+        "tokenizer": {
+            "vocab_size": 800,
+            "sample": {"bytes": 700_000, "holdout_fraction": 0.1},
+            "steer": {"rounds": 2, "sample_bytes": 300_000, "tolerance": 0.01},
+        },
+    }
+    path = tmp_path / "moru.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = runner.invoke(app, ["tokenizer", "train", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    out = json.loads((Path(workdir) / "tokenizer" / "model" / "moru_tokenizer.json").read_text())
+    assert out["vocab_size"] == 800 and len(out["calibration"]) >= 1
+    assert out["final"]["korean_token_share"] == out["korean_token_share"]
+    assert "Korean share" in result.output and "vocabulary: 800 tokens" in result.output
+    (tmp_path / "ko.txt").write_text("한국어 평가 문장입니다.\n\n또 다른 문단입니다.")
+    result = runner.invoke(app, ["tokenizer", "eval", "--config", str(path), "--text", f"ko={tmp_path / 'ko.txt'}",
+                                 "--out", str(tmp_path / "eval")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "eval" / "compression.json").read_text())
+    sets = {(r["tokenizer"], r["set"]) for r in rows}
+    for name in ("moru (released tokenizer.json)", "moru (MeCab at encode time)"):
+        assert {(name, "heldout-ko"), (name, "heldout-en"), (name, "ko")} <= sets
+    assert (tmp_path / "eval" / "compression.png").stat().st_size > 10_000
+
+
+def test_cli_errors(spark, tmp_path):
+    runner = CliRunner()
+    path = tmp_path / "moru.yaml"
+    path.write_text(yaml.safe_dump({"workdir": str(tmp_path / "empty"), "spark": {"master": "local[2]"}}))
+    result = runner.invoke(app, ["tokenizer", "train", "--config", str(path)])
+    assert result.exit_code == 1 and "no training_corpus table" in result.output
+    result = runner.invoke(app, ["tokenizer", "eval", "--config", str(path), "--baseline", "nopath"])
+    assert result.exit_code == 1 and "NAME=PATH" in result.output
+    path.write_text(yaml.safe_dump({"workdir": "w", "tokenizer": {"vocab_size": 100}}))
+    result = runner.invoke(app, ["check-config", "--config", str(path)])
+    assert result.exit_code == 2 and "tokenizer.vocab_size" in result.output
