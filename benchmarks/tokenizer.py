@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--en-train", action="append", default=[], help="real English training files")
     ap.add_argument("--ko-text", action="append", default=[], help="real held-out Korean files (.txt/.jsonl/.json)")
     ap.add_argument("--en-text", action="append", default=[], help="real held-out English files")
+    ap.add_argument("--steer", action="store_true", help="run `moru tokenizer train`'s steering on the real files")
     ap.add_argument("--real-vocab", type=int, default=32_000, help="vocabulary of the real-text tokenizers")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -282,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             results_path.write_text(json.dumps(results, indent=2))
     if results:
         print(table(results, args))
-    if args.ko_train or args.en_train:
+    if args.steer:
+        print(steer_on_real(args))
+    elif args.ko_train or args.en_train:
         print(compression(args))
     return 0
 
@@ -346,6 +349,41 @@ def compression(args) -> str:
         f"moru {info['vocab']:,} tokens (Korean token share {info['split']['korean_share']:.3f}) in {seconds:.0f} s"
     )
     return head + "\n\n" + evaluate.markdown_table(rows) + f"\n\nchart: {paths['png']}"
+
+
+def steer_on_real(args) -> str:
+    """`moru tokenizer train`'s code path on the real training files: a training_corpus Delta table made from
+    them (lang from the flag they came with), then sampling, steering rounds and the final training."""
+    from spark_jobs import tables
+    from spark_jobs.session import SparkConfig, build_session
+    from tokenizer.config import TokenizerConfig
+    from tokenizer.train import run
+
+    workdir = str(OUT / "real-steer")
+    spark = build_session(SparkConfig(master="local[2]", shuffle_partitions=2, driver_memory="6g"))
+    rows = []
+    for lang, files in (("ko", args.ko_train), ("en", args.en_train)):
+        for f in files:
+            for i, t in enumerate(_read_any(Path(f), None)):
+                rows.append((f"{Path(f).name}:{i}", "bench", lang, None, t, len(t), len(t.encode()), len(t.split()),
+                             str(len(rows)), None, False, "bench"))  # fmt: skip
+    spark.createDataFrame(rows, schema=tables.TRAINING_CORPUS.schema).write.format("delta").mode("overwrite").save(
+        tables.table_uri(workdir, tables.TRAINING_CORPUS)
+    )
+    total = sum(r[6] for r in rows)
+    cfg = TokenizerConfig(
+        vocab_size=args.real_vocab,
+        sample={"bytes": int(total * 0.6), "holdout_fraction": 0.05},
+        steer={"rounds": 3, "sample_bytes": int(total * 0.6), "tolerance": 0.02},
+    )
+    report = run(spark, workdir, cfg, progress=lambda m: print(m, flush=True))
+    lines = ["| round | text bytes | Korean byte share | Hangul tokens | Latin tokens | Korean token share |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for r in [*report["calibration"], report["final"]]:
+        lines.append(f"| {r['round']} | {sum(r['bytes'].values()):,} | {r['korean_byte_share']:.3f} | "
+                     f"{r['hangul_tokens']:,} | {r['latin_tokens']:,} | {r['korean_token_share']:.3f} |")  # fmt: skip
+    spark.stop()
+    return "\n".join(lines) + f"\n\nfinal: {report['vocab_size']:,} tokens, Korean share {report['korean_token_share']}"
 
 
 def _train_spm(texts: list[str], vocab: int, prefix: Path) -> Path:

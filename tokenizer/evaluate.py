@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import orjson
 from tokenizer.config import BaselineConfig, EvalTextConfig
 
 Counter_ = Callable[[list[str]], int]
+_BLANK_LINE = re.compile(r"\n(?:[^\S\n]*\n)+")
 
 
 @dataclass
@@ -181,7 +183,8 @@ def _read_one(f: Path, field: str) -> Iterable[str]:
             yield value
         return
     text = data.decode("utf-8", errors="strict")
-    yield from (block.strip("\n") for block in text.split("\n\n") if block.strip())
+    # documents are separated by blank lines (whitespace-only lines count as blank)
+    yield from (block.strip("\n") for block in _BLANK_LINE.split(text) if block.strip())
 
 
 def heldout_sets(heldout_uri: str, max_chars: int) -> list[tuple[str, str, list[str]]]:

@@ -58,11 +58,11 @@ def test_fetched_baselines_encode_as_published():
 
 
 def test_read_texts_formats(tmp_path):
-    (tmp_path / "a.txt").write_text("첫 문서\n둘째 줄\n\n\n두 번째 문서\n")
+    (tmp_path / "a.txt").write_text("첫 문서\n둘째 줄\n\n\n두 번째 문서\n \n = 셋째 = \n")
     (tmp_path / "b.jsonl").write_text('{"body": "json one"}\n\n{"body": "json two"}\n')
     with gzip.open(tmp_path / "c.jsonl.gz", "wt") as fh:
         fh.write('{"text": "gzipped"}\n')
-    assert evaluate.read_texts(tmp_path / "a.txt") == ["첫 문서\n둘째 줄", "두 번째 문서"]
+    assert evaluate.read_texts(tmp_path / "a.txt") == ["첫 문서\n둘째 줄", "두 번째 문서", " = 셋째 = "]
     assert evaluate.read_texts(tmp_path / "b.jsonl", field="body") == ["json one", "json two"]
     assert evaluate.read_texts(tmp_path / "c.jsonl.gz") == ["gzipped"]
     assert evaluate.read_texts(tmp_path / "a.txt", max_chars=5) == ["첫 문서\n"]
