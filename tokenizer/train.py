@@ -78,6 +78,7 @@ def run(
     rounds: list[dict] = []
     measured: list[tuple[float, float]] = []
     calib_bytes = min(cfg.steer.sample_bytes, cfg.sample.bytes)
+    last: tuple[float, SampleStats, Tokenizer, float] | None = None  # the last round's share, sample, tokenizer, s
     for r in range(cfg.steer.rounds):
         progress(f"calibration round {r + 1}/{cfg.steer.rounds}: {calib_bytes:,} bytes, Korean share {share:.3f}")
         stats = sample(
@@ -85,8 +86,10 @@ def run(
             korean_share=share, total_bytes=calib_bytes, mecab=cfg.mecab,
         )  # fmt: skip
         t0 = time.time()
-        split = bbpe.vocab_split(train_on(stats.path, cfg, show_progress))
-        rounds.append(_round(r + 1, stats, split, time.time() - t0))
+        tok = train_on(stats.path, cfg, show_progress)
+        split = bbpe.vocab_split(tok)
+        last = (share, stats, tok, time.time() - t0)
+        rounds.append(_round(r + 1, stats, split, last[3]))
         progress(
             f"  trained {stats.total_bytes:,} bytes ({stats.korean_share:.3f} Korean) in {time.time() - t0:.0f} s: "
             f"vocabulary {split.korean_share:.3f} Korean ({split.hangul:,} Hangul / {split.latin:,} Latin tokens)"
@@ -95,15 +98,20 @@ def run(
         if abs(split.korean_share - target) <= cfg.steer.tolerance:
             break
         share = next_share(measured, target, cfg.steer.min_share, cfg.steer.max_share)
-    progress(f"final sample: {cfg.sample.bytes:,} bytes, Korean share {share:.3f}")
-    stats = sample(
-        spark, workdir, cfg.sample, storage.join(base, "sample"),
-        korean_share=share, total_bytes=cfg.sample.bytes, mecab=cfg.mecab,
-    )  # fmt: skip
-    progress(f"training the byte-level BPE ({cfg.vocab_size:,} tokens) on {stats.total_bytes:,} bytes")
-    t0 = time.time()
-    tok = train_on(stats.path, cfg, show_progress)
-    train_seconds = time.time() - t0
+    if last is not None and last[0] == share and calib_bytes == cfg.sample.bytes:
+        # the final sample would be the last round's (same share, same size, same hashes): same tokenizer
+        progress("the last calibration round trained on the final sample: keeping its tokenizer")
+        _, stats, tok, train_seconds = last
+    else:
+        progress(f"final sample: {cfg.sample.bytes:,} bytes, Korean share {share:.3f}")
+        stats = sample(
+            spark, workdir, cfg.sample, storage.join(base, "sample"),
+            korean_share=share, total_bytes=cfg.sample.bytes, mecab=cfg.mecab,
+        )  # fmt: skip
+        progress(f"training the byte-level BPE ({cfg.vocab_size:,} tokens) on {stats.total_bytes:,} bytes")
+        t0 = time.time()
+        tok = train_on(stats.path, cfg, show_progress)
+        train_seconds = time.time() - t0
     split = bbpe.vocab_split(tok)
     final = _round(len(rounds) + 1, stats, split, train_seconds)
     heldout_uri = storage.join(base, "heldout")

@@ -128,3 +128,21 @@ def test_cli_errors(spark, tmp_path):
     path.write_text(yaml.safe_dump({"workdir": "w", "tokenizer": {"vocab_size": 100}}))
     result = runner.invoke(app, ["check-config", "--config", str(path)])
     assert result.exit_code == 2 and "tokenizer.vocab_size" in result.output
+
+
+def test_converged_round_on_the_final_sample_is_not_trained_again(spark, workdir, tmp_path):
+    from tokenizer.config import TokenizerConfig
+    from tokenizer.train import run
+
+    cfg = TokenizerConfig(
+        vocab_size=600,
+        output_dir=str(tmp_path / "model"),
+        sample={"bytes": 300_000, "holdout_fraction": 0.1},
+        steer={"rounds": 3, "sample_bytes": 300_000, "tolerance": 0.45},
+    )
+    messages = []
+    report = run(spark, workdir, cfg, progress=messages.append)
+    assert len(report["calibration"]) == 1  # within tolerance after one round
+    assert any("keeping its tokenizer" in m for m in messages)
+    assert report["final"]["bytes"] == report["calibration"][0]["bytes"]
+    assert (tmp_path / "model" / "tokenizer.json").is_file()
