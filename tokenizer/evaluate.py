@@ -314,11 +314,11 @@ def run(
     released, with_mecab = hf_counter(tok), mecab_counter(tok)
     counters: dict[str, Counter_] = {}
     if cfg.encode_mecab:
-        counters["moru (MeCab at encode time)"] = with_mecab
-        counters["moru (released tokenizer.json)"] = released
+        counters["moru + MeCab at encode"] = with_mecab
+        counters["moru"] = released
     else:
-        counters["moru (released tokenizer.json)"] = released
-        counters["moru (MeCab at encode time)"] = with_mecab
+        counters["moru"] = released
+        counters["moru + MeCab at encode"] = with_mecab
     for b in [*cfg.eval.baselines, *baselines]:
         if b.name in counters:
             raise ValueError(f"two tokenizers are named {b.name!r}")

@@ -112,7 +112,7 @@ def test_cli_train_and_eval(spark, workdir, tmp_path):
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "eval" / "compression.json").read_text())
     sets = {(r["tokenizer"], r["set"]) for r in rows}
-    for name in ("moru (released tokenizer.json)", "moru (MeCab at encode time)"):
+    for name in ("moru", "moru + MeCab at encode"):
         assert {(name, "heldout-ko"), (name, "heldout-en"), (name, "ko")} <= sets
     assert (tmp_path / "eval" / "compression.png").stat().st_size > 10_000
 
