@@ -266,8 +266,17 @@ class TrainConfig(_Section):
         return str(Path(self.output_dir) / "checkpoints")
 
 
+_DATA_SOURCES = ("blend", "blend_per_split", "mock")
+
+
 def _deep_merge(base: dict, over: dict) -> dict:
+    """``over`` merged into ``base``: mappings key by key (``model_overrides`` too), other values replaced; a data
+    source set in ``over`` (blend, blend_per_split or mock) replaces the base's source instead of adding one."""
     out = copy.deepcopy(base)
+    data_over = over.get("data")
+    if isinstance(data_over, dict) and isinstance(out.get("data"), dict) and set(data_over) & set(_DATA_SOURCES):
+        for key in _DATA_SOURCES:
+            out["data"][key] = False if key == "mock" else None
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "model_overrides":
             out[key] = _deep_merge(out[key], value)

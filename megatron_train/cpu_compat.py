@@ -25,7 +25,10 @@ forward_backward + dist_checkpointing path on CPU and fixing each failure, nothi
      (distributed) optimizer sorts parameters into fp32 / fp16 / bf16 groups by comparing these legacy type
      strings and raises TypeError for anything else, and ``clip_grads`` asserts on them.
 
-5. ``torch.cuda.synchronize()`` → no-op: dist_checkpointing's writer synchronizes after its (here CPU → CPU)
+5. ``CheckpointFunction.backward`` and ``CheckpointWithoutOutputFunction.backward`` (activation recompute) run
+   inside a fresh :class:`CudaAsCpu`: they re-run forward code (the causal-mask ``device="cuda"`` literal
+   included) from within ``torch.autograd.backward``, and a mode is switched off while its own handler runs.
+6. ``torch.cuda.synchronize()`` → no-op: dist_checkpointing's writer synchronizes after its (here CPU → CPU)
    copies; with no GPU there is no pending device work.
 
 What is not patched, because the CPU path does not reach it: CUDA streams (``overlap_grad_reduce`` and
@@ -111,6 +114,19 @@ def _cpu_tracker_class(base: type) -> type:
     return CpuRNGStatesTracker
 
 
+def _recompute_functions(mrandom) -> list[type]:
+    names = ("CheckpointFunction", "CheckpointWithoutOutputFunction")
+    return [getattr(mrandom, n) for n in names if hasattr(mrandom, n)]
+
+
+def _in_mode(fn):
+    def wrapped(*args, **kwargs):
+        with CudaAsCpu():
+            return fn(*args, **kwargs)
+
+    return wrapped
+
+
 CpuRNGStatesTracker: type | None = None  # the class, once enabled() has built it over megatron's tracker
 
 
@@ -129,6 +145,7 @@ def enabled() -> Iterator[None]:
         "set": mrandom._set_cuda_rng_state,
         "current_device": torch.cuda.current_device,
         "synchronize": torch.cuda.synchronize,
+        "recompute": {c: c.__dict__["backward"] for c in _recompute_functions(mrandom)},
     }
     if CpuRNGStatesTracker is None:
         CpuRNGStatesTracker = _cpu_tracker_class(saved["tracker"])
@@ -137,6 +154,8 @@ def enabled() -> Iterator[None]:
     mrandom._set_cuda_rng_state = lambda new_state, device=-1, graph_safe=False: torch.set_rng_state(new_state)
     torch.cuda.current_device = lambda: torch.device("cpu")
     torch.cuda.synchronize = lambda device=None: None
+    for cls, backward in saved["recompute"].items():
+        cls.backward = staticmethod(_in_mode(backward.__func__))
     mrandom._moru_cpu_compat = True
     try:
         with CudaAsCpu():
@@ -147,4 +166,6 @@ def enabled() -> Iterator[None]:
         mrandom._set_cuda_rng_state = saved["set"]
         torch.cuda.current_device = saved["current_device"]
         torch.cuda.synchronize = saved["synchronize"]
+        for cls, backward in saved["recompute"].items():
+            cls.backward = backward
         mrandom._moru_cpu_compat = False

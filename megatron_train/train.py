@@ -216,8 +216,7 @@ def _train(cfg: TrainConfig, stage: str, layout: distributed.Layout, console, ex
                     f"{last_saved or 'the start'}"
                 )
                 log.event("nonfinite", iteration=iteration + 1, loss=str(loss), grad_norm=str(grad_norm))
-                log.close()
-                return RunResult("nonfinite", iteration, str(path))
+                return _finish(log, cfg, stage, RunResult("nonfinite", iteration, str(path)))
             scheduler.step(1)  # the LR of this update: warmup reaches opt.lr at step warmup_iters
             optimizer.step_with_ready_grads()
             iteration += 1
@@ -254,17 +253,28 @@ def _train(cfg: TrainConfig, stage: str, layout: distributed.Layout, console, ex
                 log.print(f"[yellow]{preemption.signal_name or 'a signal on another rank'}: saved step {iteration}, "
                           f"exiting with {EXIT_PREEMPTED} to be requeued")  # fmt: skip
                 log.event("preempted", iteration=iteration, signal=preemption.signal_name)
-                log.close()
-                return RunResult("preempted", iteration, str(last_saved))
+                return _finish(log, cfg, stage, RunResult("preempted", iteration, str(last_saved)))
             if pause:
                 log.print(f"stopping after step {iteration} as asked (--exit-after); resume with the same command")
                 log.event("stopped", iteration=iteration)
-                log.close()
-                return RunResult("stopped", iteration, str(last_saved))
+                return _finish(log, cfg, stage, RunResult("stopped", iteration, str(last_saved)))
     log.event("finished", iteration=iteration)
     log.print(f"[green]{stage}: {iteration} steps done; checkpoint {last_saved}")
+    return _finish(log, cfg, stage, RunResult("finished", iteration, str(last_saved) if last_saved else None))
+
+
+def _finish(log: MetricsLogger, cfg: TrainConfig, stage: str, result: RunResult) -> RunResult:
+    """Close the metrics and draw the loss curve (OUTPUT_DIR/loss.png) on the logging rank."""
     log.close()
-    return RunResult("finished", iteration, str(last_saved) if last_saved else None)
+    if log.enabled:
+        from megatron_train.plots import plot_loss
+
+        png = plot_loss(
+            Path(cfg.output_dir) / "metrics.jsonl", Path(cfg.output_dir) / "loss.png", f"{cfg.model} {stage}"
+        )
+        if png is not None:
+            log.print(f"loss curve: {png}")
+    return result
 
 
 def _forward_step(data_iterator, model, *, device: torch.device, cp: int):

@@ -412,5 +412,47 @@ def tokenizer_eval(
     console.print(f"table: {paths['markdown']}  chart: {paths['png']}  numbers: {paths['json']}")
 
 
+@app.command("train")
+def train_cmd(
+    config: Path = ConfigOpt,
+    stage: str = typer.Option(
+        "pretrain", "--stage", help="pretrain (stage 1) | extend (32K context extension from the stage-1 checkpoint)"
+    ),
+    nproc: int | None = typer.Option(
+        None, "--nproc", help="processes on this machine (default: train.nproc_per_node, else one per GPU, else 1)"
+    ),
+    exit_after: int | None = typer.Option(None, "--exit-after", help="save a checkpoint and stop after step N"),
+) -> None:
+    """Train the train section's model with megatron-core on this machine (torchrun; gloo on CPU): resumes from the
+    stage's latest checkpoint; extend starts from the stage-1 checkpoint with train.extend merged over train.
+    Exit code 75 means preempted (SIGTERM/SIGUSR1) after saving: run the same command again to resume."""
+    import subprocess
+
+    from rich.markup import escape
+
+    from megatron_train.config import STAGES
+    from megatron_train.launch import default_nproc, torchrun_command
+
+    cfg = _load(config)
+    if stage not in STAGES:
+        console.print(f"[red]--stage must be one of {', '.join(STAGES)} (got {stage!r})")
+        raise typer.Exit(2)
+    try:
+        stage_cfg = cfg.train.for_stage(stage, cfg.workdir)
+    except ValueError as exc:
+        console.print(f"[red]config error: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    n = nproc or default_nproc(stage_cfg)
+    cmd = torchrun_command(config, stage, n, exit_after)
+    console.print(f"[dim]{escape(' '.join(cmd))}")
+    console.print(f"[dim]output: {stage_cfg.output_dir} (metrics.jsonl, tensorboard/, loss.png)")
+    rc = subprocess.call(cmd)
+    if rc == 75:
+        console.print("[yellow]preempted: the checkpoint is saved; run the same command to resume")
+    elif rc != 0:
+        console.print(f"[red]training exited with code {rc}")
+    raise typer.Exit(rc)
+
+
 if __name__ == "__main__":
     sys.exit(app())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from megatron_train.config import TrainConfig, resolve_train_paths
 from spark_jobs.config import ConfigError, JobsConfig, _resolve, read_yaml, validate
 from tokenizer.config import TokenizerConfig
 
@@ -23,11 +24,13 @@ class MoruConfig(JobsConfig):
     """Top-level config. Later stages add their own sections here."""
 
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
 
 def load_config(path: str | Path) -> MoruConfig:
     data = read_yaml(path)
     _resolve_tokenizer_paths(data, Path(path).resolve().parent)
+    resolve_train_paths(data, Path(path).resolve().parent)  # train.* (and train.extend.*) paths
     return validate(MoruConfig, data, str(path))
 
 
