@@ -204,7 +204,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _prune(root: Path, keep_last: int) -> None:
-    complete = sorted((int(m.group(1)), p) for p in root.iterdir() if (m := _ITER.match(p.name)))
+    """Delete all but the newest ``keep_last`` complete checkpoints (folders it did not write are left alone)."""
+    complete = sorted(
+        (int(m.group(1)), p) for p in root.iterdir() if (m := _ITER.match(p.name)) and (p / MARKER).is_file()
+    )
     for _, path in complete[:-keep_last]:
         shutil.rmtree(path, ignore_errors=True)
 

@@ -63,7 +63,9 @@ class MetricsLogger:
         if self.console is not None:
             self.console.print(message, highlight=False, soft_wrap=True)
         else:
-            print(message, flush=True)
+            from rich.text import Text
+
+            print(Text.from_markup(message).plain, flush=True)
 
     def train_step(self, iteration: int, total: int, first_iteration: int, record: dict) -> None:
         """One optimizer step: ``record`` has loss, lr, grad_norm, step_seconds, tokens_per_s and optionally

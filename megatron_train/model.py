@@ -51,6 +51,12 @@ def transformer_config(cfg: TrainConfig, on_gpu: bool, use_te: bool):
     """The megatron-core TransformerConfig of a run."""
     from megatron.core.transformer.transformer_config import TransformerConfig
 
+    return TransformerConfig(**transformer_config_kwargs(cfg, on_gpu, use_te))
+
+
+def transformer_config_kwargs(cfg: TrainConfig, on_gpu: bool, use_te: bool) -> dict:
+    """TransformerConfig's arguments (TransformerConfig itself checks that Transformer Engine is installed when
+    fused kernels or FP8 are asked for)."""
     shape: ModelShape = cfg.shape()
     dtype = _DTYPES[cfg.precision]
     par = cfg.parallel
@@ -102,7 +108,7 @@ def transformer_config(cfg: TrainConfig, on_gpu: bool, use_te: bool):
             fp8_amax_history_len=cfg.fp8.amax_history_len,
             fp8_amax_compute_algo=cfg.fp8.amax_compute_algo,
         )
-    return TransformerConfig(**kwargs)
+    return kwargs
 
 
 def layer_spec(use_te: bool):
