@@ -430,6 +430,7 @@ def train_cmd(
 
     from rich.markup import escape
 
+    from megatron_train import checkpoint
     from megatron_train.config import STAGES
     from megatron_train.launch import default_nproc, torchrun_command
 
@@ -442,6 +443,12 @@ def train_cmd(
     except ValueError as exc:
         console.print(f"[red]config error: {escape(str(exc))}")
         raise typer.Exit(2) from None
+    init_from = stage_cfg.checkpoint.init_from
+    if init_from and checkpoint.find_latest(stage_cfg.checkpoint_dir) is None:
+        if not (Path(init_from) / checkpoint.MARKER).is_file() and checkpoint.find_latest(init_from) is None:
+            hint = " (train stage pretrain first: moru train --config ...)" if stage == "extend" else ""
+            console.print(f"[red]checkpoint.init_from: no complete checkpoint under {escape(init_from)}{hint}")
+            raise typer.Exit(2)
     n = nproc or default_nproc(stage_cfg)
     cmd = torchrun_command(config, stage, n, exit_after)
     console.print(f"[dim]{escape(' '.join(cmd))}")
