@@ -205,7 +205,8 @@ class TrainConfig(_Section):
         decay = sched.decay_iters or self.train_iters
         if sched.warmup_iters >= decay:
             raise ValueError(f"schedule.warmup_iters ({sched.warmup_iters}) must be < decay_iters ({decay})")
-        if sched.wsd_decay_iters is not None and sched.wsd_decay_iters > decay - sched.warmup_iters:
+        wsd = sched.style == "wsd" and sched.wsd_decay_iters is not None
+        if wsd and sched.wsd_decay_iters > decay - sched.warmup_iters:
             raise ValueError("schedule.wsd_decay_iters is longer than the decay phase")
         if self.global_batch_size % self.micro_batch_size:
             raise ValueError(

@@ -101,3 +101,14 @@ def test_resume_with_another_data_parallel_size(tmp_path):
     assert [r["iteration"] for r in b] == list(range(1, 9))
     # the same samples in each global batch; gradients are reduced in another order across two ranks
     assert [r["loss"] for r in b] == pytest.approx([r["loss"] for r in a], abs=1e-5)
+
+
+def test_wsd_schedule(tmp_path):
+    cfg = tiny_train(
+        tmp_path, train_iters=10, optimizer={"lr": 1e-3, "min_lr": 1e-4},
+        schedule={"style": "wsd", "warmup_iters": 2, "wsd_decay_iters": 4},
+    )  # fmt: skip
+    train.run(cfg)
+    lrs = [r["lr"] for r in _rows(cfg)]
+    # warmup, stable at the peak, then a linear decay to min_lr over the last 4 steps
+    assert lrs == pytest.approx([5e-4, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 7.75e-4, 5.5e-4, 3.25e-4, 1e-4], rel=1e-9)

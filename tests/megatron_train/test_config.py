@@ -86,3 +86,13 @@ def test_load_resolves_paths_against_the_config_file(tmp_path):
     path.write_text(yaml.safe_dump({"workdir": "w", "train": {"optimizer": {"lr": -1}}}))
     with pytest.raises(TrainConfigError, match=r"train\.optimizer\.lr"):
         load_train_config(path)
+
+
+@pytest.mark.parametrize("name", ["train_tiny_cpu.yaml", "train_exaone_2.4b.yaml"])
+def test_shipped_train_configs_validate_for_both_stages(name):
+    from pathlib import Path
+
+    cfg, workdir = load_train_config(Path(__file__).resolve().parents[2] / "configs" / name)
+    pre, ext = cfg.for_stage("pretrain", workdir), cfg.for_stage("extend", workdir)
+    assert ext.seq_length > pre.seq_length
+    assert ext.checkpoint.init_from == pre.checkpoint_dir
