@@ -46,7 +46,7 @@ class ParallelConfig(_Section):
     tensor: int = Field(default=1, ge=1)
     pipeline: int = Field(default=1, ge=1)
     context: int = Field(default=1, ge=1, description="context parallelism (needs Transformer Engine attention)")
-    sequence_parallel: bool | None = Field(default=None, description="default: on when tensor > 1")
+    sequence_parallel: bool | None = Field(default=None, description="default: tensor > 1 with TE")
 
 
 class Fp8Config(_Section):

@@ -60,7 +60,9 @@ def transformer_config_kwargs(cfg: TrainConfig, on_gpu: bool, use_te: bool) -> d
     shape: ModelShape = cfg.shape()
     dtype = _DTYPES[cfg.precision]
     par = cfg.parallel
-    sequence_parallel = par.sequence_parallel if par.sequence_parallel is not None else par.tensor > 1
+    # sequence parallelism by default with TP on Transformer Engine; megatron-core's torch norms (CPU) lack it
+    default_sp = par.tensor > 1 and use_te
+    sequence_parallel = par.sequence_parallel if par.sequence_parallel is not None else default_sp
     rec = cfg.recompute
     kwargs = dict(
         num_layers=shape.num_layers,
