@@ -287,6 +287,69 @@ def decontamination_section(summary: dict, files: dict[str, bytes], measured: by
     return "".join(out)
 
 
+def tokenizer_section(t: dict, files: dict[str, bytes]) -> str:
+    """The trained tokenizer: its Hangul/Latin split against the target, the steering rounds, and the
+    compression table and chart (``moru tokenizer eval``'s) on the held-out documents."""
+    import tempfile
+
+    from tokenizer.evaluate import Row, plot
+
+    split = t["split"]
+    state = "trained in this run" if t.get("retrained") else "unchanged since it was trained (same settings)"
+    head = (
+        "<h2>Tokenizer (byte-level BPE, EXAONE-style)</h2>"
+        f"<p>{html.escape(str(t.get('output_dir') or ''))}: {state}. {t['vocab_size']:,} tokens "
+        f"({t['vocab_size_wanted']:,} wanted): {split['hangul']:,} Hangul, {split['latin']:,} Latin, "
+        f"{split['mixed']:,} both, {split['other']:,} other, {split['special']:,} special; Korean share of "
+        f"Hangul + Latin tokens {t['korean_token_share']:.3f} (target {t['target_korean_token_share']:.3f}). "
+        f"Korean training text {'pre-segmented with MeCab' if t['mecab_training'] else 'not segmented'}.</p>"
+    )
+    rounds = _table(
+        ["round", "text bytes", "Korean byte share", "Hangul tokens", "Latin tokens", "Korean token share", "s"],
+        [
+            [
+                "final" if i == len(t["rounds"]) - 1 else r["round"],
+                sum(r["bytes"].values()),
+                f"{r['korean_byte_share']:.3f}",
+                r["hangul_tokens"],
+                r["latin_tokens"],
+                f"{r['korean_token_share']:.3f}",
+                f"{r['train_seconds']:.1f}",
+            ]
+            for i, r in enumerate(t["rounds"])
+        ],
+    )
+    body = head + "<p>Steering: calibration rounds move the sample's Korean byte share toward the target split.</p>"
+    body += rounds
+    comp = t.get("compression") or []
+    if comp:
+        fields = ("tokenizer", "set", "lang", "docs", "words", "chars", "bytes", "tokens")
+        rows = [Row(**{k: c[k] for k in fields}) for c in comp]
+        with tempfile.TemporaryDirectory() as tmp:
+            files["tokenizer_compression.png"] = plot(rows, Path(tmp) / "c.png").read_bytes()
+        body += (
+            "<p>Compression on held-out documents (never sampled for training): tokens per word (EXAONE 3.0 reports "
+            "1.44 English, 2.46 Korean for its tokenizer) and characters per token.</p>"
+            '<img src="tokenizer_compression.png" alt="tokenizer compression">'
+            + _table(
+                ["tokenizer", "set", "docs", "words", "tokens", "tokens / word", "chars / token"],
+                [
+                    [
+                        r.tokenizer,
+                        r.set,
+                        r.docs,
+                        r.words,
+                        r.tokens,
+                        f"{r.tokens_per_word:.3f}",
+                        f"{r.chars_per_token:.3f}",
+                    ]
+                    for r in rows
+                ],
+            )  # fmt: skip
+        )
+    return body
+
+
 def demo_checks_section(checks: list[dict]) -> str:
     """The demo's checks against its generator's ground truth (check, result, expected, ok)."""
     return "<h2>Demo: checks against the generated corpus's ground truth</h2>" + _table(
@@ -375,6 +438,8 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
             + html.escape(", ".join(f"{k} v{v}" for k, v in gate["table_versions"].items()))
             + "</p>"
         )
+    if summary.get("tokenizer"):
+        sections.append(tokenizer_section(summary["tokenizer"], files))
     reasons: dict[str, int] = {}
     for row in summary.get("quarantine", []):
         key = f"{row['stage']}: {row['reason']}"

@@ -128,6 +128,10 @@ class CheckpointConfig(_Section):
     """``train.checkpoint``: sharded megatron-core dist_checkpointing checkpoints, saved atomically."""
 
     dir: str | None = Field(default=None, description="default: OUTPUT_DIR/checkpoints")
+    save: bool = Field(
+        default=True,
+        description="False: no checkpoint is written, not even at the end or on preemption (throughput benchmarks)",
+    )
     save_interval: int | None = Field(default=None, gt=0, description="iterations between saves (also at the end)")
     keep_last: int | None = Field(default=2, gt=0, description="older iter_* folders are deleted (None: keep all)")
     optimizer_format: Literal["dp_reshardable", "fully_reshardable"] = Field(

@@ -62,10 +62,16 @@ class MetricsLogger:
             return
         if self.console is not None:
             self.console.print(message, highlight=False, soft_wrap=True)
-        else:
+            return
+        try:
             from rich.text import Text
 
-            print(Text.from_markup(message).plain, flush=True)
+            plain = Text.from_markup(message).plain
+        except ImportError:  # a bare GPU image without rich: drop the [style] tags
+            import re
+
+            plain = re.sub(r"\[/?[a-z ]+\]", "", message)
+        print(plain, flush=True)
 
     def train_step(self, iteration: int, total: int, first_iteration: int, record: dict) -> None:
         """One optimizer step: ``record`` has loss, lr, grad_norm, step_seconds, tokens_per_s and optionally

@@ -244,7 +244,8 @@ def _train(cfg: TrainConfig, stage: str, layout: distributed.Layout, console, ex
             stop = preemption.should_stop(device)
             pause = exit_after is not None and iteration >= exit_after and iteration < cfg.train_iters
             interval = cfg.checkpoint.save_interval
-            if stop or pause or iteration == cfg.train_iters or (interval and iteration % interval == 0):
+            due = stop or pause or iteration == cfg.train_iters or (interval and iteration % interval == 0)
+            if due and cfg.checkpoint.save:
                 last_saved = checkpoint.save(
                     ckpt_root, iteration, model, optimizer, scheduler, consumed, run_info=run_info, **save_kwargs
                 )
@@ -269,9 +270,13 @@ def _finish(log: MetricsLogger, cfg: TrainConfig, stage: str, result: RunResult)
     if log.enabled:
         from megatron_train.plots import plot_loss
 
-        png = plot_loss(
-            Path(cfg.output_dir) / "metrics.jsonl", Path(cfg.output_dir) / "loss.png", f"{cfg.model} {stage}"
-        )
+        try:
+            png = plot_loss(
+                Path(cfg.output_dir) / "metrics.jsonl", Path(cfg.output_dir) / "loss.png", f"{cfg.model} {stage}"
+            )
+        except ImportError:  # a bare GPU image without matplotlib: metrics.jsonl has the numbers
+            png = None
+            log.print("matplotlib is not installed: no loss.png")
         if png is not None:
             log.print(f"loss curve: {png}")
     return result

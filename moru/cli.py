@@ -221,6 +221,13 @@ def demo(
         # the generated test set whose examples are planted in the corpus (exhaustive mode, the default)
         "decontaminate": {"benchmarks": [bench["config"]]},
         "select": {"thresholds": {lang: {"fasttext_quality": {"min": 0.5}} for lang in ("ko", "en", "ko+en")}},
+        # a small vocabulary for a small corpus (the default is EXAONE's 102,400); samples of 0.9 MB of the
+        # ~1.3 MB training_corpus leave room to steer the Korean/English split; 5% of documents are held out
+        "tokenizer": {
+            "vocab_size": 4096,
+            "sample": {"bytes": 900_000, "holdout_fraction": 0.05},
+            "steer": {"rounds": 2, "sample_bytes": 900_000, "tolerance": 0.05},
+        },
     }
     config_path.write_text(yaml.safe_dump(demo_cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
     console.print(f"config: {config_path} (re-run with: moru run --config {config_path})")
@@ -256,9 +263,41 @@ def demo(
         {"check": "planted documents in training_corpus", "result": str(d["in_training_corpus"]), "expected": "0",
          "ok": d["in_training_corpus"] == 0},
     ]  # fmt: skip
+    checks += demo_tokenizer_checks(cfg)
     _add_demo_checks(cfg.workdir, checks)
     console.print(f"report with the demo's checks: {workdir / 'report' / 'index.html'}")
     console.print(f"[green]demo finished in {time.time() - started:.0f} s")
+
+
+def demo_tokenizer_checks(cfg: MoruConfig) -> list[dict]:
+    """The demo's tokenizer: loads with transformers.AutoTokenizer offline, gives back every held-out
+    document exactly (decode(encode(x)) == x), and has the configured Hangul/Latin split."""
+    import json as json_
+
+    from transformers import AutoTokenizer
+
+    from spark_jobs import storage
+    from tokenizer.sample import iter_column
+    from tokenizer.train import output_dir
+
+    out = output_dir(cfg.tokenizer, cfg.workdir)
+    report = json_.loads((out / "moru_tokenizer.json").read_text(encoding="utf-8"))
+    tok = AutoTokenizer.from_pretrained(str(out), local_files_only=True)
+    texts = list(iter_column(storage.join(cfg.workdir, "tokenizer", "heldout"), "text"))
+    ids = tok(texts, add_special_tokens=False)["input_ids"]
+    exact = sum(tok.decode(i) == t for i, t in zip(ids, texts, strict=True))
+    share, target = report["korean_token_share"], report["target_korean_token_share"]
+    tol = cfg.tokenizer.steer.tolerance
+    console.print(
+        f"{'[green]' if exact == len(texts) else '[red]'}tokenizer: {report['vocab_size']:,} tokens, Korean share "
+        f"{share:.3f} (target {target}); {exact} of {len(texts)} held-out documents decode back exactly"
+    )
+    return [
+        {"check": "held-out documents that decode(encode(x)) gives back exactly (AutoTokenizer, offline)",
+         "result": f"{exact} of {len(texts)}", "expected": f"{len(texts)} of {len(texts)}", "ok": exact == len(texts)},
+        {"check": "tokenizer: Korean share of Hangul + Latin tokens", "result": f"{share:.3f}",
+         "expected": f"{target} ± {tol}", "ok": abs(share - target) <= tol},
+    ]  # fmt: skip
 
 
 def demo_decontamination(spark, workdir: str, planted: dict[str, dict]) -> dict:

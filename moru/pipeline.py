@@ -28,6 +28,7 @@ STAGES = (
     "decontaminate",
     "select",
     "gate",
+    "tokenizer",
 )
 
 
@@ -107,7 +108,7 @@ def run_stages(
                 continue
             if name == "decontaminate" and not cfg.decontaminate.benchmarks:
                 continue
-            with progress.stage(name):
+            with progress.stage(name) as note:
                 if name == "ingest":
                     stats = ingest.run(spark, cfg.workdir, cfg.sources, cfg.ingest)
                 elif name == "normalize":
@@ -126,6 +127,10 @@ def run_stages(
                     stats = run_stage(spark, cfg.workdir, cfg.decontaminate)
                 elif name == "select":
                     stats = select_job.run(spark, cfg.workdir, cfg.select)
+                elif name == "tokenizer":
+                    from tokenizer.stage import run_stage as tokenizer_stage
+
+                    stats = tokenizer_stage(spark, cfg.workdir, cfg.tokenizer, progress=note)
                 else:
                     from spark_jobs import gate as gate_job
 
@@ -164,6 +169,7 @@ def run_stages(
                 "contamination": summaries.contamination_summary(spark, cfg.workdir),
                 "contamination_by_length": summaries.contamination_by_length(spark, cfg.workdir),
                 "classifier": _classifier_report(cfg),
+                "tokenizer": next((s.extra for s in result.stages if s.stage == "tokenizer"), None),
                 "gate": None
                 if gate_result is None
                 else {

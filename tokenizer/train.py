@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 from tokenizer import bbpe, hf
 from tokenizer.config import TokenizerConfig
 from tokenizer.sample import SampleStats, count_rows, heldout, iter_column, sample
+from tokenizer.stage import fingerprint
 
 
 def _logit(p: float) -> float:
@@ -133,6 +134,7 @@ def run(
         "heldout": {"path": heldout_uri, "docs": held},
         "seconds": round(time.time() - started, 1),
         "config": cfg.model_dump(mode="json"),
+        "fingerprint": fingerprint(cfg),  # the pipeline's tokenizer stage retrains only when this changes
     }
     hf.save(tok, cfg, out_dir, report)
     report["output_dir"] = str(out_dir)

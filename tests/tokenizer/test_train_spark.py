@@ -146,3 +146,31 @@ def test_converged_round_on_the_final_sample_is_not_trained_again(spark, workdir
     assert any("keeping its tokenizer" in m for m in messages)
     assert report["final"]["bytes"] == report["calibration"][0]["bytes"]
     assert (tmp_path / "model" / "tokenizer.json").is_file()
+
+
+def test_pipeline_stage_trains_once_then_keeps_the_tokenizer(spark, workdir, tmp_path):
+    """The pipeline's tokenizer stage: trains and evaluates when nothing is saved, keeps the tokenizer while the
+    training settings stay the same (eval settings may change), retrains when they change."""
+    from tokenizer.config import TokenizerConfig
+    from tokenizer.stage import run_stage
+
+    base = dict(
+        vocab_size=600, output_dir=str(tmp_path / "tok"),
+        sample={"bytes": 300_000, "holdout_fraction": 0.1}, steer={"rounds": 0},
+        eval={"shipped_baselines": False},
+    )  # fmt: skip
+    first = run_stage(spark, workdir, TokenizerConfig(**base))
+    assert first.extra["retrained"] and first.rows_in == first.rows_out > 0
+    saved = (tmp_path / "tok" / "tokenizer.json").read_bytes()
+    assert {r["tokenizer"] for r in first.extra["compression"]} == {"moru", "moru + MeCab at encode"}
+    assert {r["lang"] for r in first.extra["compression"]} == {"ko", "en"}
+    again = run_stage(
+        spark, workdir, TokenizerConfig(**{**base, "eval": {"max_chars": 1000, "shipped_baselines": False}})
+    )
+    assert not again.extra["retrained"] and again.rows_unchanged == first.rows_in and again.rows_in == 0
+    assert again.extra["compression"] == first.extra["compression"]
+    assert (tmp_path / "tok" / "tokenizer.json").read_bytes() == saved
+    changed = run_stage(spark, workdir, TokenizerConfig(**{**base, "vocab_size": 700}))
+    assert changed.extra["retrained"] and changed.extra["vocab_size"] == 700
+    forced = run_stage(spark, workdir, TokenizerConfig(**{**base, "vocab_size": 700}), force=True)
+    assert forced.extra["retrained"]
