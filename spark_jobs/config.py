@@ -17,6 +17,7 @@ from quality.classifier import ClassifierConfig
 from quality.gates.config import GatesConfig
 from spark_jobs.decontaminate.contamination import DecontaminateConfig
 from spark_jobs.dedup.config import DedupConfig
+from spark_jobs.emit.config import EmitConfig
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.normalize import NormalizeConfig
 from spark_jobs.select import SelectConfig
@@ -48,6 +49,7 @@ class JobsConfig(BaseModel):
     decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
+    emit: EmitConfig = Field(default_factory=EmitConfig)
 
 
 def format_validation_error(exc: ValidationError, origin: str) -> str:
@@ -96,6 +98,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
                 clf[key] = [_resolve(v, base) if isinstance(v, str) else v for v in clf[key]]
         if isinstance(clf.get("model_path"), str):
             clf["model_path"] = _resolve(clf["model_path"], base)
+    emit = data.get("emit")
+    if isinstance(emit, dict):
+        for key in ("output", "tokenizer"):
+            if isinstance(emit.get(key), str):
+                emit[key] = _resolve(emit[key], base)
     return data
 
 

@@ -226,6 +226,37 @@ CONTAMINATION = Table(
     stats_columns=("doc_id", "benchmark", "split"),
 )
 
+EMITTED_DOCUMENTS = Table(
+    name="emitted_documents",
+    key=("stage", "doc_id", "piece"),
+    ddl=(
+        "run_id STRING NOT NULL, stage STRING NOT NULL, split STRING NOT NULL, role STRING NOT NULL, "
+        "doc_id STRING NOT NULL, piece INT NOT NULL, lang STRING NOT NULL, source STRING NOT NULL, "
+        "n_tokens INT NOT NULL, dataset STRING NOT NULL, seq_index BIGINT NOT NULL"
+    ),
+    doc=(
+        "one row per document (stage 1) or document piece (stage 2) of the latest published emit run: its "
+        "tokens with the end-of-document token, the dataset it is in (path prefix under the run's folder) and its "
+        "index there; role is all (stage 1), long or replay (stage 2); piece numbers the pieces of a document "
+        "split to fit stage 2's max_tokens (0 otherwise)"
+    ),
+    stats_columns=("stage", "split", "doc_id", "lang", "source"),
+)
+
+EMIT_TOKEN_STATS = Table(
+    name="emit_token_stats",
+    key=("stage", "split", "role", "lang", "source"),
+    ddl=(
+        "run_id STRING NOT NULL, stage STRING NOT NULL, split STRING NOT NULL, role STRING NOT NULL, "
+        "lang STRING NOT NULL, source STRING NOT NULL, documents BIGINT NOT NULL, tokens BIGINT NOT NULL, "
+        "datasets INT NOT NULL, blend_weight DOUBLE NOT NULL"
+    ),
+    doc=(
+        "tokens per stage, split, role, language and source of the latest published emit run, and the share "
+        "of its split's blend weight (0 when the blend leaves it out)"
+    ),
+)
+
 ALL_TABLES = {
     t.name: t
     for t in (
@@ -241,6 +272,8 @@ ALL_TABLES = {
         BENCHMARK_EXAMPLES,
         BENCHMARK_SUBSTRINGS,
         CONTAMINATION,
+        EMITTED_DOCUMENTS,
+        EMIT_TOKEN_STATS,
     )
 }
 

@@ -1,0 +1,131 @@
+"""The ``emit`` section of the config: where the Megatron datasets go, how documents are split into train /
+valid / test, how the blends are weighted, and what stage 2 (long context + replay) takes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Bump when the bytes emitted for the same input and settings change: a re-run then emits a new run.
+FORMAT_VERSION = "1"
+
+
+class SplitConfig(BaseModel):
+    """``emit.split``: the share of documents in valid and test, drawn by a hash of ``doc_id`` (a document keeps
+    its split on every run, in both stages, and whatever else the corpus gains or loses)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    valid: float = Field(default=0.005, ge=0, lt=0.5, description="share of documents in the valid split")
+    test: float = Field(default=0.005, ge=0, lt=0.5, description="share of documents in the test split")
+    seed: int = Field(default=0, ge=0, description="another seed draws other documents for valid and test")
+
+
+class MultipliersConfig(BaseModel):
+    """Blend weight multipliers: a dataset's weight is its token count times ``lang[its lang]`` times
+    ``source[its source]`` (1 where not listed), so 1 everywhere samples every token equally often and
+    ``lang: {ko: 2}`` samples Korean tokens twice as often as the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lang: dict[str, float] = Field(default_factory=dict, description="multiplier per lang value (default 1)")
+    source: dict[str, float] = Field(default_factory=dict, description="multiplier per source name (default 1)")
+
+    @model_validator(mode="after")
+    def _non_negative(self):
+        for kind, table in (("lang", self.lang), ("source", self.source)):
+            for name, value in table.items():
+                if value < 0:
+                    raise ValueError(f"{kind}.{name}: a multiplier cannot be negative (got {value})")
+        return self
+
+    def factor(self, lang: str, source: str) -> float:
+        return self.lang.get(lang, 1.0) * self.source.get(source, 1.0)
+
+
+class Stage2Config(BaseModel):
+    """``emit.stage2``: the 32K context-extension set (EXAONE 3.5): every document of at least ``min_tokens``
+    tokens, cut into near-equal pieces of at most ``max_tokens`` when longer, plus a replayed sample of the
+    shorter stage-1 documents so that ``replay_ratio`` of stage 2's tokens (and of its blend weight) is replay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    min_tokens: int = Field(
+        default=4096,
+        ge=2,
+        le=32_768,
+        description="a document is long when it has at least this many tokens (its end-of-document token "
+        "included); the default is stage 1's context, so stage 2 holds what stage 1 had to cut",
+    )
+    max_tokens: int = Field(
+        default=32_768,
+        ge=4,
+        description="longest stage-2 document (end-of-document token included); longer documents are split into "
+        "the fewest near-equal pieces that fit, each ending with the end-of-document token",
+    )
+    replay_ratio: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="share of stage 2's tokens that are replayed stage-1 documents (shorter than min_tokens)",
+    )
+    multipliers: MultipliersConfig | None = Field(
+        default=None, description="blend multipliers for stage 2 (default: emit.multipliers)"
+    )
+    seed: int = Field(default=0, ge=0, description="another seed replays other documents")
+
+    @model_validator(mode="after")
+    def _pieces_fit(self):
+        # a document longer than max_tokens is split into k = ceil(c / (max - 1)) near-equal pieces of content
+        # (c content tokens); each then has more than (max - 1) / 2 content tokens, so at least max // 2 tokens
+        # with its end-of-document token: every piece is long too exactly when min_tokens <= max_tokens // 2
+        if self.min_tokens > self.max_tokens // 2:
+            raise ValueError(
+                f"min_tokens ({self.min_tokens}) must be at most max_tokens // 2 ({self.max_tokens // 2}): pieces "
+                "of a split document can be that short, and every stage-2 document must reach min_tokens"
+            )
+        return self
+
+
+class EmitConfig(BaseModel):
+    """``emit``: Megatron indexed datasets (``.bin``/``.idx``) and blend JSONs from ``training_corpus``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output: str | None = Field(
+        default=None, description="where runs/, the blends and manifest.json go (default WORKDIR/emit): local, "
+        "s3://… or dbfs:/…"
+    )  # fmt: skip
+    tokenizer: str | None = Field(
+        default=None,
+        description="Hugging Face tokenizer folder (default: tokenizer.output_dir, else WORKDIR/tokenizer/model)",
+    )
+    partitions: int = Field(
+        default=8,
+        ge=1,
+        le=100_000,
+        description="Spark partitions = shards per (split, lang, source) before merging; documents go to a "
+        "partition by a hash of doc_id, so the shards are the same on any cluster",
+    )
+    merge: bool = Field(default=False, description="merge each (stage, split, lang, source)'s shards into one file")
+    batch_docs: int = Field(
+        default=1000, ge=1, le=100_000, description="documents per Arrow batch handed to encode_batch"
+    )
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    multipliers: MultipliersConfig = Field(default_factory=MultipliersConfig)
+    stage2: Stage2Config = Field(default_factory=Stage2Config)
+    keep_runs: int = Field(
+        default=2, ge=1, description="published runs kept under runs/ (a trainer may still read the previous one)"
+    )
+
+    def stage2_multipliers(self) -> MultipliersConfig:
+        return self.stage2.multipliers or self.multipliers
+
+    def fingerprint(self) -> str:
+        """What decides the emitted bytes and blends (not where they go, nor batch sizes)."""
+        data = self.model_dump(mode="json", exclude={"output", "tokenizer", "batch_docs", "keep_runs"})
+        data["format"] = FORMAT_VERSION
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,836 @@
+"""The emit job: ``training_corpus`` → Megatron indexed datasets (``.bin``/``.idx``), blend JSONs and a manifest.
+
+Steps, each one Spark pass or a small driver step:
+
+1. **Gate.** :func:`spark_jobs.gate.require_passed_gate` first: nothing is emitted past a failed or stale gate.
+   ``training_corpus`` is then read at the Delta version the gate validated.
+2. **Stage 1** (one pass over the text). Each document gets its split (train / valid / test) from a hash of its
+   ``doc_id``; documents go to ``emit.partitions`` partitions by a hash of ``doc_id`` and are sorted by (split,
+   lang, source, doc_id) inside each, so the shards do not depend on the table's file layout or the cluster.
+   A ``mapInArrow`` task tokenizes each Arrow batch with ``encode_batch_fast`` (tokenizer loaded once per
+   Python worker), appends the end-of-document token and writes one shard per (split, lang, source) in its
+   partition through megatron-core's ``IndexedDatasetBuilder``. It returns one small row per document (tokens,
+   shard, index), written once as Parquet: the rest of the job reads those rows, never the text again.
+3. **Stage 2** (reads stage-1 shards, no tokenizing): documents of at least ``stage2.min_tokens`` tokens, split
+   into near-equal pieces of at most ``stage2.max_tokens``, plus replayed stage-1 documents shorter than that:
+   per split, the documents of the lowest hash buckets (a hash of doc_id and ``stage2.seed``) until their
+   tokens reach ``replay_ratio / (1 - replay_ratio)`` times the long documents' tokens.
+4. **Merge** (optional): one file per (stage, split, role, lang, source), in shard order.
+5. **Verify**: every shard is read back with megatron-core's ``IndexedDataset`` and checked against the
+   document rows (counts, token sums, the order of lengths, sizes, end-of-document tokens); SHA-256 recorded.
+6. **Publish**: shards are written under ``_staging/<run>/`` and the run's folder is renamed into
+   ``runs/<run>`` in one step (a local file system; on object stores, where there is no rename, they are
+   written to ``runs/<run>/`` directly). Only then are ``emitted_documents`` and ``emit_token_stats``
+   (Delta) written, then the run's manifest, the blends and, last, ``manifest.json``. A job that dies before
+   that leaves the previous blends pointing at the previous run, whole; its staging folder is removed by the
+   next run.
+
+A run is named ``<UTC time>-<fingerprint>``; the fingerprint hashes the input (table, Delta version), the
+tokenizer and the settings that decide the bytes. A re-run with the same fingerprint does nothing unless forced,
+and a forced one writes byte-identical shards to a new run folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs import storage, tables
+from spark_jobs.emit import blend as blends
+from spark_jobs.emit import shards
+from spark_jobs.emit.config import EmitConfig
+from spark_jobs.stats import StageStats
+
+log = logging.getLogger("moru.emit")
+
+META1_DDL = "doc_id STRING, split STRING, lang STRING, source STRING, n_tokens INT, part INT, seq BIGINT"
+META2_DDL = (
+    "doc_id STRING, piece INT, split STRING, role STRING, lang STRING, source STRING, n_tokens INT, part INT, "
+    "seq BIGINT"
+)
+TASK_DDL = "result STRING"
+REPLAY_BUCKETS = 1 << 16
+LENGTH_BINS = tuple(2**i for i in range(0, 21))  # token-length histogram edges for the report: 1 … 1M
+
+
+# -- names -------------------------------------------------------------------------------------------------
+
+
+def _safe(name: str) -> str:
+    """A path component for a lang or source value (anything else is replaced, with a hash to keep it unique)."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,80}", name):
+        return name
+    cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._")[:60] or "x"
+    return f"{cleaned}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
+def group_path(stage: str, split: str, role: str, lang: str, source: str) -> str:
+    """The dataset's path under a run, without ``part-…``: the merged file's prefix."""
+    mid = f"/{role}" if stage == "stage2" else ""
+    return f"{stage}/{split}{mid}/{_safe(lang)}/{_safe(source)}"
+
+
+def part_path(stage: str, split: str, role: str, lang: str, source: str, part: int) -> str:
+    return f"{group_path(stage, split, role, lang, source)}/part-{part:05d}"
+
+
+def split_column(cfg: EmitConfig):
+    """train / valid / test from a hash of doc_id (per million)."""
+    u = F.pmod(F.xxhash64(F.lit(f"split:{cfg.split.seed}"), F.col("doc_id")), F.lit(1_000_000))
+    test = int(round(cfg.split.test * 1_000_000))
+    valid = test + int(round(cfg.split.valid * 1_000_000))
+    return F.when(u < test, "test").when(u < valid, "valid").otherwise("train")
+
+
+# -- Spark tasks ---------------------------------------------------------------------------------------------
+
+
+def _task_tag() -> str:
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    if ctx is None:
+        return f"p{os.getpid()}"
+    return f"{ctx.stageId()}-{ctx.partitionId()}-{ctx.attemptNumber()}-{os.getpid()}"
+
+
+class _OpenShard:
+    """The shard a task is writing now (one at a time: its rows arrive grouped by shard)."""
+
+    def __init__(self):
+        self.key = None
+        self._cm = None
+        self.writer: shards.ShardWriter | None = None
+
+    def switch(self, key, uri: str, dtype: np.dtype, tag: str) -> shards.ShardWriter:
+        if key != self.key:
+            self.close()
+            self._cm = shards.shard_output(uri, tag)
+            local = self._cm.__enter__()
+            self.key, self.writer = key, shards.ShardWriter(local, dtype)
+        return self.writer  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.finish()
+            self._cm.__exit__(None, None, None)
+        self.key, self.writer, self._cm = None, None, None
+
+    def abort(self, exc: BaseException) -> None:
+        if self._cm is not None:
+            self._cm.__exit__(type(exc), exc, exc.__traceback__)
+        self.key, self.writer, self._cm = None, None, None
+
+
+def _stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: str):
+    """mapInArrow function: tokenize, append the end-of-document token, write the partition's shards; yields one
+    row per document (n_tokens 0 and seq -1 for a document with no tokens, which is not written)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        part = ctx.partitionId() if ctx is not None else 0
+        tag, dtype = _task_tag(), np.dtype(dtype_name)
+        tok = shards.load_tokenizer(tok_json, tok_sha)
+        shard = _OpenShard()
+        try:
+            for batch in batches:
+                n = batch.num_rows
+                if n == 0:
+                    continue
+                flat, lengths = shards.encode(tok, batch.column("text").to_pylist())
+                keep = lengths > 0
+                tokens, ends = shards.with_eod(flat, lengths[keep], eod, dtype)
+                seq = np.full(n, -1, dtype=np.int64)
+                keys = list(zip(*(batch.column(c).to_pylist() for c in ("split", "lang", "source")), strict=True))
+                kept = np.flatnonzero(keep)
+                # runs of documents of one shard (rows are sorted by split, lang, source)
+                start = 0
+                while start < len(kept):
+                    key = keys[kept[start]]
+                    stop = start + 1
+                    while stop < len(kept) and keys[kept[stop]] == key:
+                        stop += 1
+                    writer = shard.switch(key, storage.join(root, part_path("stage1", key[0], "all", key[1],
+                                                                               key[2], part)), dtype, tag)  # fmt: skip
+                    lo = int(ends[start - 1]) if start else 0
+                    first = writer.documents
+                    writer.add_many(tokens[lo : int(ends[stop - 1])], ends[start:stop] - lo)
+                    seq[kept[start:stop]] = np.arange(first, writer.documents)
+                    start = stop
+                n_tokens = np.where(keep, lengths + 1, 0).astype(np.int32)
+                yield pa.RecordBatch.from_arrays(
+                    [batch.column("doc_id"), batch.column("split"), batch.column("lang"), batch.column("source"),
+                     pa.array(n_tokens), pa.array(np.full(n, part, dtype=np.int32)), pa.array(seq)],
+                    names=["doc_id", "split", "lang", "source", "n_tokens", "part", "seq"],
+                )  # fmt: skip
+            shard.close()
+        except BaseException as exc:
+            shard.abort(exc)
+            raise
+
+    return run
+
+
+def _stage2_writer(root: str, eod: int, dtype_name: str, max_tokens: int):
+    """mapInArrow function: copy the selected stage-1 documents into stage-2 shards (long documents cut into
+    pieces that fit ``max_tokens``); yields one row per piece."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from contextlib import ExitStack
+
+        tag, dtype = _task_tag(), np.dtype(dtype_name)
+        shard = _OpenShard()
+        source_key, source_ds, stack = None, None, ExitStack()
+        try:
+            for batch in batches:
+                cols = {c: batch.column(c).to_pylist() for c in ("doc_id", "split", "lang", "source", "role",
+                                                                 "n_tokens", "part", "seq")}  # fmt: skip
+                out: dict[str, list] = {k: [] for k in ("doc_id", "piece", "split", "role", "lang", "source",
+                                                        "n_tokens", "part", "seq")}  # fmt: skip
+                for i in range(batch.num_rows):
+                    split, lang, src, role, part = (cols[c][i] for c in ("split", "lang", "source", "role", "part"))
+                    if (split, lang, src, part) != source_key:
+                        source_ds = None
+                        stack.close()
+                        stack = ExitStack()
+                        uri = storage.join(root, part_path("stage1", split, "all", lang, src, part))
+                        source_ds = shards.read_dataset(stack.enter_context(shards.shard_input(uri)))
+                        source_key = (split, lang, src, part)
+                    doc = source_ds[cols["seq"][i]]
+                    if len(doc) != cols["n_tokens"][i]:
+                        raise shards.ShardError(f"stage-1 document {cols['doc_id'][i]} has {len(doc)} tokens, "
+                                                f"its row says {cols['n_tokens'][i]}")  # fmt: skip
+                    writer = shard.switch((split, role, lang, src, part), storage.join(
+                        root, part_path("stage2", split, role, lang, src, part)), dtype, tag)  # fmt: skip
+                    bounds = shards.piece_bounds(len(doc), max_tokens) if role == "long" else [(0, len(doc) - 1)]
+                    for piece, (a, b) in enumerate(bounds):
+                        tokens = np.empty(b - a + 1, dtype=dtype)
+                        tokens[:-1] = doc[a:b]
+                        tokens[-1] = eod
+                        index = writer.add(tokens)
+                        for k, v in (("doc_id", cols["doc_id"][i]), ("piece", piece), ("split", split),
+                                     ("role", role), ("lang", lang), ("source", src), ("n_tokens", len(tokens)),
+                                     ("part", part), ("seq", index)):  # fmt: skip
+                            out[k].append(v)
+                yield pa.RecordBatch.from_pydict(
+                    out,
+                    schema=pa.schema([("doc_id", pa.string()), ("piece", pa.int32()), ("split", pa.string()),
+                                      ("role", pa.string()), ("lang", pa.string()), ("source", pa.string()),
+                                      ("n_tokens", pa.int32()), ("part", pa.int32()), ("seq", pa.int64())]),
+                )  # fmt: skip
+            shard.close()
+        except BaseException as exc:
+            shard.abort(exc)
+            raise
+        finally:
+            source_ds = None
+            stack.close()
+
+    return run
+
+
+def _merge_task(root: str, dtype_name: str):
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from contextlib import ExitStack
+
+        tag, results = _task_tag(), []
+        for batch in batches:
+            for spec in map(json.loads, batch.column("spec").to_pylist()):
+                with ExitStack() as stack:
+                    parts = [stack.enter_context(shards.shard_input(storage.join(root, p))) for p in spec["parts"]]
+                    with shards.shard_output(storage.join(root, spec["path"]), tag) as out:
+                        shards.merge(parts, out, np.dtype(dtype_name))
+                for p in spec["parts"]:
+                    shards.remove_shard(storage.join(root, p))
+                results.append(json.dumps({"path": spec["path"]}))
+        yield pa.RecordBatch.from_pydict({"result": results})
+
+    return run
+
+
+def _verify_task(root: str, eod: int, dtype_name: str):
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        results = []
+        for batch in batches:
+            for spec in map(json.loads, batch.column("spec").to_pylist()):
+                with shards.shard_input(storage.join(root, spec["path"])) as local:
+                    got = shards.verify(local, shards.Expected(**spec["expected"]), eod, np.dtype(dtype_name))
+                results.append(json.dumps({"path": spec["path"], **got}))
+        yield pa.RecordBatch.from_pydict({"result": results})
+
+    return run
+
+
+def _run_tasks(spark: SparkSession, specs: list[dict], fn, slots: int) -> list[dict]:
+    """Small driver-made task lists (merges, verifications) as Spark tasks: one row per task spec."""
+    if not specs:
+        return []
+    df = spark.createDataFrame([(json.dumps(s),) for s in specs], "spec STRING")
+    rows = df.repartition(max(1, min(slots, len(specs)))).mapInArrow(fn, TASK_DDL).collect()
+    return [json.loads(r["result"]) for r in rows]
+
+
+# -- the job -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Shard:
+    """A dataset as emitted: its path under the run, what it holds, and (after verification) its files."""
+
+    stage: str
+    split: str
+    role: str
+    lang: str
+    source: str
+    path: str
+    documents: int
+    tokens: int
+    moment: int
+    parts: list[tuple[int, str, int, int]] = field(default_factory=list)  # (part, path, documents, tokens)
+    files: dict = field(default_factory=dict)
+
+    def expected(self) -> dict:
+        return {"documents": self.documents, "tokens": self.tokens, "moment": self.moment}
+
+
+@dataclass
+class EmitResult:
+    run_id: str
+    run_uri: str
+    shards: list[Shard]
+    documents_in: int
+    documents_out: int
+    rejected: list[str]  # doc_ids of documents with no tokens (at most 100 listed)
+    rejected_count: int
+    replay: dict  # per split: long tokens, replay target, replay tokens, candidates' tokens
+    meta_uri: str
+    length_histogram: list[dict]
+    seconds: dict
+
+
+def _arrow_batch_size(spark: SparkSession, n: int):
+    class _Ctx:
+        def __enter__(self):
+            self.old = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", None)
+            spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(n))
+
+        def __exit__(self, *exc):
+            if self.old is None:
+                spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+            else:
+                spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", self.old)
+
+    return _Ctx()
+
+
+def _shards_from_meta(meta: DataFrame, stage: str) -> list[Shard]:
+    """Per-part shards (small: parts x groups rows) with what each must hold."""
+    role = F.lit("all") if stage == "stage1" else F.col("role")
+    agg = (
+        meta.filter(F.col("n_tokens") > 0)
+        .withColumn("role", role)
+        .groupBy("split", "role", "lang", "source", "part")
+        .agg(
+            F.count(F.lit(1)).alias("documents"),
+            F.sum("n_tokens").alias("tokens"),
+            F.sum((F.col("seq") + 1) * F.col("n_tokens")).alias("moment"),
+        )
+        .collect()
+    )
+    out = []
+    for r in sorted(agg, key=lambda r: (r["split"], r["role"], r["lang"], r["source"], r["part"])):
+        path = part_path(stage, r["split"], r["role"], r["lang"], r["source"], r["part"])
+        out.append(Shard(stage, r["split"], r["role"], r["lang"], r["source"], path, r["documents"], r["tokens"],
+                         r["moment"], parts=[(r["part"], path, r["documents"], r["tokens"])]))  # fmt: skip
+    return out
+
+
+def _merged(parts: list[Shard]) -> list[Shard]:
+    """One shard per group: parts concatenated in part order (moments shift by the documents before)."""
+    groups: dict[tuple, list[Shard]] = {}
+    for s in parts:
+        groups.setdefault((s.stage, s.split, s.role, s.lang, s.source), []).append(s)
+    out = []
+    for key, members in groups.items():
+        members.sort(key=lambda s: s.parts[0][0])
+        docs = tokens = moment = 0
+        for s in members:
+            moment += s.moment + docs * s.tokens
+            docs += s.documents
+            tokens += s.tokens
+        out.append(Shard(*key, group_path(*key), docs, tokens, moment, parts=[s.parts[0] for s in members]))
+    return out
+
+
+def _replay_selection(spark: SparkSession, m1: DataFrame, cfg: EmitConfig) -> tuple[DataFrame, dict]:
+    """Long documents and the replayed sample (role long / replay), and per split what was aimed at and got."""
+    s2 = cfg.stage2
+    n = F.col("n_tokens")
+    # tokens of a long document once cut into pieces: its content plus one end-of-document token per piece
+    pieces = F.when(n > s2.max_tokens, (n - 1) + F.ceil((n - 1) / F.lit(s2.max_tokens - 1))).otherwise(n)
+    long = m1.filter(n >= s2.min_tokens)
+    long_tokens = {r["split"]: int(r["t"]) for r in long.groupBy("split").agg(F.sum(pieces).alias("t")).collect()}
+    bucket = F.pmod(F.xxhash64(F.lit(f"replay:{s2.seed}"), F.col("doc_id")), F.lit(REPLAY_BUCKETS))
+    short = m1.filter((n > 0) & (n < s2.min_tokens)).withColumn("bucket", bucket)
+    per_bucket: dict[str, list[tuple[int, int]]] = {}
+    if s2.replay_ratio > 0 and long_tokens:
+        for r in short.groupBy("split", "bucket").agg(F.sum("n_tokens").alias("t")).collect():
+            per_bucket.setdefault(r["split"], []).append((r["bucket"], int(r["t"])))
+    info, cutoff = {}, {}
+    for split in sorted(long_tokens):
+        target = s2.replay_ratio / (1 - s2.replay_ratio) * long_tokens[split]
+        got, cut = 0, 0
+        available = sum(t for _, t in per_bucket.get(split, []))
+        for b, t in sorted(per_bucket.get(split, [])):
+            if got >= target:
+                break
+            got, cut = got + t, b + 1
+        cutoff[split] = cut
+        info[split] = {"long_tokens": long_tokens[split], "replay_target_tokens": round(target),
+                       "replay_tokens": got, "short_tokens_available": available,
+                       "replay_token_share": got / (got + long_tokens[split])}  # fmt: skip
+    chosen = F.lit(False)
+    for split, cut in cutoff.items():
+        chosen = F.when(F.col("split") == split, F.col("bucket") < cut).otherwise(chosen)
+    replay = short.filter(chosen).drop("bucket")
+    cols = ["doc_id", "split", "lang", "source", "role", "n_tokens", "part", "seq"]
+    selected = (
+        long.withColumn("role", F.lit("long"))
+        .select(*cols)
+        .unionByName(replay.withColumn("role", F.lit("replay")).select(*cols))
+    )
+    return selected, info
+
+
+def _histogram(m1: DataFrame, m2: DataFrame | None) -> list[dict]:
+    """Documents and tokens per power-of-two token length, per stage (small: a row per stage and bin)."""
+    out = []
+    for stage, df in (("stage1", m1), ("stage2", m2)):
+        if df is None:
+            continue
+        b = F.floor(F.log2(F.col("n_tokens"))).cast("int")
+        rows = (
+            df.filter(F.col("n_tokens") > 0)
+            .groupBy(b.alias("bin"))
+            .agg(F.count(F.lit(1)).alias("documents"), F.sum("n_tokens").alias("tokens"))
+            .collect()
+        )
+        out += [{"stage": stage, "min_tokens": 2 ** r["bin"], "documents": r["documents"], "tokens": int(r["tokens"])}
+                for r in sorted(rows, key=lambda r: r["bin"])]  # fmt: skip
+    return out
+
+
+def emit_corpus(
+    spark: SparkSession,
+    corpus: DataFrame,
+    out_uri: str,
+    cfg: EmitConfig,
+    tok: shards.TokenizerInfo,
+    run_id: str,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> EmitResult:
+    """Steps 2-6 of the module docstring on ``corpus`` (doc_id, source, lang, text): write, verify, publish.
+    Returns what was published; the Delta tables, blends and manifests are written by :func:`run`."""
+    seconds: dict[str, float] = {}
+    t0 = time.time()
+    local_out = storage.local_path(out_uri)
+    staging = storage.join(out_uri, "_staging", run_id)
+    root = storage.join(staging, "data") if local_out is not None else storage.join(out_uri, "runs", run_id)
+    meta_uri = storage.join(staging, "meta")
+    _remove_stale_staging(out_uri, keep=run_id)
+    slots = max(2, spark.sparkContext.defaultParallelism if _has_context(spark) else 2)
+
+    progress(f"stage 1: tokenizing into {cfg.partitions} partitions")
+    with _arrow_batch_size(spark, cfg.batch_docs):
+        docs = corpus.select("doc_id", "source", "lang", "text").withColumn("split", split_column(cfg))
+        docs = docs.repartition(cfg.partitions, "doc_id").sortWithinPartitions("split", "lang", "source", "doc_id")
+        fn1 = _stage1_writer(root, tok.json_text, tok.sha256, tok.eod_id, tok.dtype)
+        docs.mapInArrow(fn1, META1_DDL).write.mode("overwrite").parquet(storage.to_spark_path(meta_uri + "/stage1"))
+    m1 = spark.read.parquet(storage.to_spark_path(meta_uri + "/stage1"))
+    parts = _shards_from_meta(m1, "stage1")
+    counts = m1.agg(F.count(F.lit(1)).alias("n"), F.sum((F.col("n_tokens") == 0).cast("long")).alias("zero")).head()
+    rejected_count = int(counts["zero"] or 0)
+    rejected = [r["doc_id"] for r in m1.filter(F.col("n_tokens") == 0).select("doc_id").limit(100).collect()]
+    seconds["stage1"] = time.time() - t0
+
+    replay_info: dict = {}
+    m2 = None
+    if cfg.stage2.enabled:
+        t = time.time()
+        selected, replay_info = _replay_selection(spark, m1, cfg)
+        progress("stage 2: long documents and the replayed sample")
+        fn2 = _stage2_writer(root, tok.eod_id, tok.dtype, cfg.stage2.max_tokens)
+        selected = selected.repartition(cfg.partitions, "part").sortWithinPartitions(
+            "part", "split", "lang", "source", "role", "seq"
+        )
+        selected.mapInArrow(fn2, META2_DDL).write.mode("overwrite").parquet(storage.to_spark_path(meta_uri + "/stage2"))
+        m2 = spark.read.parquet(storage.to_spark_path(meta_uri + "/stage2"))
+        parts += _shards_from_meta(m2, "stage2")
+        seconds["stage2"] = time.time() - t
+
+    final = parts
+    if cfg.merge:
+        t = time.time()
+        final = _merged(parts)
+        progress(f"merging {len(parts)} shards into {len(final)}")
+        specs = [{"path": s.path, "parts": [p[1] for p in s.parts]} for s in final]
+        _run_tasks(spark, specs, _merge_task(root, tok.dtype), slots)
+        seconds["merge"] = time.time() - t
+
+    t = time.time()
+    progress(f"verifying {len(final)} shards")
+    verified = {r["path"]: r for r in _run_tasks(
+        spark, [{"path": s.path, "expected": s.expected()} for s in final], _verify_task(root, tok.eod_id, tok.dtype),
+        slots)}  # fmt: skip
+    for s in final:
+        s.files = {k: v for k, v in verified[s.path].items() if k != "path"}
+    seconds["verify"] = time.time() - t
+
+    t = time.time()
+    run_uri = storage.join(out_uri, "runs", run_id)
+    if local_out is not None:
+        target = storage.local_path(run_uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        src = storage.local_path(root)
+        if not src.exists():  # nothing was emitted at all (an empty corpus): an empty run
+            src.mkdir(parents=True)
+        os.rename(src, target)  # the whole run appears at once
+    else:  # object stores: each shard was uploaded whole; check what the store holds before naming it
+        for s in final:
+            got = shards.remote_sizes(storage.join(root, s.path))
+            if got != (s.files["bin_bytes"], s.files["idx_bytes"]):
+                raise shards.ShardError(f"{s.path}: the store holds {got} bytes, verified {s.files}")
+    seconds["publish"] = time.time() - t
+    hist = _histogram(m1, m2)
+    return EmitResult(
+        run_id=run_id,
+        run_uri=run_uri,
+        shards=final,
+        documents_in=int(counts["n"]),
+        documents_out=int(counts["n"]) - rejected_count,
+        rejected=rejected,
+        rejected_count=rejected_count,
+        replay=replay_info,
+        meta_uri=meta_uri,
+        length_histogram=hist,
+        seconds=seconds,
+    )
+
+
+def _has_context(spark: SparkSession) -> bool:
+    try:
+        spark.sparkContext  # noqa: B018  (absent under Spark Connect)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _remove_stale_staging(out_uri: str, keep: str) -> None:
+    """Staging folders of runs that died before publishing: nothing names them."""
+    local = storage.local_path(storage.join(out_uri, "_staging"))
+    if local is not None:
+        if local.is_dir():
+            for child in local.iterdir():
+                if child.name != keep:
+                    shutil.rmtree(child, ignore_errors=True)
+        return
+    from pyarrow import fs
+
+    filesystem, inner = fs.FileSystem.from_uri(storage.join(out_uri, "_staging"))
+    for info in filesystem.get_file_info(fs.FileSelector(inner, allow_not_found=True)):
+        if info.type == fs.FileType.Directory and info.base_name != keep:
+            filesystem.delete_dir(info.path)
+
+
+def _remove_dir(uri: str) -> None:
+    local = storage.local_path(uri)
+    if local is not None:
+        shutil.rmtree(local, ignore_errors=True)
+        return
+    from pyarrow import fs
+
+    filesystem, inner = fs.FileSystem.from_uri(uri)
+    if filesystem.get_file_info(inner).type == fs.FileType.Directory:
+        filesystem.delete_dir(inner)
+
+
+def _list_runs(out_uri: str) -> list[str]:
+    local = storage.local_path(storage.join(out_uri, "runs"))
+    if local is not None:
+        return sorted(p.name for p in local.iterdir() if p.is_dir()) if local.is_dir() else []
+    from pyarrow import fs
+
+    filesystem, inner = fs.FileSystem.from_uri(storage.join(out_uri, "runs"))
+    infos = filesystem.get_file_info(fs.FileSelector(inner, allow_not_found=True))
+    return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
+
+
+# -- Delta tables, blends, manifests ----------------------------------------------------------------------------
+
+
+def _blend_prefix(run_uri: str, path: str) -> str:
+    """What a blend names: a local absolute path when the run has one (``dbfs:/`` → ``/dbfs/…``), else the URI."""
+    uri = storage.join(run_uri, path)
+    local = storage.local_path(uri)
+    return str(local) if local is not None else uri
+
+
+def datasets_of(result: EmitResult) -> list[blends.Dataset]:
+    return [
+        blends.Dataset(s.stage, s.split, s.role, s.lang, s.source, _blend_prefix(result.run_uri, s.path),
+                       s.documents, s.tokens)
+        for s in result.shards
+    ]  # fmt: skip
+
+
+def token_stats(result: EmitResult, stage_blends: dict[str, dict]) -> list[dict]:
+    """Per (stage, split, role, lang, source): documents, tokens, datasets and its share of the split's blend."""
+    weights = {stage: blends.weights_by_prefix(b) for stage, b in stage_blends.items()}
+    rows: dict[tuple, dict] = {}
+    for d in datasets_of(result):
+        key = (d.stage, d.split, d.role, d.lang, d.source)
+        row = rows.setdefault(key, {"run_id": result.run_id, "stage": d.stage, "split": d.split, "role": d.role,
+                                    "lang": d.lang, "source": d.source, "documents": 0, "tokens": 0, "datasets": 0,
+                                    "blend_weight": 0.0})  # fmt: skip
+        row["documents"] += d.documents
+        row["tokens"] += d.tokens
+        row["datasets"] += 1
+        row["blend_weight"] += weights.get(d.stage, {}).get((d.split, d.prefix), 0.0)
+    return [rows[k] for k in sorted(rows)]
+
+
+def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_rows: list[dict]) -> None:
+    """``emitted_documents`` (the document rows with their final dataset and index) and ``emit_token_stats``,
+    each replaced whole in one Delta commit tagged with the run id."""
+    mapping = []
+    for s in result.shards:
+        offset = 0
+        for part, _path, documents, _tokens in s.parts:
+            mapping.append((s.stage, s.split, s.role, s.lang, s.source, part, s.path, offset))
+            offset += documents
+    mapping_df = spark.createDataFrame(
+        mapping, "stage STRING, split STRING, role STRING, lang STRING, source STRING, part INT, dataset STRING, "
+        "offset BIGINT"
+    )  # fmt: skip
+    m1 = spark.read.parquet(storage.to_spark_path(result.meta_uri + "/stage1"))
+    frames = [m1.filter(F.col("n_tokens") > 0).withColumn("stage", F.lit("stage1")).withColumn("role", F.lit("all"))
+              .withColumn("piece", F.lit(0))]  # fmt: skip
+    if any(s.stage == "stage2" for s in result.shards):
+        m2 = spark.read.parquet(storage.to_spark_path(result.meta_uri + "/stage2"))
+        frames.append(m2.withColumn("stage", F.lit("stage2")))
+    cols = ["stage", "split", "role", "lang", "source", "doc_id", "piece", "n_tokens", "part", "seq"]
+    rows = frames[0].select(*cols)
+    for f in frames[1:]:
+        rows = rows.unionByName(f.select(*cols))
+    rows = rows.join(F.broadcast(mapping_df), ["stage", "split", "role", "lang", "source", "part"]).select(
+        F.lit(result.run_id).alias("run_id"), "stage", "split", "role", "doc_id",
+        F.col("piece").cast("int"), "lang", "source", F.col("n_tokens").cast("int"), "dataset",
+        (F.col("offset") + F.col("seq")).alias("seq_index"),
+    )  # fmt: skip
+    tables.overwrite(spark, rows, workdir, tables.EMITTED_DOCUMENTS, user_metadata=result.run_id)
+    stats_df = spark.createDataFrame(stats_rows, tables.EMIT_TOKEN_STATS.schema) if stats_rows else (
+        spark.createDataFrame([], tables.EMIT_TOKEN_STATS.schema))  # fmt: skip
+    tables.overwrite(spark, stats_df, workdir, tables.EMIT_TOKEN_STATS, user_metadata=result.run_id)
+
+
+def output_uri(cfg: EmitConfig, workdir: str) -> str:
+    return cfg.output or storage.join(workdir, "emit")
+
+
+def blend_uri(out_uri: str, stage: str) -> str:
+    return storage.join(out_uri, f"{stage}_blend.json")
+
+
+def manifest_uri(out_uri: str) -> str:
+    return storage.join(out_uri, "manifest.json")
+
+
+def read_manifest(out_uri: str) -> dict | None:
+    try:
+        return json.loads(storage.read_bytes(manifest_uri(out_uri)))
+    except (FileNotFoundError, OSError, ValueError):
+        return None
+
+
+def _published_whole(out_uri: str, manifest: dict) -> bool:
+    """Every shard the manifest names is where it says, with its verified sizes."""
+    run_uri = storage.join(out_uri, "runs", manifest["run_id"])
+    for s in manifest.get("shards", []):
+        sizes = shards.remote_sizes(storage.join(run_uri, s["path"]))
+        if sizes != (s["files"]["bin_bytes"], s["files"]["idx_bytes"]):
+            return False
+    return True
+
+
+def fingerprint(cfg: EmitConfig, table_uri: str, version: int, tokenizer_sha: str) -> str:
+    data = {"emit": cfg.fingerprint(), "table": table_uri, "version": version, "tokenizer": tokenizer_sha}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _json(data) -> bytes:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
+
+
+def run(
+    spark: SparkSession,
+    workdir: str,
+    cfg: EmitConfig,
+    gates=None,
+    tokenizer_dir: str | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> StageStats:
+    """Emit stage-1 and stage-2 datasets from ``training_corpus`` (see the module docstring). ``gates``: the
+    config's ``gates`` section (the gate must have passed under these bounds); ``tokenizer_dir``: the tokenizer
+    folder when ``emit.tokenizer`` is not set (default WORKDIR/tokenizer/model). Raises GateFailed when the
+    latest gate did not pass, or validated another version of ``training_corpus``."""
+    from spark_jobs.gate import require_passed_gate
+
+    started = time.time()
+    gate = require_passed_gate(spark, workdir, gates)
+    version = gate.table_versions[tables.TRAINING_CORPUS.name]
+    tok_uri = cfg.tokenizer or tokenizer_dir or storage.join(workdir, "tokenizer", "model")
+    tok_local = storage.local_path(tok_uri)
+    if tok_local is None:
+        raise ValueError(f"emit.tokenizer must be a local folder (or dbfs:/, read through /dbfs); got {tok_uri}")
+    tok = shards.read_tokenizer(tok_local)
+    out = output_uri(cfg, workdir)
+    table_uri = tables.table_uri(workdir, tables.TRAINING_CORPUS)
+    fp = fingerprint(cfg, table_uri, version, tok.sha256)
+    stats = StageStats("emit")
+
+    current = read_manifest(out)
+    if not force and current and current.get("fingerprint") == fp and _published_whole(out, current):
+        stats.rows_unchanged = current["counts"]["documents_in"]
+        stats.extra = {**summary(current), "unchanged": True}
+        stats.seconds = time.time() - started
+        return stats
+
+    run_id = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{fp[:8]}"
+    progress(f"run {run_id}: training_corpus v{version}, tokenizer {tok.sha256[:12]} ({tok.vocab_size:,} tokens, "
+             f"{tok.dtype}), output {out}")  # fmt: skip
+    corpus = tables.read(spark, workdir, tables.TRAINING_CORPUS, version=version)
+    result = emit_corpus(spark, corpus, out, cfg, tok, run_id, progress=progress)
+
+    t = time.time()
+    datasets = datasets_of(result)
+    stage_blends = {"stage1": blends.stage1_blend(datasets, cfg.multipliers)}
+    if cfg.stage2.enabled:
+        stage_blends["stage2"] = blends.stage2_blend(datasets, cfg.stage2_multipliers(), cfg.stage2.replay_ratio)
+    stats_rows = token_stats(result, stage_blends)
+    progress("writing emitted_documents and emit_token_stats")
+    _write_tables(spark, workdir, result, stats_rows)
+    written = {stage: b for stage, b in stage_blends.items() if b.get("train")}
+    manifest = {
+        "run_id": run_id,
+        "fingerprint": fp,
+        "created_utc": datetime.now(UTC).isoformat(),
+        "moru_version": _moru_version(),
+        "inputs": {
+            "training_corpus": {"uri": table_uri, "version": version},
+            "gate": {
+                "run_time": gate.run_time,
+                "table_versions": gate.table_versions,
+                "config_fingerprint": gate.config_fingerprint,
+            },
+        },  # fmt: skip
+        "tokenizer": tok.describe(),
+        "config": cfg.model_dump(mode="json"),
+        "run_dir": result.run_uri,
+        "blends": {stage: blend_uri(out, stage) for stage in written},
+        "counts": {
+            "documents_in": result.documents_in,
+            "documents_out": result.documents_out,
+            "rejected": {"no_tokens": result.rejected_count} if result.rejected_count else {},
+            "rejected_doc_ids": result.rejected,
+        },
+        "replay": result.replay,
+        "token_stats": stats_rows,
+        "length_histogram": result.length_histogram,
+        "shards": [
+            {k: v for k, v in asdict(s).items() if k != "parts"} | {"parts": len(s.parts)} for s in result.shards
+        ],  # fmt: skip
+        "seconds": {**result.seconds},
+    }
+    # the run's own manifest, then the blends, then the top-level manifest: each names only published shards
+    storage.write_bytes(storage.join(result.run_uri, "manifest.json"), _json(manifest))
+    for stage in ("stage1", "stage2"):
+        if stage in written:
+            storage.write_bytes(blend_uri(out, stage), _json(written[stage]))
+        else:  # no such blend this run: an older one must not stay behind, naming an older run
+            _remove_file(blend_uri(out, stage))
+    manifest["seconds"]["tables_and_manifests"] = time.time() - t
+    storage.write_bytes(manifest_uri(out), _json(manifest))
+
+    _remove_dir(storage.join(out, "_staging", run_id))
+    for old in _list_runs(out)[: -cfg.keep_runs]:
+        if old != run_id:
+            _remove_dir(storage.join(out, "runs", old))
+
+    stats.rows_in = result.documents_in
+    stats.rows_out = result.documents_out
+    stats.rows_rejected = result.rejected_count
+    if result.rejected_count:
+        stats.by_reason = {"no_tokens": result.rejected_count}
+    stats.extra = summary(manifest)
+    stats.seconds = time.time() - started
+    stats.check()
+    log.info("emit %s: %d documents in, %d emitted, %d shards", run_id, result.documents_in, result.documents_out,
+             len(result.shards))  # fmt: skip
+    return stats
+
+
+def summary(manifest: dict) -> dict:
+    """What the run report and the CLI show of an emit run (from its manifest)."""
+    return {
+        "run_id": manifest["run_id"],
+        "run_dir": manifest["run_dir"],
+        "blends": manifest["blends"],
+        "tokenizer": {k: manifest["tokenizer"][k] for k in ("sha256", "vocab_size", "eod_token", "eod_id", "dtype")},
+        "training_corpus_version": manifest["inputs"]["training_corpus"]["version"],
+        "token_stats": manifest["token_stats"],
+        "replay": manifest["replay"],
+        "replay_ratio": manifest["config"]["stage2"]["replay_ratio"] if manifest["config"]["stage2"]["enabled"]
+        else None,
+        "min_tokens": manifest["config"]["stage2"]["min_tokens"],
+        "max_tokens": manifest["config"]["stage2"]["max_tokens"],
+        "length_histogram": manifest["length_histogram"],
+        "shards": len(manifest["shards"]),
+        "seconds": manifest["seconds"],
+    }  # fmt: skip
+
+
+def _moru_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("moru")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _remove_file(uri: str) -> None:
+    local = storage.local_path(uri)
+    if local is not None:
+        local.unlink(missing_ok=True)
+        return
+    from pyarrow import fs
+
+    filesystem, inner = fs.FileSystem.from_uri(uri)
+    if filesystem.get_file_info(inner).type == fs.FileType.File:
+        filesystem.delete_file(inner)
