@@ -141,7 +141,8 @@ def launch(name: str, args, out: Path) -> dict:
     rows = read_metrics(metrics, "train") if metrics.exists() else []
     result = {"run": name, "returncode": rc, "wall_seconds": wall, "settings": settings, "steps": rows}
     if rc == 0 and rows:
-        result["summary"] = summarize_run(name, settings, rows, args.skip)
+        skip = args.long_skip if name.endswith("_32k") else args.skip
+        result["summary"] = summarize_run(name, settings, rows, skip)
     else:
         print(f"!! {name} failed with exit code {rc}; the end of its log:", flush=True)
         print("".join(log_path.read_text().splitlines(keepends=True)[-40:]), flush=True)
@@ -203,7 +204,8 @@ def main() -> int:
     ap.add_argument("--long-steps", type=int, default=12)
     ap.add_argument("--micro-batch", type=int, default=4)
     ap.add_argument("--global-batch", type=int, default=8)
-    ap.add_argument("--skip", type=int, default=10, help="warm-up steps left out of the timing")
+    ap.add_argument("--skip", type=int, default=10, help="warm-up steps left out of the timing (4K runs)")
+    ap.add_argument("--long-skip", type=int, default=2, help="warm-up steps left out of the timing (32K runs)")
     ap.add_argument("--fp8-recipe", default="delayed", choices=["delayed", "current"])
     ap.add_argument("--out", type=Path, default=Path("runs/train_throughput"))
     ap.add_argument("--summarize", nargs="+", type=Path, help="folders of earlier runs' <run>.json: print the table")

@@ -350,6 +350,40 @@ def tokenizer_section(t: dict, files: dict[str, bytes]) -> str:
     return body
 
 
+def training_section(t: dict) -> str:
+    """A training run on the emitted data (the demo's tiny model): its loss curve and numbers."""
+    valid = t.get("valid") or []
+    rows = [[
+        t["model"], t["parameters"], t["precision"], f"{t['seq_length']} x {t['global_batch_size']}",
+        f"{t['steps']} / {t['train_iters']}", t["tokens"], f"{t['first_loss']:.3f}", f"{t['final_loss']:.3f}",
+        f"{valid[0]['loss']:.3f} -> {valid[-1]['loss']:.3f}" if len(valid) >= 2 else "-",
+        f"{t['tokens_per_s']:,.0f}" if t.get("tokens_per_s") else "-",
+    ]]  # fmt: skip
+    body = (
+        "<h2>Training (megatron-core) on the emitted data</h2>"
+        f"<p>blend <code>{html.escape(str(t.get('blend', '')))}</code> · output "
+        f"<code>{html.escape(str(t.get('output_dir', '')))}</code> (metrics.jsonl, checkpoints)</p>"
+        + _table(
+            [
+                "model",
+                "parameters",
+                "precision",
+                "seq x global batch",
+                "steps",
+                "tokens",
+                "first loss",
+                "final loss (last 5)",
+                "valid loss",
+                "tokens/s",
+            ],
+            rows,
+        )  # fmt: skip
+    )
+    if t.get("loss_png"):
+        body += f'<img src="{html.escape(t["loss_png"])}" alt="training loss">'
+    return body
+
+
 def demo_checks_section(checks: list[dict]) -> str:
     """The demo's checks against its generator's ground truth (check, result, expected, ok)."""
     return "<h2>Demo: checks against the generated corpus's ground truth</h2>" + _table(
@@ -440,6 +474,8 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
         )
     if summary.get("tokenizer"):
         sections.append(tokenizer_section(summary["tokenizer"], files))
+    if summary.get("training"):
+        sections.append(training_section(summary["training"]))
     reasons: dict[str, int] = {}
     for row in summary.get("quarantine", []):
         key = f"{row['stage']}: {row['reason']}"

@@ -127,10 +127,13 @@ def build_datasets(cfg: DataConfig, blend: Blend | None, tokenizer, seq_length: 
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig, MockGPTDataset
 
+    per_split = None
+    if blend is not None:  # a split nobody asks samples of is not built (megatron refuses weights without a size)
+        per_split = [b if n > 0 else None for b, n in zip(blend.megatron_blend_per_split(), num_samples, strict=True)]
     config = GPTDatasetConfig(
         random_seed=seed,
         sequence_length=seq_length,
-        blend_per_split=blend.megatron_blend_per_split() if blend is not None else None,
+        blend_per_split=per_split,
         split=None if blend is not None else "98,1,1",  # mock data: split one generated corpus
         path_to_cache=cache_dir,
         tokenizer=tokenizer,

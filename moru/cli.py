@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -228,6 +229,8 @@ def demo(
             "sample": {"bytes": 900_000, "holdout_fraction": 0.05},
             "steer": {"rounds": 2, "sample_bytes": 900_000, "tolerance": 0.05},
         },
+        # the tiny EXAONE-shaped model, a few dozen steps on CPU, on the emitted stage-1 blend
+        "train": DEMO_TRAIN,
     }
     config_path.write_text(yaml.safe_dump(demo_cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
     console.print(f"config: {config_path} (re-run with: moru run --config {config_path})")
@@ -264,9 +267,113 @@ def demo(
          "ok": d["in_training_corpus"] == 0},
     ]  # fmt: skip
     checks += demo_tokenizer_checks(cfg)
-    _add_demo_checks(cfg.workdir, checks)
+    training = demo_training(config_path, cfg)
+    checks += training.pop("checks")
+    _add_demo_checks(cfg.workdir, checks, training=training)
     console.print(f"report with the demo's checks: {workdir / 'report' / 'index.html'}")
     console.print(f"[green]demo finished in {time.time() - started:.0f} s")
+
+
+DEMO_TRAIN = {
+    "model": "tiny",
+    "model_overrides": {"vocab_size": 4096},  # set to the trained tokenizer's size (rounded up to 128) before training
+    "precision": "fp32",
+    "seq_length": 256,
+    "micro_batch_size": 4,
+    "global_batch_size": 8,
+    "train_iters": 100,
+    "optimizer": {"lr": 3.0e-3, "min_lr": 3.0e-4},
+    "schedule": {"style": "cosine", "warmup_iters": 4},
+    "data": {"blend": "emit/stage1_blend.json", "tokenizer": "tokenizer/model"},
+    "eval": {"interval": 20, "iters": 2},
+    "checkpoint": {"save_interval": 50},
+    "logging": {"tensorboard": False},
+}
+
+
+def demo_training(config_path: Path, cfg: MoruConfig) -> dict:
+    """Train the tiny model on the emitted stage-1 blend (``moru train``: torchrun, gloo on CPU) and summarize it
+    for the report: the loss curve, the first and last losses, the valid loss, throughput; and the demo's checks
+    on it (the run finished; training and valid loss fell)."""
+    import shutil
+    import subprocess
+
+    from rich.markup import escape
+
+    from megatron_train.launch import torchrun_command
+    from megatron_train.metrics import read_metrics
+
+    # the model's vocabulary: the trained tokenizer's, rounded up to a multiple of 128 as megatron pads it
+    from tokenizer.train import output_dir as tokenizer_dir
+
+    info = json.loads((tokenizer_dir(cfg.tokenizer, cfg.workdir) / "moru_tokenizer.json").read_text(encoding="utf-8"))
+    vocab = -(-info["vocab_size"] // 128) * 128
+    raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    if raw["train"].get("model_overrides", {}).get("vocab_size") != vocab:
+        raw["train"].setdefault("model_overrides", {})["vocab_size"] = vocab
+        config_path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        cfg = _load(config_path)
+    stage_cfg = cfg.train.for_stage("pretrain", cfg.workdir)
+    out = Path(stage_cfg.output_dir)
+    if out.exists():
+        shutil.rmtree(out)  # the demo trains from scratch each time (a re-run would resume at the end)
+    cmd = torchrun_command(config_path, "pretrain", 1)
+    console.print(f"[bold]training the tiny model on the emitted data[/] [dim]{escape(' '.join(cmd))}")
+    started = time.time()
+    rc = subprocess.call(cmd)
+    seconds = time.time() - started
+    metrics = out / "metrics.jsonl"
+    train = read_metrics(metrics, "train") if metrics.exists() else []
+    valid = read_metrics(metrics, "eval") if metrics.exists() else []
+    shape = stage_cfg.shape()
+    first, last = (train[0]["loss"], train[-1]["loss"]) if train else (float("nan"), float("nan"))
+    tail = [r["loss"] for r in train[-5:]]
+    summary = {
+        "model": stage_cfg.model,
+        "parameters": shape.num_parameters(),
+        "precision": stage_cfg.precision,
+        "seq_length": stage_cfg.seq_length,
+        "global_batch_size": stage_cfg.global_batch_size,
+        "steps": len(train),
+        "train_iters": stage_cfg.train_iters,
+        "tokens": len(train) * stage_cfg.global_batch_size * stage_cfg.seq_length,
+        "first_loss": first,
+        "final_loss": sum(tail) / len(tail) if tail else float("nan"),
+        "last_loss": last,
+        "valid": [{"iteration": r["iteration"], "loss": r["loss"]} for r in valid],
+        "tokens_per_s": (sum(r["tokens_per_s"] for r in train[1:]) / (len(train) - 1)) if len(train) > 1 else None,
+        "seconds": round(seconds, 1),
+        "exit_code": rc,
+        "output_dir": str(out),
+        "blend": stage_cfg.data.blend,
+    }
+    png = out / "loss.png"
+    if png.is_file():
+        from spark_jobs import storage
+
+        storage.write_bytes(storage.join(cfg.workdir, "report", "train_loss.png"), png.read_bytes())
+        summary["loss_png"] = "train_loss.png"
+    ok = rc == 0 and len(train) == stage_cfg.train_iters
+    fell = bool(train) and summary["final_loss"] < first
+    valid_fell = len(valid) >= 2 and valid[-1]["loss"] < valid[0]["loss"]
+    colour = "[green]" if ok and fell and valid_fell else "[red]"
+    console.print(
+        f"{colour}tiny model ({shape.num_parameters():,} parameters): {len(train)} of {stage_cfg.train_iters} steps "
+        f"in {seconds:.0f} s, loss {first:.3f} -> {summary['final_loss']:.3f} (mean of the last 5)"
+        + (f", valid {valid[0]['loss']:.3f} -> {valid[-1]['loss']:.3f}" if len(valid) >= 2 else "")
+        + f"; loss curve {png}"
+    )
+    summary["checks"] = [
+        {"check": "tiny model trained on the emitted stage-1 blend (megatron-core, CPU)",
+         "result": f"{len(train)} of {stage_cfg.train_iters} steps, exit {rc}",
+         "expected": f"{stage_cfg.train_iters} steps, exit 0", "ok": ok},
+        {"check": "training loss: first step vs mean of the last 5",
+         "result": f"{first:.3f} -> {summary['final_loss']:.3f}", "expected": "lower", "ok": fell},
+        {"check": "valid loss: first vs last evaluation",
+         "result": f"{valid[0]['loss']:.3f} -> {valid[-1]['loss']:.3f}" if len(valid) >= 2 else "no evaluation",
+         "expected": "lower", "ok": valid_fell},
+    ]  # fmt: skip
+    return summary
 
 
 def demo_tokenizer_checks(cfg: MoruConfig) -> list[dict]:
@@ -336,8 +443,8 @@ def demo_decontamination(spark, workdir: str, planted: dict[str, dict]) -> dict:
     }
 
 
-def _add_demo_checks(workdir: str, checks: list[dict]) -> None:
-    """Re-render the run report (from its summary.json) with the demo's checks in it."""
+def _add_demo_checks(workdir: str, checks: list[dict], training: dict | None = None) -> None:
+    """Re-render the run report (from its summary.json) with the demo's checks (and its training run) in it."""
     import json
 
     from eval.report import write_report
@@ -346,6 +453,8 @@ def _add_demo_checks(workdir: str, checks: list[dict]) -> None:
     report_dir = storage.join(workdir, "report")
     summary = json.loads(storage.read_bytes(storage.join(report_dir, "summary.json")))
     summary["demo_checks"] = checks
+    if training:
+        summary["training"] = training
     write_report(summary, lambda name, data: storage.write_bytes(storage.join(report_dir, name), data))
 
 
