@@ -229,6 +229,8 @@ def demo(
             "sample": {"bytes": 900_000, "holdout_fraction": 0.05},
             "steer": {"rounds": 2, "sample_bytes": 900_000, "tolerance": 0.05},
         },
+        # 5% of documents in valid (the demo's training evaluates on it), 1% in test
+        "emit": {"split": {"valid": 0.05, "test": 0.01}},
         # the tiny EXAONE-shaped model, a few dozen steps on CPU, on the emitted stage-1 blend
         "train": DEMO_TRAIN,
     }
