@@ -111,8 +111,9 @@ def sample(
     mecab: bool = True,
 ) -> SampleStats:
     """Write a training sample of about ``total_bytes`` with ``korean_share`` of its bytes Korean to
-    ``out_uri`` (Parquet: doc_id, group, n_bytes, train_text) and return what it holds. A stratum that has
-    fewer bytes than asked for is taken whole (the stats say so, and a warning is logged)."""
+    ``out_uri`` (Parquet: doc_id, group, n_bytes, train_text) and return what it holds. The share wins over the
+    size: when a stratum has fewer bytes than its share of ``total_bytes``, it is taken whole and the other is
+    cut to keep the share, so the sample is smaller than asked (a warning says so; the stats show it)."""
     from pyspark.sql import functions as F
 
     from spark_jobs import storage
@@ -122,16 +123,24 @@ def sample(
     eligible = df.filter(F.col("u") < F.lit(keep))
     per_group = eligible.groupBy("group").agg(F.sum("n_bytes").alias("b")).collect()
     available = {r["group"]: int(r["b"] or 0) for r in per_group}
-    wanted = {"ko": korean_share * total_bytes, "en": (1.0 - korean_share) * total_bytes}
-    stats = SampleStats(out_uri, korean_share, total_bytes, available_bytes={g: available.get(g, 0) for g in wanted})
-    for g, w in wanted.items():
+    shares = {"ko": korean_share, "en": 1.0 - korean_share}
+    stats = SampleStats(out_uri, korean_share, total_bytes, available_bytes={g: available.get(g, 0) for g in shares})
+    for g in shares:
         if available.get(g, 0) == 0:
             raise ValueError(
                 f"no {'Korean' if g == 'ko' else 'English'} documents to sample in {cfg.table} "
                 f"(lang in {cfg.korean_langs if g == 'ko' else cfg.english_langs})"
             )
-        if available[g] < w:
-            log.warning("%s stratum has %s bytes, %s wanted: taking it whole", g, f"{available[g]:,}", f"{int(w):,}")
+    # the largest sample with the wanted share that the strata can fill, at most total_bytes
+    reachable = min(total_bytes, *(available[g] / share for g, share in shares.items()))
+    if reachable < total_bytes:
+        short = min(shares, key=lambda g: available[g] / shares[g])
+        log.warning(
+            "the %s stratum has %s bytes, %s wanted: taking it whole and %s bytes in all to keep the Korean byte "
+            "share at %.3f", short, f"{available[short]:,}", f"{int(shares[short] * total_bytes):,}",
+            f"{int(reachable):,}", korean_share,
+        )  # fmt: skip
+    wanted = {g: share * reachable for g, share in shares.items()}
     thresholds = {g: keep * min(1.0, w / available[g]) for g, w in wanted.items()}
     chosen = eligible.filter(
         F.col("u") < F.when(F.col("group") == "ko", F.lit(thresholds["ko"])).otherwise(F.lit(thresholds["en"]))

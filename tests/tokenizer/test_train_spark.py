@@ -76,9 +76,16 @@ def test_stratified_sample_hits_the_byte_share(spark, workdir, demo_texts, tmp_p
     assert not set(held) & set(_docs(str(tmp_path / "s3")))
 
 
-def test_short_stratum_is_taken_whole(spark, workdir, tmp_path):
+def test_short_stratum_is_taken_whole_and_the_share_kept(spark, workdir, tmp_path):
+    """Asking for more than the table has: the scarcer stratum is taken whole, the other cut to the share."""
     stats = sample(spark, workdir, SampleConfig(), str(tmp_path / "s"), korean_share=0.5, total_bytes=10**9)
-    assert stats.bytes["ko"] == stats.available_bytes["ko"]
+    avail = stats.available_bytes
+    short, other = sorted(avail, key=avail.get)
+    assert stats.bytes[short] == avail[short]
+    assert stats.bytes[other] < avail[other]
+    assert abs(stats.korean_share - 0.5) < 0.05, stats.as_dict()
+    skewed = sample(spark, workdir, SampleConfig(), str(tmp_path / "s2"), korean_share=0.8, total_bytes=10**9)
+    assert skewed.bytes["ko"] == avail["ko"] and abs(skewed.korean_share - 0.8) < 0.05, skewed.as_dict()
 
 
 def test_missing_language_is_a_clear_error(spark, workdir, tmp_path):
