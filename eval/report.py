@@ -384,6 +384,110 @@ def training_section(t: dict) -> str:
     return body
 
 
+def emit_token_rows(token_stats: list[dict]) -> list[dict]:
+    """The emit run's tokens per stage (stage 1; stage 2's long and replayed documents), language and source,
+    summed over the splits: documents, tokens, share of the stage's tokens, tokens per document, and the share of
+    the train split's blend weight."""
+    rows: dict[tuple, dict] = {}
+    for r in token_stats:
+        stage = r["stage"] if r["stage"] == "stage1" else f"stage2 {r['role']}"
+        key = (stage, r["lang"], r["source"])
+        row = rows.setdefault(key, {"stage": stage, "lang": r["lang"], "source": r["source"], "documents": 0,
+                                    "tokens": 0, "train_weight": 0.0})  # fmt: skip
+        row["documents"] += r["documents"]
+        row["tokens"] += r["tokens"]
+        if r["split"] == "train":
+            row["train_weight"] += r["blend_weight"]
+    totals: dict[str, int] = {}
+    for row in rows.values():
+        totals[row["stage"][:6]] = totals.get(row["stage"][:6], 0) + row["tokens"]
+    order = {"stage1": 0, "stage2 long": 1, "stage2 replay": 2}
+    out = sorted(rows.values(), key=lambda r: (order.get(r["stage"], 9), *_lang_key(r["lang"]), r["source"]))
+    for row in out:
+        row["share"] = row["tokens"] / totals[row["stage"][:6]] if totals[row["stage"][:6]] else 0.0
+        row["tokens_per_doc"] = row["tokens"] / row["documents"] if row["documents"] else 0.0
+    return out
+
+
+def _lang_key(lang: str) -> tuple[int, str]:
+    return (LANG_ORDER.index(lang) if lang in LANG_ORDER else 99, lang)
+
+
+def emit_chart(e: dict) -> bytes:
+    """Left: tokens per stage, stacked by language and source. Right: documents per token length (powers of
+    two), stage 1 and stage 2, with stage 2's length bounds."""
+    rows = emit_token_rows(e["token_stats"])
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    groups = list(dict.fromkeys((r["lang"], r["source"]) for r in rows))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 0.9 + max(2.2, 0.8 * len(stages))), width_ratios=(1.1, 1))
+    y = list(range(len(stages)))[::-1]
+    left = [0.0] * len(stages)
+    cmap = plt.get_cmap("tab20")
+    for i, (lang, source) in enumerate(groups):
+        vals = [sum(r["tokens"] for r in rows if (r["stage"], r["lang"], r["source"]) == (st, lang, source)) / 1e6
+                for st in stages]  # fmt: skip
+        base = LANG_COLORS.get(lang)
+        color = cmap(i % 20) if base is None or len(groups) > len(LANG_COLORS) else base
+        ax.barh(y, vals, left=left, color=color, edgecolor="white", linewidth=0.5, label=f"{lang} / {source}")
+        left = [a + b for a, b in zip(left, vals, strict=True)]
+    for yi, total in zip(y, left, strict=True):
+        ax.text(total * 1.01, yi, f"{total:,.3f} M" if total < 10 else f"{total:,.1f} M", va="center", fontsize=8)
+    ax.set_yticks(y, stages)
+    ax.set_xlim(0, (max(left) or 1) * 1.25)
+    ax.set_xlabel("million tokens (all splits)")
+    ax.set_title("Emitted tokens per stage, language / source")
+    ax.legend(fontsize=7, loc="lower right", ncol=2 if len(groups) > 6 else 1)
+    hist = e.get("length_histogram") or []
+    for stage, color in (("stage1", "#4c72b0"), ("stage2", "#dd8452")):
+        pts = [(h["min_tokens"], h["documents"]) for h in hist if h["stage"] == stage]
+        if pts:
+            xs = [p[0] for p in pts]
+            ax2.bar([x * (1.0 if stage == "stage1" else 1.25) for x in xs], [p[1] for p in pts],
+                    width=[x * 0.25 for x in xs], align="edge", color=color, label=stage)  # fmt: skip
+    ax2.set_xscale("log", base=2)
+    ax2.set_yscale("log")
+    for key, style in (("min_tokens", "--"), ("max_tokens", ":")):
+        if e.get(key) and e.get("replay_ratio") is not None:
+            ax2.axvline(e[key], color="black", linestyle=style, linewidth=1, label=f"stage 2 {key} ({e[key]:,})")
+    ax2.set_xlabel("document tokens (end-of-document token included; bins of powers of two)")
+    ax2.set_ylabel("documents")
+    ax2.set_title("Document lengths")
+    ax2.legend(fontsize=7)
+    return _png(fig)
+
+
+def emit_section(e: dict, files: dict[str, bytes]) -> str:
+    """The emitted Megatron datasets: token counts per stage, language and source (table + PNG), the blends,
+    stage 2's replay, and where the run is."""
+    files["emit_tokens.png"] = emit_chart(e)
+    rows = emit_token_rows(e["token_stats"])
+    state = "unchanged since it was emitted (same input, tokenizer and settings)" if e.get("unchanged") else (
+        "emitted in this run")  # fmt: skip
+    tok = e["tokenizer"]
+    blends = ", ".join(f"<code>{html.escape(str(v))}</code>" for v in e["blends"].values())
+    body = (
+        "<h2>Emitted Megatron datasets</h2>"
+        f"<p>run <code>{html.escape(e['run_id'])}</code> ({state}): {e['shards']:,} shards under "
+        f"<code>{html.escape(str(e['run_dir']))}</code>, from training_corpus version {e['training_corpus_version']}"
+        f", tokenizer {tok['sha256'][:12]} ({tok['vocab_size']:,} tokens, {tok['dtype']}, end of document "
+        f"<code>{html.escape(tok['eod_token'])}</code> = {tok['eod_id']}). Blends: {blends}.</p>"
+    )
+    if e.get("replay_ratio") is not None and e.get("replay"):
+        body += (
+            f"<p>Stage 2: documents of at least {e['min_tokens']:,} tokens (pieces of at most {e['max_tokens']:,}) "
+            f"plus replayed stage-1 documents, {100 * e['replay_ratio']:.0f}% of the blend weight; replayed share "
+            "of stage 2's tokens: "
+            + ", ".join(f"{split} {100 * r['replay_token_share']:.1f}%" for split, r in sorted(e["replay"].items()))
+            + ".</p>"
+        )
+    body += '<img src="emit_tokens.png" alt="emitted tokens">' + _table(
+        ["stage", "lang", "source", "documents", "tokens", "share of stage", "tokens / document", "train blend weight"],
+        [[r["stage"], r["lang"], r["source"], r["documents"], r["tokens"], f"{100 * r['share']:.1f}%",
+          f"{r['tokens_per_doc']:,.0f}", f"{r['train_weight']:.4f}"] for r in rows],
+    )  # fmt: skip
+    return body
+
+
 def demo_checks_section(checks: list[dict]) -> str:
     """The demo's checks against its generator's ground truth (check, result, expected, ok)."""
     return "<h2>Demo: checks against the generated corpus's ground truth</h2>" + _table(
@@ -474,6 +578,8 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
         )
     if summary.get("tokenizer"):
         sections.append(tokenizer_section(summary["tokenizer"], files))
+    if summary.get("emit"):
+        sections.append(emit_section(summary["emit"], files))
     if summary.get("training"):
         sections.append(training_section(summary["training"]))
     reasons: dict[str, int] = {}

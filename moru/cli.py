@@ -177,6 +177,70 @@ def gate(config: Path = ConfigOpt) -> None:
     console.print(f"[green]gate passed in {time.time() - started:.0f} s")
 
 
+@app.command()
+def emit(
+    config: Path = ConfigOpt,
+    force: bool = typer.Option(False, "--force", help="emit again even with the same input, tokenizer and settings"),
+) -> None:
+    """Tokenize training_corpus with the trained tokenizer into Megatron .bin/.idx shards (stage 1: every document;
+    stage 2: long documents + replayed stage-1 documents), verify them, publish them, and write the blend JSONs
+    and manifest under emit.output (default WORKDIR/emit). Refuses to run past a failed or stale gate (exit 1)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from eval.report import emit_token_rows
+    from quality.gates.result import GateFailed
+    from spark_jobs.emit import job
+    from tokenizer.train import output_dir
+
+    cfg = _load(config)
+    spark = _session(cfg)
+    try:
+        stats = job.run(spark, cfg.workdir, cfg.emit, cfg.gates, force=force,
+                        tokenizer_dir=str(output_dir(cfg.tokenizer, cfg.workdir)),
+                        progress=lambda m: console.print(f"[dim]{escape(m)}"))  # fmt: skip
+    except GateFailed as exc:
+        console.print(f"[red]{escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    e = stats.extra
+    table = Table(title="emitted tokens per stage, language and source (all splits)")
+    for col in ("stage", "lang", "source", "documents", "tokens", "share", "tokens / doc", "train weight"):
+        table.add_column(col, justify="left" if col in ("stage", "lang", "source") else "right")
+    for r in emit_token_rows(e["token_stats"]):
+        table.add_row(
+            r["stage"], r["lang"], r["source"], f"{r['documents']:,}", f"{r['tokens']:,}", f"{100 * r['share']:.1f}%",
+            f"{r['tokens_per_doc']:,.0f}", f"{r['train_weight']:.4f}",
+        )  # fmt: skip
+    console.print(table)
+    for stage in ("stage1", "stage2"):
+        total = sum(r["tokens"] for r in e["token_stats"] if r["stage"] == stage)
+        docs = sum(r["documents"] for r in e["token_stats"] if r["stage"] == stage)
+        if stage in e["blends"]:
+            console.print(f"{stage}: {docs:,} documents, {total:,} tokens; blend {e['blends'][stage]}")
+        elif stage == "stage2" and e["replay_ratio"] is not None:
+            console.print(f"[yellow]stage2: no train document has {e['min_tokens']:,} tokens or more; no blend")
+    for split, r in sorted((e.get("replay") or {}).items()):
+        console.print(
+            f"  stage 2 {split}: replayed {r['replay_tokens']:,} tokens for {r['long_tokens']:,} long "
+            f"({100 * r['replay_token_share']:.1f}% of its tokens; blend weight {e['replay_ratio']:g})"
+        )
+    if stats.rows_rejected:
+        console.print(f"[yellow]{stats.rows_rejected:,} documents had no tokens, left out (the manifest lists them)")
+    tok = e["tokenizer"]
+    console.print(
+        f"run {e['run_id']}: {e['shards']:,} shards in {e['run_dir']} (tokenizer {tok['sha256'][:12]}, "
+        f"{tok['vocab_size']:,} tokens, {tok['dtype']}; training_corpus v{e['training_corpus_version']})"
+    )
+    if e.get("unchanged"):
+        console.print("[green]unchanged: the published run already has this input, tokenizer and settings (--force "
+                      "emits again)")  # fmt: skip
+    else:
+        console.print(f"[green]emitted and verified in {stats.seconds:.0f} s")
+
+
 @app.command("check-config")
 def check_config(config: Path = ConfigOpt) -> None:
     """Validate a config and print it with every default filled in."""

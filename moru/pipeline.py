@@ -29,6 +29,7 @@ STAGES = (
     "select",
     "gate",
     "tokenizer",
+    "emit",
 )
 
 
@@ -131,6 +132,12 @@ def run_stages(
                     from tokenizer.stage import run_stage as tokenizer_stage
 
                     stats = tokenizer_stage(spark, cfg.workdir, cfg.tokenizer, progress=note)
+                elif name == "emit":
+                    from spark_jobs.emit import job as emit_job
+                    from tokenizer.train import output_dir as tokenizer_dir
+
+                    stats = emit_job.run(spark, cfg.workdir, cfg.emit, cfg.gates, progress=note,
+                                         tokenizer_dir=str(tokenizer_dir(cfg.tokenizer, cfg.workdir)))  # fmt: skip
                 else:
                     from spark_jobs import gate as gate_job
 
@@ -170,6 +177,7 @@ def run_stages(
                 "contamination_by_length": summaries.contamination_by_length(spark, cfg.workdir),
                 "classifier": _classifier_report(cfg),
                 "tokenizer": next((s.extra for s in result.stages if s.stage == "tokenizer"), None),
+                "emit": next((s.extra for s in result.stages if s.stage == "emit"), None),
                 "gate": None
                 if gate_result is None
                 else {
@@ -233,7 +241,7 @@ def print_summary(console: Console, result: RunResult) -> None:
                 else "dropped (each with its failing rules in `selection`)"
                 if s.stage == "select"
                 else "left out"
-                if s.stage == "classifier"
+                if s.stage in ("classifier", "emit")
                 else "failed expectations:"
                 if s.stage == "gate"
                 else "quarantined"

@@ -338,26 +338,55 @@ def _arrow_batch_size(spark: SparkSession, n: int):
     return _Ctx()
 
 
-def _shards_from_meta(meta: DataFrame, stage: str) -> list[Shard]:
-    """Per-part shards (small: parts x groups rows) with what each must hold."""
+@dataclass
+class _Tally:
+    """One aggregation of a stage's document rows: its per-part shards, its token-length histogram and (stage 1)
+    the documents with no tokens."""
+
+    parts: list[Shard]
+    histogram: list[dict]
+    documents: int
+    rejected: int
+
+
+def _tally(meta: DataFrame, stage: str) -> _Tally:
+    """Per-part shards with what each must hold, and the length histogram, in one small aggregation (parts x
+    groups x power-of-two length bins rows)."""
+    n = F.col("n_tokens")
     role = F.lit("all") if stage == "stage1" else F.col("role")
-    agg = (
-        meta.filter(F.col("n_tokens") > 0)
-        .withColumn("role", role)
-        .groupBy("split", "role", "lang", "source", "part")
+    rows = (
+        meta.withColumn("role", role)
+        .withColumn("bin", F.when(n > 0, F.floor(F.log2(n)).cast("int")).otherwise(F.lit(-1)))
+        .groupBy("split", "role", "lang", "source", "part", "bin")
         .agg(
             F.count(F.lit(1)).alias("documents"),
-            F.sum("n_tokens").alias("tokens"),
-            F.sum((F.col("seq") + 1) * F.col("n_tokens")).alias("moment"),
-        )
+            F.sum(n).alias("tokens"),
+            F.sum((F.col("seq") + 1) * n).alias("moment"),
+        )  # fmt: skip
         .collect()
     )
-    out = []
-    for r in sorted(agg, key=lambda r: (r["split"], r["role"], r["lang"], r["source"], r["part"])):
-        path = part_path(stage, r["split"], r["role"], r["lang"], r["source"], r["part"])
-        out.append(Shard(stage, r["split"], r["role"], r["lang"], r["source"], path, r["documents"], r["tokens"],
-                         r["moment"], parts=[(r["part"], path, r["documents"], r["tokens"])]))  # fmt: skip
-    return out
+    shards_by_key: dict[tuple, list[int]] = {}
+    bins: dict[int, list[int]] = {}
+    documents = rejected = 0
+    for r in rows:
+        documents += r["documents"]
+        if r["bin"] < 0:
+            rejected += r["documents"]
+            continue
+        acc = shards_by_key.setdefault((r["split"], r["role"], r["lang"], r["source"], r["part"]), [0, 0, 0])
+        acc[0] += r["documents"]
+        acc[1] += int(r["tokens"])
+        acc[2] += int(r["moment"])
+        b = bins.setdefault(r["bin"], [0, 0])
+        b[0] += r["documents"]
+        b[1] += int(r["tokens"])
+    parts = []
+    for key in sorted(shards_by_key):
+        docs, tokens, moment = shards_by_key[key]
+        path = part_path(stage, *key)
+        parts.append(Shard(stage, *key[:4], path, docs, tokens, moment, parts=[(key[4], path, docs, tokens)]))
+    hist = [{"stage": stage, "min_tokens": 2**b, "documents": v[0], "tokens": v[1]} for b, v in sorted(bins.items())]
+    return _Tally(parts, hist, documents, rejected)
 
 
 def _merged(parts: list[Shard]) -> list[Shard]:
@@ -377,19 +406,23 @@ def _merged(parts: list[Shard]) -> list[Shard]:
     return out
 
 
-def _replay_selection(spark: SparkSession, m1: DataFrame, cfg: EmitConfig) -> tuple[DataFrame, dict]:
-    """Long documents and the replayed sample (role long / replay), and per split what was aimed at and got."""
+def _replay_selection(m1: DataFrame, cfg: EmitConfig) -> tuple[DataFrame, dict]:
+    """Long documents and the replayed sample (role long / replay), and per split what was aimed at and got.
+    One small aggregation: per split, the long documents' tokens (as pieces) and the short documents' tokens per
+    replay bucket."""
     s2 = cfg.stage2
     n = F.col("n_tokens")
     # tokens of a long document once cut into pieces: its content plus one end-of-document token per piece
     pieces = F.when(n > s2.max_tokens, (n - 1) + F.ceil((n - 1) / F.lit(s2.max_tokens - 1))).otherwise(n)
-    long = m1.filter(n >= s2.min_tokens)
-    long_tokens = {r["split"]: int(r["t"]) for r in long.groupBy("split").agg(F.sum(pieces).alias("t")).collect()}
     bucket = F.pmod(F.xxhash64(F.lit(f"replay:{s2.seed}"), F.col("doc_id")), F.lit(REPLAY_BUCKETS))
-    short = m1.filter((n > 0) & (n < s2.min_tokens)).withColumn("bucket", bucket)
+    keyed = m1.filter(n > 0).withColumn("bucket", F.when(n >= s2.min_tokens, F.lit(-1)).otherwise(bucket))
+    long_tokens: dict[str, int] = {}
     per_bucket: dict[str, list[tuple[int, int]]] = {}
-    if s2.replay_ratio > 0 and long_tokens:
-        for r in short.groupBy("split", "bucket").agg(F.sum("n_tokens").alias("t")).collect():
+    for r in keyed.groupBy("split", "bucket").agg(F.sum(F.when(n >= s2.min_tokens, pieces).otherwise(n)).alias("t"))\
+            .collect():  # fmt: skip
+        if r["bucket"] < 0:
+            long_tokens[r["split"]] = int(r["t"])
+        else:
             per_bucket.setdefault(r["split"], []).append((r["bucket"], int(r["t"])))
     info, cutoff = {}, {}
     for split in sorted(long_tokens):
@@ -407,32 +440,10 @@ def _replay_selection(spark: SparkSession, m1: DataFrame, cfg: EmitConfig) -> tu
     chosen = F.lit(False)
     for split, cut in cutoff.items():
         chosen = F.when(F.col("split") == split, F.col("bucket") < cut).otherwise(chosen)
-    replay = short.filter(chosen).drop("bucket")
+    role = F.when(F.col("bucket") < 0, F.lit("long")).when((F.col("bucket") >= 0) & chosen, F.lit("replay"))
     cols = ["doc_id", "split", "lang", "source", "role", "n_tokens", "part", "seq"]
-    selected = (
-        long.withColumn("role", F.lit("long"))
-        .select(*cols)
-        .unionByName(replay.withColumn("role", F.lit("replay")).select(*cols))
-    )
+    selected = keyed.withColumn("role", role).filter(F.col("role").isNotNull()).select(*cols)
     return selected, info
-
-
-def _histogram(m1: DataFrame, m2: DataFrame | None) -> list[dict]:
-    """Documents and tokens per power-of-two token length, per stage (small: a row per stage and bin)."""
-    out = []
-    for stage, df in (("stage1", m1), ("stage2", m2)):
-        if df is None:
-            continue
-        b = F.floor(F.log2(F.col("n_tokens"))).cast("int")
-        rows = (
-            df.filter(F.col("n_tokens") > 0)
-            .groupBy(b.alias("bin"))
-            .agg(F.count(F.lit(1)).alias("documents"), F.sum("n_tokens").alias("tokens"))
-            .collect()
-        )
-        out += [{"stage": stage, "min_tokens": 2 ** r["bin"], "documents": r["documents"], "tokens": int(r["tokens"])}
-                for r in sorted(rows, key=lambda r: r["bin"])]  # fmt: skip
-    return out
 
 
 def emit_corpus(
@@ -462,17 +473,18 @@ def emit_corpus(
         fn1 = _stage1_writer(root, tok.json_text, tok.sha256, tok.eod_id, tok.dtype)
         docs.mapInArrow(fn1, META1_DDL).write.mode("overwrite").parquet(storage.to_spark_path(meta_uri + "/stage1"))
     m1 = spark.read.parquet(storage.to_spark_path(meta_uri + "/stage1"))
-    parts = _shards_from_meta(m1, "stage1")
-    counts = m1.agg(F.count(F.lit(1)).alias("n"), F.sum((F.col("n_tokens") == 0).cast("long")).alias("zero")).head()
-    rejected_count = int(counts["zero"] or 0)
-    rejected = [r["doc_id"] for r in m1.filter(F.col("n_tokens") == 0).select("doc_id").limit(100).collect()]
+    tally1 = _tally(m1, "stage1")
+    parts, hist = list(tally1.parts), list(tally1.histogram)
+    rejected: list[str] = []
+    if tally1.rejected:
+        rejected = [r["doc_id"] for r in m1.filter(F.col("n_tokens") == 0).select("doc_id").limit(100).collect()]
     seconds["stage1"] = time.time() - t0
 
     replay_info: dict = {}
     m2 = None
     if cfg.stage2.enabled:
         t = time.time()
-        selected, replay_info = _replay_selection(spark, m1, cfg)
+        selected, replay_info = _replay_selection(m1, cfg)
         progress("stage 2: long documents and the replayed sample")
         fn2 = _stage2_writer(root, tok.eod_id, tok.dtype, cfg.stage2.max_tokens)
         selected = selected.repartition(cfg.partitions, "part").sortWithinPartitions(
@@ -480,7 +492,9 @@ def emit_corpus(
         )
         selected.mapInArrow(fn2, META2_DDL).write.mode("overwrite").parquet(storage.to_spark_path(meta_uri + "/stage2"))
         m2 = spark.read.parquet(storage.to_spark_path(meta_uri + "/stage2"))
-        parts += _shards_from_meta(m2, "stage2")
+        tally2 = _tally(m2, "stage2")
+        parts += tally2.parts
+        hist += tally2.histogram
         seconds["stage2"] = time.time() - t
 
     final = parts
@@ -516,15 +530,14 @@ def emit_corpus(
             if got != (s.files["bin_bytes"], s.files["idx_bytes"]):
                 raise shards.ShardError(f"{s.path}: the store holds {got} bytes, verified {s.files}")
     seconds["publish"] = time.time() - t
-    hist = _histogram(m1, m2)
     return EmitResult(
         run_id=run_id,
         run_uri=run_uri,
         shards=final,
-        documents_in=int(counts["n"]),
-        documents_out=int(counts["n"]) - rejected_count,
+        documents_in=tally1.documents,
+        documents_out=tally1.documents - tally1.rejected,
         rejected=rejected,
-        rejected_count=rejected_count,
+        rejected_count=tally1.rejected,
         replay=replay_info,
         meta_uri=meta_uri,
         length_histogram=hist,

@@ -1,0 +1,205 @@
+"""Emission's kernels without Spark: pieces of long documents, the end-of-document token, megatron-core's dtype
+rule, read-back verification catching damaged shards, blend weights, and the config's checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spark_jobs.emit import blend, shards
+from spark_jobs.emit.config import EmitConfig, MultipliersConfig, Stage2Config
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=4, max_value=40_000), st.integers(min_value=2, max_value=200_000))
+def test_pieces_cover_the_document_and_fit(max_tokens, n_tokens):
+    bounds = shards.piece_bounds(n_tokens, max_tokens)
+    content = n_tokens - 1
+    assert bounds[0][0] == 0 and bounds[-1][1] == content  # every content token, in order, once
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    sizes = [b - a + 1 for a, b in bounds]  # with each piece's end-of-document token
+    assert max(sizes) <= max(max_tokens, n_tokens if n_tokens <= max_tokens else 0)
+    if n_tokens > max_tokens:
+        assert len(bounds) == -(-content // (max_tokens - 1))  # the fewest pieces that fit
+        assert max(sizes) - min(sizes) <= 1
+        assert min(sizes) >= max_tokens // 2  # why stage2.min_tokens may be at most max_tokens // 2
+    else:
+        assert bounds == [(0, content)]
+
+
+def test_with_eod_puts_one_token_after_each_document():
+    flat = np.array([5, 6, 7, 8, 9, 10], dtype=np.int64)
+    out, ends = shards.with_eod(flat, np.array([2, 3, 1]), eod=2, dtype=np.dtype(np.uint16))
+    assert out.tolist() == [5, 6, 2, 7, 8, 9, 2, 10, 2] and out.dtype == np.uint16
+    assert ends.tolist() == [3, 7, 9]
+
+
+def test_dtype_follows_megatron_core():
+    from megatron.core.datasets.indexed_dataset import DType
+
+    for vocab in (1500, 65_499, 65_500, 102_400):
+        assert shards.token_dtype(vocab) == np.dtype(DType.optimal_dtype(vocab))
+    assert shards.token_dtype(65_499) == np.uint16 and shards.token_dtype(102_400) == np.int32
+
+
+def _folder(path: Path, n_words: int) -> Path:
+    """A word-level HF tokenizer folder (fast to build at any vocabulary size) whose eos is [|endofturn|]."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[BOS]", "[EOS]", "[UNK]", "[|endofturn|]"]
+    vocab = {t: i for i, t in enumerate(specials + [f"w{i}" for i in range(n_words)])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="[|endofturn|]", unk_token="[UNK]")
+    fast.save_pretrained(str(path))
+    return path
+
+
+def test_a_102400_token_vocabulary_is_written_as_int32(tmp_path):
+    info = shards.read_tokenizer(_folder(tmp_path / "tok", 102_395))
+    assert (info.vocab_size, info.eod_token, info.eod_id, info.dtype) == (102_400, "[|endofturn|]", 4, "int32")
+    tok = shards.load_tokenizer(info.json_text, info.sha256)
+    flat, lengths = shards.encode(tok, ["w102394 w70000 w1", "w65536"])
+    assert flat.tolist() == [102_399, 70_005, 6, 65_541] and lengths.tolist() == [3, 1]
+    tokens, ends = shards.with_eod(flat, lengths, info.eod_id, np.dtype(info.dtype))
+    writer = shards.ShardWriter(str(tmp_path / "s"), np.dtype(info.dtype))
+    writer.add_many(tokens, ends)
+    writer.finish()
+    ds = shards.read_dataset(str(tmp_path / "s"))
+    assert ds.index.dtype == np.int32 and ds[0].tolist() == [102_399, 70_005, 6, 4] and ds[1].tolist() == [65_541, 4]
+    got = shards.verify(str(tmp_path / "s"), shards.Expected(2, 6, 4 + 2 * 2), 4, np.dtype(np.int32))
+    assert got["bin_bytes"] == 6 * 4
+
+
+def test_special_token_text_is_not_the_special_token(tmp_path):
+    """A document that spells the end-of-document token gets no end-of-document id: the tokenizer matches
+    special tokens only where emission does not ask it to (encode_special_tokens), and moru's split pattern cuts
+    the spelled token into pieces the BPE cannot merge back into it."""
+    from tokenizer import bbpe, hf
+    from tokenizer.config import TokenizerConfig
+
+    cfg = TokenizerConfig(vocab_size=400)
+    texts = ["end of turn [|endofturn|] and more text", "대화가 끝나면 [|endofturn|] 토큰"] * 50
+    info = shards.read_tokenizer(hf.save(bbpe.train(texts, cfg), cfg, tmp_path / "tok", {}))
+    assert info.eod_token == "[|endofturn|]"
+    tok = shards.load_tokenizer(info.json_text, info.sha256)
+    flat, _ = shards.encode(tok, texts[:2])
+    assert info.eod_id not in flat.tolist()
+    assert tok.decode(flat.tolist()) == "".join(texts[:2])
+    from tokenizers import Tokenizer
+
+    plain = Tokenizer.from_str(info.json_text)  # without encode_special_tokens the id would appear
+    assert info.eod_id in plain.encode(texts[0], add_special_tokens=False).ids
+
+
+def _write(prefix: Path, docs: list[list[int]], eod: int = 2) -> shards.Expected:
+    writer = shards.ShardWriter(str(prefix), np.dtype(np.uint16))
+    for d in docs:
+        writer.add(np.array([*d, eod], dtype=np.uint16))
+    writer.finish()
+    lengths = [len(d) + 1 for d in docs]
+    return shards.Expected(len(docs), sum(lengths), sum((i + 1) * n for i, n in enumerate(lengths)))
+
+
+def test_verify_catches_damaged_shards(tmp_path):
+    docs = [[5, 6, 7], [8], [9, 10, 11, 12, 13]]
+    expected = _write(tmp_path / "ok", docs)
+    got = shards.verify(str(tmp_path / "ok"), expected, 2, np.dtype(np.uint16))
+    assert got["bin_bytes"] == 12 * 2 and len(got["bin_sha256"]) == 64
+
+    with pytest.raises(shards.ShardError, match="3 sequences, expected 4"):
+        shards.verify(str(tmp_path / "ok"), shards.Expected(4, 12, expected.moment), 2, np.dtype(np.uint16))
+    # same documents, same total, another order: the moment differs
+    swapped = _write(tmp_path / "swapped", [docs[2], docs[1], docs[0]])
+    assert swapped.tokens == expected.tokens
+    with pytest.raises(shards.ShardError, match="other order or sizes"):
+        shards.verify(str(tmp_path / "swapped"), expected, 2, np.dtype(np.uint16))
+    # a .bin cut short (a crash mid-write that left an index behind)
+    _write(tmp_path / "cut", docs)
+    with open(tmp_path / "cut.bin", "r+b") as fh:
+        fh.truncate(20)
+    with pytest.raises(shards.ShardError, match=r"\.bin holds 20 bytes, expected 24"):
+        shards.verify(str(tmp_path / "cut"), expected, 2, np.dtype(np.uint16))
+    # an end-of-document token missing at the end of a document
+    _write(tmp_path / "noeod", docs)
+    data = np.memmap(tmp_path / "noeod.bin", dtype=np.uint16, mode="r+")
+    data[3] = 99
+    data.flush()
+    del data
+    with pytest.raises(shards.ShardError, match="does not end with the end-of-document token"):
+        shards.verify(str(tmp_path / "noeod"), expected, 2, np.dtype(np.uint16))
+    # an end-of-document token inside a document
+    _write(tmp_path / "inner", [[5, 2, 7], [8], [9, 10, 11, 12, 13]])
+    with pytest.raises(shards.ShardError, match="appears inside a document"):
+        shards.verify(str(tmp_path / "inner"), expected, 2, np.dtype(np.uint16))
+    # not an index at all
+    (tmp_path / "junk.idx").write_bytes(b"not an index, just bytes that are long enough")
+    (tmp_path / "junk.bin").write_bytes(b"")
+    with pytest.raises(shards.ShardError, match="not an MMIDIDX index"):
+        shards.verify(str(tmp_path / "junk"), expected, 2, np.dtype(np.uint16))
+
+
+def test_merge_concatenates_in_order(tmp_path):
+    a = _write(tmp_path / "a", [[5, 6], [7]])
+    b = _write(tmp_path / "b", [[8, 9, 10]])
+    shards.merge([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "ab"), np.dtype(np.uint16))
+    ds = shards.read_dataset(str(tmp_path / "ab"))
+    assert [ds[i].tolist() for i in range(len(ds))] == [[5, 6, 2], [7, 2], [8, 9, 10, 2]]
+    moment = a.moment + b.moment + a.documents * b.tokens
+    shards.verify(str(tmp_path / "ab"), shards.Expected(3, a.tokens + b.tokens, moment), 2, np.dtype(np.uint16))
+
+
+def _d(stage, split, role, lang, source, tokens):
+    return blend.Dataset(stage, split, role, lang, source, f"/r/{stage}/{split}/{role}/{lang}/{source}", 1, tokens)
+
+
+def test_blend_weights_are_tokens_times_multipliers():
+    mult = MultipliersConfig(lang={"ko": 2.0}, source={"spam": 0.0})
+    ds = [_d("stage1", "train", "all", "ko", "news", 100), _d("stage1", "train", "all", "en", "news", 300),
+          _d("stage1", "train", "all", "en", "spam", 500), _d("stage1", "valid", "all", "en", "news", 10)]  # fmt: skip
+    b = blend.stage1_blend(ds, mult)
+    assert set(b) == {"train", "valid"}  # no test split emitted: none in the blend
+    w = blend.weights_by_prefix(b)
+    assert w[("train", "/r/stage1/train/all/ko/news")] == pytest.approx(200 / 500)
+    assert w[("train", "/r/stage1/train/all/en/news")] == pytest.approx(300 / 500)
+    assert ("train", "/r/stage1/train/all/en/spam") not in w  # multiplier 0: left out
+    assert w[("valid", "/r/stage1/valid/all/en/news")] == 1.0
+    assert b["train"][1::2] == sorted(b["train"][1::2])  # a stable order
+
+    s2 = [_d("stage2", "train", "long", "ko", "news", 50), _d("stage2", "train", "long", "en", "news", 150),
+          _d("stage2", "train", "replay", "en", "news", 40), _d("stage2", "valid", "replay", "en", "news", 5),
+          _d("stage2", "test", "long", "en", "news", 7)]  # fmt: skip
+    b2 = blend.stage2_blend(s2, mult, replay_ratio=0.3)
+    w2 = blend.weights_by_prefix(b2)
+    assert w2[("train", "/r/stage2/train/replay/en/news")] == pytest.approx(0.3)
+    assert w2[("train", "/r/stage2/train/long/ko/news")] == pytest.approx(0.7 * 100 / 250)
+    assert "valid" not in b2  # no long documents in valid: nothing to extend context on
+    assert w2[("test", "/r/stage2/test/long/en/news")] == 1.0  # no replay in test: the long ones get it all
+
+
+def test_config_errors_name_the_key(tmp_path):
+    from spark_jobs.config import ConfigError, load_jobs_config
+
+    with pytest.raises(ValueError, match=r"min_tokens \(20000\) must be at most max_tokens // 2 \(16384\)"):
+        Stage2Config(min_tokens=20_000)
+    cfg = tmp_path / "moru.yaml"
+    cfg.write_text(json.dumps({"workdir": "w", "emit": {"stage2": {"min_tokens": 9000, "max_tokens": 16000},
+                                                        "multipliers": {"lang": {"ko": -1}}}}))  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        load_jobs_config(cfg)
+    assert "emit.stage2: Value error, min_tokens (9000)" in str(err.value)
+    assert "emit.multipliers: Value error, lang.ko: a multiplier cannot be negative" in str(err.value)
+    cfg.write_text(json.dumps({"workdir": "w", "emit": {"output": "out", "tokenizer": "tok"}}))
+    loaded = load_jobs_config(cfg)
+    assert loaded.emit.output == str(tmp_path / "out") and loaded.emit.tokenizer == str(tmp_path / "tok")
+    # what decides the bytes is in the fingerprint; where they go and batch sizes are not
+    base = EmitConfig()
+    assert EmitConfig(output="/x", batch_docs=7, keep_runs=5).fingerprint() == base.fingerprint()
+    assert EmitConfig(partitions=9).fingerprint() != base.fingerprint()
+    assert EmitConfig(stage2={"replay_ratio": 0.1}).fingerprint() != base.fingerprint()
