@@ -56,7 +56,7 @@ from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.emit")
 
-META1_DDL = "doc_id STRING, split STRING, lang STRING, source STRING, n_tokens INT, part INT, seq BIGINT"
+META1_DDL = "doc_id STRING, split STRING, lang STRING, source STRING, n_tokens INT, part INT, seq BIGINT, bucket INT"
 META2_DDL = (
     "doc_id STRING, piece INT, split STRING, role STRING, lang STRING, source STRING, n_tokens INT, part INT, "
     "seq BIGINT"
@@ -108,25 +108,36 @@ def _task_tag() -> str:
 
 
 class _OpenShard:
-    """The shard a task is writing now (one at a time: its rows arrive grouped by shard)."""
+    """The shard a task is writing now (one at a time: its rows arrive grouped by shard). Closing it finishes the
+    files, reads them back and checks them against what was written (:func:`shards.verify`), moves them into
+    place, then writes the shard's record beside it (``<prefix>.json``): a record means a whole, verified shard."""
 
-    def __init__(self):
+    def __init__(self, eod: int, dtype: np.dtype, tag: str):
+        self.eod, self.dtype, self.tag = eod, dtype, tag
         self.key = None
         self._cm = None
+        self._uri = ""
+        self._record: dict = {}
         self.writer: shards.ShardWriter | None = None
 
-    def switch(self, key, uri: str, dtype: np.dtype, tag: str) -> shards.ShardWriter:
+    def switch(self, key, root: str, record: dict) -> shards.ShardWriter:
         if key != self.key:
             self.close()
-            self._cm = shards.shard_output(uri, tag)
+            self._uri = storage.join(root, record["path"])
+            self._cm = shards.shard_output(self._uri, self.tag)
             local = self._cm.__enter__()
-            self.key, self.writer = key, shards.ShardWriter(local, dtype)
+            self.key, self._record, self.writer = key, record, shards.ShardWriter(local, self.dtype)
         return self.writer  # type: ignore[return-value]
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.finish()
+            w = self.writer
+            w.finish()
+            expected = w.expected()
+            files = shards.verify(w.prefix, expected, self.eod, self.dtype)
             self._cm.__exit__(None, None, None)
+            record = {**self._record, **asdict(expected), "files": files, "bins": w.length_bins()}
+            storage.write_bytes(self._uri + ".json", json.dumps(record).encode())
         self.key, self.writer, self._cm = None, None, None
 
     def abort(self, exc: BaseException) -> None:
@@ -135,25 +146,87 @@ class _OpenShard:
         self.key, self.writer, self._cm = None, None, None
 
 
-def _stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: str):
+def _record(stage: str, split: str, role: str, lang: str, source: str, part: int) -> dict:
+    return {"stage": stage, "split": split, "role": role, "lang": lang, "source": source, "part": part,
+            "path": part_path(stage, split, role, lang, source, part)}  # fmt: skip
+
+
+def _task_record(root: str, stage: str, part: int, documents: int, rejected: list[str], replay: dict) -> None:
+    """What a task read, and its stage-2 tallies: every task writes one (a missing one means a task that did not
+    finish)."""
+    body = {"part": part, "documents": documents, "rejected": len(rejected), "rejected_doc_ids": rejected[:100],
+            "replay": replay}  # fmt: skip
+    storage.write_bytes(storage.join(root, "_tasks", f"{stage}-{part:05d}.json"), json.dumps(body).encode())
+
+
+def replay_bucket(doc_id: str, seed: int) -> int:
+    """The document's replay bucket (0 … REPLAY_BUCKETS - 1): stage 2 replays the lowest buckets first."""
+    digest = hashlib.blake2b(f"replay:{seed}:{doc_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % REPLAY_BUCKETS
+
+
+def piece_tokens(n_tokens: np.ndarray, max_tokens: int) -> np.ndarray:
+    """Tokens of documents once cut into stage-2 pieces: the content plus one end-of-document token per piece."""
+    n = np.asarray(n_tokens, dtype=np.int64)
+    pieces = np.where(n > max_tokens, -(-(n - 1) // (max_tokens - 1)), 1)
+    return n - 1 + pieces
+
+
+class _ReplayTally:
+    """Per split: the long documents' tokens (as pieces) and the short documents' tokens per replay bucket, so
+    the driver picks the replay cutoff without another pass over the documents."""
+
+    def __init__(self, min_tokens: int, max_tokens: int):
+        self.min, self.max = min_tokens, max_tokens
+        self.long: dict[str, int] = {}
+        self.short: dict[str, np.ndarray] = {}
+
+    def add(self, splits: list[str], n_tokens: np.ndarray, buckets: np.ndarray) -> None:
+        split_arr = np.array(splits, dtype=object)
+        for split in set(splits):
+            mask = (split_arr == split) & (n_tokens > 0)
+            n, b = n_tokens[mask], buckets[mask]
+            is_long = n >= self.min
+            if is_long.any():
+                self.long[split] = self.long.get(split, 0) + int(piece_tokens(n[is_long], self.max).sum())
+            if (~is_long).any():
+                acc = self.short.setdefault(split, np.zeros(REPLAY_BUCKETS, dtype=np.int64))
+                acc += np.bincount(b[~is_long], weights=n[~is_long], minlength=REPLAY_BUCKETS).astype(np.int64)
+
+    def as_dict(self) -> dict:
+        short = {}
+        for split, acc in self.short.items():
+            nz = np.flatnonzero(acc)
+            short[split] = [nz.tolist(), acc[nz].tolist()]
+        return {"long": self.long, "short": short}
+
+
+def _stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: str, stage2: tuple | None):
     """mapInArrow function: tokenize, append the end-of-document token, write the partition's shards; yields one
-    row per document (n_tokens 0 and seq -1 for a document with no tokens, which is not written)."""
+    row per document (n_tokens 0 and seq -1 for a document with no tokens, which is not written). ``stage2``:
+    (min_tokens, max_tokens, seed) to tally for the replay selection, or None."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
 
         ctx = TaskContext.get()
         part = ctx.partitionId() if ctx is not None else 0
-        tag, dtype = _task_tag(), np.dtype(dtype_name)
+        dtype = np.dtype(dtype_name)
         tok = shards.load_tokenizer(tok_json, tok_sha)
-        shard = _OpenShard()
+        shard = _OpenShard(eod, dtype, _task_tag())
+        documents, rejected = 0, []
+        tally = _ReplayTally(stage2[0], stage2[1]) if stage2 else None
         try:
             for batch in batches:
                 n = batch.num_rows
                 if n == 0:
                     continue
+                documents += n
                 flat, lengths = shards.encode(tok, batch.column("text").to_pylist())
                 keep = lengths > 0
+                if not keep.all():
+                    ids = batch.column("doc_id").to_pylist()
+                    rejected += [ids[i] for i in np.flatnonzero(~keep)]
                 tokens, ends = shards.with_eod(flat, lengths[keep], eod, dtype)
                 seq = np.full(n, -1, dtype=np.int64)
                 keys = list(zip(*(batch.column(c).to_pylist() for c in ("split", "lang", "source")), strict=True))
@@ -165,20 +238,27 @@ def _stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name:
                     stop = start + 1
                     while stop < len(kept) and keys[kept[stop]] == key:
                         stop += 1
-                    writer = shard.switch(key, storage.join(root, part_path("stage1", key[0], "all", key[1],
-                                                                               key[2], part)), dtype, tag)  # fmt: skip
+                    writer = shard.switch(key, root, _record("stage1", key[0], "all", key[1], key[2], part))
                     lo = int(ends[start - 1]) if start else 0
                     first = writer.documents
                     writer.add_many(tokens[lo : int(ends[stop - 1])], ends[start:stop] - lo)
                     seq[kept[start:stop]] = np.arange(first, writer.documents)
                     start = stop
                 n_tokens = np.where(keep, lengths + 1, 0).astype(np.int32)
+                buckets = np.full(n, -1, dtype=np.int32)
+                if tally is not None:
+                    seed = stage2[2]
+                    buckets = np.fromiter((replay_bucket(d, seed) for d in batch.column("doc_id").to_pylist()),
+                                          dtype=np.int32, count=n)  # fmt: skip
+                    tally.add([k[0] for k in keys], n_tokens, buckets)
                 yield pa.RecordBatch.from_arrays(
                     [batch.column("doc_id"), batch.column("split"), batch.column("lang"), batch.column("source"),
-                     pa.array(n_tokens), pa.array(np.full(n, part, dtype=np.int32)), pa.array(seq)],
-                    names=["doc_id", "split", "lang", "source", "n_tokens", "part", "seq"],
+                     pa.array(n_tokens), pa.array(np.full(n, part, dtype=np.int32)), pa.array(seq),
+                     pa.array(buckets)],
+                    names=["doc_id", "split", "lang", "source", "n_tokens", "part", "seq", "bucket"],
                 )  # fmt: skip
             shard.close()
+            _task_record(root, "stage1", part, documents, rejected, tally.as_dict() if tally else {})
         except BaseException as exc:
             shard.abort(exc)
             raise
@@ -193,8 +273,8 @@ def _stage2_writer(root: str, eod: int, dtype_name: str, max_tokens: int):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from contextlib import ExitStack
 
-        tag, dtype = _task_tag(), np.dtype(dtype_name)
-        shard = _OpenShard()
+        dtype = np.dtype(dtype_name)
+        shard = _OpenShard(eod, dtype, _task_tag())
         source_key, source_ds, stack = None, None, ExitStack()
         try:
             for batch in batches:
@@ -215,8 +295,8 @@ def _stage2_writer(root: str, eod: int, dtype_name: str, max_tokens: int):
                     if len(doc) != cols["n_tokens"][i]:
                         raise shards.ShardError(f"stage-1 document {cols['doc_id'][i]} has {len(doc)} tokens, "
                                                 f"its row says {cols['n_tokens'][i]}")  # fmt: skip
-                    writer = shard.switch((split, role, lang, src, part), storage.join(
-                        root, part_path("stage2", split, role, lang, src, part)), dtype, tag)  # fmt: skip
+                    writer = shard.switch((split, role, lang, src, part), root,
+                                          _record("stage2", split, role, lang, src, part))  # fmt: skip
                     bounds = shards.piece_bounds(len(doc), max_tokens) if role == "long" else [(0, len(doc) - 1)]
                     for piece, (a, b) in enumerate(bounds):
                         tokens = np.empty(b - a + 1, dtype=dtype)
@@ -244,40 +324,35 @@ def _stage2_writer(root: str, eod: int, dtype_name: str, max_tokens: int):
     return run
 
 
-def _merge_task(root: str, dtype_name: str):
+def _merge_task(root: str, eod: int, dtype_name: str):
+    """Concatenate each group's shards into one, verify it against the sum of the parts' records, record it,
+    then remove the parts."""
+
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from contextlib import ExitStack
 
-        tag, results = _task_tag(), []
+        tag, dtype, results = _task_tag(), np.dtype(dtype_name), []
         for batch in batches:
             for spec in map(json.loads, batch.column("spec").to_pylist()):
+                uri = storage.join(root, spec["path"])
                 with ExitStack() as stack:
                     parts = [stack.enter_context(shards.shard_input(storage.join(root, p))) for p in spec["parts"]]
-                    with shards.shard_output(storage.join(root, spec["path"]), tag) as out:
-                        shards.merge(parts, out, np.dtype(dtype_name))
+                    with shards.shard_output(uri, tag) as out:
+                        shards.merge(parts, out, dtype)
+                        files = shards.verify(out, shards.Expected(**spec["expected"]), eod, dtype)
+                record = {k: v for k, v in spec.items() if k != "expected"} | spec["expected"] | {"files": files}
+                storage.write_bytes(uri + ".json", json.dumps(record).encode())
                 for p in spec["parts"]:
                     shards.remove_shard(storage.join(root, p))
+                    _remove_file(storage.join(root, p) + ".json")
                 results.append(json.dumps({"path": spec["path"]}))
         yield pa.RecordBatch.from_pydict({"result": results})
 
     return run
 
 
-def _verify_task(root: str, eod: int, dtype_name: str):
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        results = []
-        for batch in batches:
-            for spec in map(json.loads, batch.column("spec").to_pylist()):
-                with shards.shard_input(storage.join(root, spec["path"])) as local:
-                    got = shards.verify(local, shards.Expected(**spec["expected"]), eod, np.dtype(dtype_name))
-                results.append(json.dumps({"path": spec["path"], **got}))
-        yield pa.RecordBatch.from_pydict({"result": results})
-
-    return run
-
-
 def _run_tasks(spark: SparkSession, specs: list[dict], fn, slots: int) -> list[dict]:
-    """Small driver-made task lists (merges, verifications) as Spark tasks: one row per task spec."""
+    """Small driver-made task lists (merges) as Spark tasks: one row per task spec."""
     if not specs:
         return []
     df = spark.createDataFrame([(json.dumps(s),) for s in specs], "spec STRING")
@@ -290,7 +365,7 @@ def _run_tasks(spark: SparkSession, specs: list[dict], fn, slots: int) -> list[d
 
 @dataclass
 class Shard:
-    """A dataset as emitted: its path under the run, what it holds, and (after verification) its files."""
+    """A dataset as emitted: its path under the run, what it holds, and its verified files."""
 
     stage: str
     split: str
@@ -303,6 +378,7 @@ class Shard:
     moment: int
     parts: list[tuple[int, str, int, int]] = field(default_factory=list)  # (part, path, documents, tokens)
     files: dict = field(default_factory=dict)
+    bins: dict = field(default_factory=dict)  # power-of-two length bin -> [documents, tokens]
 
     def expected(self) -> dict:
         return {"documents": self.documents, "tokens": self.tokens, "moment": self.moment}
@@ -338,55 +414,41 @@ def _arrow_batch_size(spark: SparkSession, n: int):
     return _Ctx()
 
 
-@dataclass
-class _Tally:
-    """One aggregation of a stage's document rows: its per-part shards, its token-length histogram and (stage 1)
-    the documents with no tokens."""
+def _list_json(uri: str) -> list[dict]:
+    """Every ``*.json`` record under ``uri`` (recursively), parsed."""
+    local = storage.local_path(uri)
+    if local is not None:
+        return [json.loads(p.read_bytes()) for p in sorted(local.rglob("*.json"))] if local.is_dir() else []
+    from pyarrow import fs
 
-    parts: list[Shard]
-    histogram: list[dict]
-    documents: int
-    rejected: int
+    filesystem, inner = fs.FileSystem.from_uri(uri)
+    infos = filesystem.get_file_info(fs.FileSelector(inner, recursive=True, allow_not_found=True))
+    out = []
+    for info in sorted(infos, key=lambda i: i.path):
+        if info.type == fs.FileType.File and info.path.endswith(".json"):
+            with filesystem.open_input_stream(info.path) as fh:
+                out.append(json.loads(fh.read()))
+    return out
 
 
-def _tally(meta: DataFrame, stage: str) -> _Tally:
-    """Per-part shards with what each must hold, and the length histogram, in one small aggregation (parts x
-    groups x power-of-two length bins rows)."""
-    n = F.col("n_tokens")
-    role = F.lit("all") if stage == "stage1" else F.col("role")
-    rows = (
-        meta.withColumn("role", role)
-        .withColumn("bin", F.when(n > 0, F.floor(F.log2(n)).cast("int")).otherwise(F.lit(-1)))
-        .groupBy("split", "role", "lang", "source", "part", "bin")
-        .agg(
-            F.count(F.lit(1)).alias("documents"),
-            F.sum(n).alias("tokens"),
-            F.sum((F.col("seq") + 1) * n).alias("moment"),
-        )  # fmt: skip
-        .collect()
-    )
-    shards_by_key: dict[tuple, list[int]] = {}
+def _shards_of(root: str, stage: str) -> list[Shard]:
+    """The stage's shards from the records their tasks wrote, in path order."""
+    out = []
+    for r in _list_json(storage.join(root, stage)):
+        out.append(Shard(r["stage"], r["split"], r["role"], r["lang"], r["source"], r["path"], r["documents"],
+                         r["tokens"], r["moment"], parts=[(r["part"], r["path"], r["documents"], r["tokens"])],
+                         files=r["files"], bins={int(k): v for k, v in r["bins"].items()}))  # fmt: skip
+    return sorted(out, key=lambda s: s.path)
+
+
+def _histogram(stage: str, parts: list[Shard]) -> list[dict]:
     bins: dict[int, list[int]] = {}
-    documents = rejected = 0
-    for r in rows:
-        documents += r["documents"]
-        if r["bin"] < 0:
-            rejected += r["documents"]
-            continue
-        acc = shards_by_key.setdefault((r["split"], r["role"], r["lang"], r["source"], r["part"]), [0, 0, 0])
-        acc[0] += r["documents"]
-        acc[1] += int(r["tokens"])
-        acc[2] += int(r["moment"])
-        b = bins.setdefault(r["bin"], [0, 0])
-        b[0] += r["documents"]
-        b[1] += int(r["tokens"])
-    parts = []
-    for key in sorted(shards_by_key):
-        docs, tokens, moment = shards_by_key[key]
-        path = part_path(stage, *key)
-        parts.append(Shard(stage, *key[:4], path, docs, tokens, moment, parts=[(key[4], path, docs, tokens)]))
-    hist = [{"stage": stage, "min_tokens": 2**b, "documents": v[0], "tokens": v[1]} for b, v in sorted(bins.items())]
-    return _Tally(parts, hist, documents, rejected)
+    for s in parts:
+        for b, (docs, tokens) in s.bins.items():
+            acc = bins.setdefault(b, [0, 0])
+            acc[0] += docs
+            acc[1] += tokens
+    return [{"stage": stage, "min_tokens": 2**b, "documents": v[0], "tokens": v[1]} for b, v in sorted(bins.items())]
 
 
 def _merged(parts: list[Shard]) -> list[Shard]:
@@ -395,54 +457,56 @@ def _merged(parts: list[Shard]) -> list[Shard]:
     for s in parts:
         groups.setdefault((s.stage, s.split, s.role, s.lang, s.source), []).append(s)
     out = []
-    for key, members in groups.items():
+    for key, members in sorted(groups.items()):
         members.sort(key=lambda s: s.parts[0][0])
         docs = tokens = moment = 0
+        bins: dict[int, list[int]] = {}
         for s in members:
             moment += s.moment + docs * s.tokens
             docs += s.documents
             tokens += s.tokens
-        out.append(Shard(*key, group_path(*key), docs, tokens, moment, parts=[s.parts[0] for s in members]))
+            for b, (d, t) in s.bins.items():
+                acc = bins.setdefault(b, [0, 0])
+                acc[0] += d
+                acc[1] += t
+        out.append(Shard(*key, group_path(*key), docs, tokens, moment, parts=[s.parts[0] for s in members],
+                         bins=bins))  # fmt: skip
     return out
 
 
-def _replay_selection(m1: DataFrame, cfg: EmitConfig) -> tuple[DataFrame, dict]:
-    """Long documents and the replayed sample (role long / replay), and per split what was aimed at and got.
-    One small aggregation: per split, the long documents' tokens (as pieces) and the short documents' tokens per
-    replay bucket."""
+def _replay_selection(m1: DataFrame, cfg: EmitConfig, tasks: list[dict]) -> tuple[DataFrame, dict]:
+    """Long documents and the replayed sample (role long / replay), and per split what was aimed at and got, from
+    the stage-1 tasks' tallies: per split, replay the short documents of the lowest buckets until their tokens
+    reach replay_ratio / (1 - replay_ratio) times the long documents' tokens."""
     s2 = cfg.stage2
-    n = F.col("n_tokens")
-    # tokens of a long document once cut into pieces: its content plus one end-of-document token per piece
-    pieces = F.when(n > s2.max_tokens, (n - 1) + F.ceil((n - 1) / F.lit(s2.max_tokens - 1))).otherwise(n)
-    bucket = F.pmod(F.xxhash64(F.lit(f"replay:{s2.seed}"), F.col("doc_id")), F.lit(REPLAY_BUCKETS))
-    keyed = m1.filter(n > 0).withColumn("bucket", F.when(n >= s2.min_tokens, F.lit(-1)).otherwise(bucket))
     long_tokens: dict[str, int] = {}
-    per_bucket: dict[str, list[tuple[int, int]]] = {}
-    for r in keyed.groupBy("split", "bucket").agg(F.sum(F.when(n >= s2.min_tokens, pieces).otherwise(n)).alias("t"))\
-            .collect():  # fmt: skip
-        if r["bucket"] < 0:
-            long_tokens[r["split"]] = int(r["t"])
-        else:
-            per_bucket.setdefault(r["split"], []).append((r["bucket"], int(r["t"])))
+    short: dict[str, np.ndarray] = {}
+    for t in tasks:
+        for split, v in t["replay"].get("long", {}).items():
+            long_tokens[split] = long_tokens.get(split, 0) + v
+        for split, (idx, vals) in t["replay"].get("short", {}).items():
+            acc = short.setdefault(split, np.zeros(REPLAY_BUCKETS, dtype=np.int64))
+            acc[np.asarray(idx, dtype=np.int64)] += np.asarray(vals, dtype=np.int64)
     info, cutoff = {}, {}
     for split in sorted(long_tokens):
         target = s2.replay_ratio / (1 - s2.replay_ratio) * long_tokens[split]
-        got, cut = 0, 0
-        available = sum(t for _, t in per_bucket.get(split, []))
-        for b, t in sorted(per_bucket.get(split, [])):
-            if got >= target:
-                break
-            got, cut = got + t, b + 1
+        acc = short.get(split, np.zeros(REPLAY_BUCKETS, dtype=np.int64))
+        cum = np.cumsum(acc)
+        # the fewest lowest buckets whose tokens reach the target (all of them when there are too few)
+        cut = int(np.searchsorted(cum, target, side="left")) + 1 if target > 0 else 0
+        cut = min(cut, REPLAY_BUCKETS)
+        got = int(cum[cut - 1]) if cut else 0
         cutoff[split] = cut
         info[split] = {"long_tokens": long_tokens[split], "replay_target_tokens": round(target),
-                       "replay_tokens": got, "short_tokens_available": available,
+                       "replay_tokens": got, "short_tokens_available": int(cum[-1]),
                        "replay_token_share": got / (got + long_tokens[split])}  # fmt: skip
+    n = F.col("n_tokens")
     chosen = F.lit(False)
     for split, cut in cutoff.items():
         chosen = F.when(F.col("split") == split, F.col("bucket") < cut).otherwise(chosen)
-    role = F.when(F.col("bucket") < 0, F.lit("long")).when((F.col("bucket") >= 0) & chosen, F.lit("replay"))
+    role = F.when(n >= s2.min_tokens, F.lit("long")).when(chosen, F.lit("replay"))
     cols = ["doc_id", "split", "lang", "source", "role", "n_tokens", "part", "seq"]
-    selected = keyed.withColumn("role", role).filter(F.col("role").isNotNull()).select(*cols)
+    selected = m1.filter(n > 0).withColumn("role", role).filter(F.col("role").isNotNull()).select(*cols)
     return selected, info
 
 
@@ -470,31 +534,37 @@ def emit_corpus(
     with _arrow_batch_size(spark, cfg.batch_docs):
         docs = corpus.select("doc_id", "source", "lang", "text").withColumn("split", split_column(cfg))
         docs = docs.repartition(cfg.partitions, "doc_id").sortWithinPartitions("split", "lang", "source", "doc_id")
-        fn1 = _stage1_writer(root, tok.json_text, tok.sha256, tok.eod_id, tok.dtype)
+        s2 = cfg.stage2
+        tally = (s2.min_tokens, s2.max_tokens, s2.seed) if s2.enabled and s2.replay_ratio > 0 else None
+        fn1 = _stage1_writer(root, tok.json_text, tok.sha256, tok.eod_id, tok.dtype, tally)
         docs.mapInArrow(fn1, META1_DDL).write.mode("overwrite").parquet(storage.to_spark_path(meta_uri + "/stage1"))
     m1 = spark.read.parquet(storage.to_spark_path(meta_uri + "/stage1"))
-    tally1 = _tally(m1, "stage1")
-    parts, hist = list(tally1.parts), list(tally1.histogram)
-    rejected: list[str] = []
-    if tally1.rejected:
-        rejected = [r["doc_id"] for r in m1.filter(F.col("n_tokens") == 0).select("doc_id").limit(100).collect()]
+    tasks = _list_json(storage.join(root, "_tasks"))
+    if sorted(t["part"] for t in tasks) != list(range(cfg.partitions)):
+        raise RuntimeError(f"stage 1: {len(tasks)} of {cfg.partitions} tasks recorded their work")
+    _remove_dir(storage.join(root, "_tasks"))
+    documents_in = sum(t["documents"] for t in tasks)
+    rejected_count = sum(t["rejected"] for t in tasks)
+    rejected = sorted(d for t in tasks for d in t["rejected_doc_ids"])[:100]
+    parts = _shards_of(root, "stage1")
+    if sum(s.documents for s in parts) != documents_in - rejected_count:
+        raise RuntimeError("stage 1: the shards' records do not add up to the documents the tasks read")
+    hist = _histogram("stage1", parts)
     seconds["stage1"] = time.time() - t0
 
     replay_info: dict = {}
-    m2 = None
     if cfg.stage2.enabled:
         t = time.time()
-        selected, replay_info = _replay_selection(m1, cfg)
+        selected, replay_info = _replay_selection(m1, cfg, tasks)
         progress("stage 2: long documents and the replayed sample")
         fn2 = _stage2_writer(root, tok.eod_id, tok.dtype, cfg.stage2.max_tokens)
         selected = selected.repartition(cfg.partitions, "part").sortWithinPartitions(
             "part", "split", "lang", "source", "role", "seq"
         )
         selected.mapInArrow(fn2, META2_DDL).write.mode("overwrite").parquet(storage.to_spark_path(meta_uri + "/stage2"))
-        m2 = spark.read.parquet(storage.to_spark_path(meta_uri + "/stage2"))
-        tally2 = _tally(m2, "stage2")
-        parts += tally2.parts
-        hist += tally2.histogram
+        parts2 = _shards_of(root, "stage2")
+        hist += _histogram("stage2", parts2)
+        parts += parts2
         seconds["stage2"] = time.time() - t
 
     final = parts
@@ -502,18 +572,14 @@ def emit_corpus(
         t = time.time()
         final = _merged(parts)
         progress(f"merging {len(parts)} shards into {len(final)}")
-        specs = [{"path": s.path, "parts": [p[1] for p in s.parts]} for s in final]
-        _run_tasks(spark, specs, _merge_task(root, tok.dtype), slots)
+        specs = [{"stage": s.stage, "split": s.split, "role": s.role, "lang": s.lang, "source": s.source,
+                  "path": s.path, "parts": [p[1] for p in s.parts], "bins": s.bins, "expected": s.expected()}
+                 for s in final]  # fmt: skip
+        _run_tasks(spark, specs, _merge_task(root, tok.eod_id, tok.dtype), slots)
+        merged = {r["path"]: r for r in _list_json(root) if r["path"] in {s.path for s in final}}
+        for s in final:
+            s.files = merged[s.path]["files"]
         seconds["merge"] = time.time() - t
-
-    t = time.time()
-    progress(f"verifying {len(final)} shards")
-    verified = {r["path"]: r for r in _run_tasks(
-        spark, [{"path": s.path, "expected": s.expected()} for s in final], _verify_task(root, tok.eod_id, tok.dtype),
-        slots)}  # fmt: skip
-    for s in final:
-        s.files = {k: v for k, v in verified[s.path].items() if k != "path"}
-    seconds["verify"] = time.time() - t
 
     t = time.time()
     run_uri = storage.join(out_uri, "runs", run_id)
@@ -534,10 +600,10 @@ def emit_corpus(
         run_id=run_id,
         run_uri=run_uri,
         shards=final,
-        documents_in=tally1.documents,
-        documents_out=tally1.documents - tally1.rejected,
+        documents_in=documents_in,
+        documents_out=documents_in - rejected_count,
         rejected=rejected,
-        rejected_count=tally1.rejected,
+        rejected_count=rejected_count,
         replay=replay_info,
         meta_uri=meta_uri,
         length_histogram=hist,
@@ -655,10 +721,17 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
         F.col("piece").cast("int"), "lang", "source", F.col("n_tokens").cast("int"), "dataset",
         (F.col("offset") + F.col("seq")).alias("seq_index"),
     )  # fmt: skip
-    tables.overwrite(spark, rows, workdir, tables.EMITTED_DOCUMENTS, user_metadata=result.run_id)
-    stats_df = spark.createDataFrame(stats_rows, tables.EMIT_TOKEN_STATS.schema) if stats_rows else (
-        spark.createDataFrame([], tables.EMIT_TOKEN_STATS.schema))  # fmt: skip
-    tables.overwrite(spark, stats_df, workdir, tables.EMIT_TOKEN_STATS, user_metadata=result.run_id)
+    stats_df = spark.createDataFrame(stats_rows, tables.EMIT_TOKEN_STATS.schema)
+    # two tables, two independent Delta commits: run side by side (mostly log reads and commit latency)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = [
+            pool.submit(tables.overwrite, spark, df, workdir, table, user_metadata=result.run_id)
+            for df, table in ((rows, tables.EMITTED_DOCUMENTS), (stats_df, tables.EMIT_TOKEN_STATS))
+        ]
+        for f in futures:
+            f.result()
 
 
 def output_uri(cfg: EmitConfig, workdir: str) -> str:
