@@ -414,42 +414,44 @@ def _lang_key(lang: str) -> tuple[int, str]:
 
 
 def emit_chart(e: dict) -> bytes:
-    """Left: tokens per stage, stacked by language and source. Right: documents per token length (powers of
-    two), stage 1 and stage 2, with stage 2's length bounds."""
+    """Left: tokens per stage, stacked by language (a color family each) and source (its shades). Right:
+    documents per token length (powers of two), stage 1 and stage 2, with stage 2's length bounds."""
     rows = emit_token_rows(e["token_stats"])
     stages = list(dict.fromkeys(r["stage"] for r in rows))
-    groups = list(dict.fromkeys((r["lang"], r["source"]) for r in rows))
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 0.9 + max(2.2, 0.8 * len(stages))), width_ratios=(1.1, 1))
+    groups = sorted({(r["lang"], r["source"]) for r in rows}, key=lambda g: (*_lang_key(g[0]), g[1]))
+    families = {"ko": "Blues", "en": "Oranges", "ko+en": "Greens"}
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 1.9 + 0.7 * len(stages)), width_ratios=(1.15, 1))
     y = list(range(len(stages)))[::-1]
     left = [0.0] * len(stages)
-    cmap = plt.get_cmap("tab20")
-    for i, (lang, source) in enumerate(groups):
-        vals = [sum(r["tokens"] for r in rows if (r["stage"], r["lang"], r["source"]) == (st, lang, source)) / 1e6
-                for st in stages]  # fmt: skip
-        base = LANG_COLORS.get(lang)
-        color = cmap(i % 20) if base is None or len(groups) > len(LANG_COLORS) else base
-        ax.barh(y, vals, left=left, color=color, edgecolor="white", linewidth=0.5, label=f"{lang} / {source}")
-        left = [a + b for a, b in zip(left, vals, strict=True)]
+    for lang in dict.fromkeys(g[0] for g in groups):
+        sources = [g[1] for g in groups if g[0] == lang]
+        cmap = plt.get_cmap(families.get(lang, "Purples"))
+        for i, source in enumerate(sources):
+            vals = [sum(r["tokens"] for r in rows if (r["stage"], r["lang"], r["source"]) == (st, lang, source)) / 1e6
+                    for st in stages]  # fmt: skip
+            color = cmap(0.35 + 0.55 * (i / max(1, len(sources) - 1)))
+            ax.barh(y, vals, left=left, color=color, edgecolor="white", linewidth=0.5, label=f"{lang} / {source}")
+            left = [a + b for a, b in zip(left, vals, strict=True)]
     for yi, total in zip(y, left, strict=True):
         ax.text(total * 1.01, yi, f"{total:,.3f} M" if total < 10 else f"{total:,.1f} M", va="center", fontsize=8)
     ax.set_yticks(y, stages)
-    ax.set_xlim(0, (max(left) or 1) * 1.25)
+    ax.set_xlim(0, (max(left) or 1) * 1.18)
     ax.set_xlabel("million tokens (all splits)")
     ax.set_title("Emitted tokens per stage, language / source")
-    ax.legend(fontsize=7, loc="lower right", ncol=2 if len(groups) > 6 else 1)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=min(5, len(groups)), frameon=False)
     hist = e.get("length_histogram") or []
-    for stage, color in (("stage1", "#4c72b0"), ("stage2", "#dd8452")):
+    for stage, color, shift in (("stage1", "#4c72b0", 1.0), ("stage2", "#dd8452", 1.25)):
         pts = [(h["min_tokens"], h["documents"]) for h in hist if h["stage"] == stage]
         if pts:
             xs = [p[0] for p in pts]
-            ax2.bar([x * (1.0 if stage == "stage1" else 1.25) for x in xs], [p[1] for p in pts],
-                    width=[x * 0.25 for x in xs], align="edge", color=color, label=stage)  # fmt: skip
+            ax2.bar([x * shift for x in xs], [p[1] for p in pts], width=[x * 0.25 for x in xs], align="edge",
+                    color=color, label=stage)  # fmt: skip
     ax2.set_xscale("log", base=2)
     ax2.set_yscale("log")
     for key, style in (("min_tokens", "--"), ("max_tokens", ":")):
         if e.get(key) and e.get("replay_ratio") is not None:
             ax2.axvline(e[key], color="black", linestyle=style, linewidth=1, label=f"stage 2 {key} ({e[key]:,})")
-    ax2.set_xlabel("document tokens (end-of-document token included; bins of powers of two)")
+    ax2.set_xlabel("tokens per document (bins of powers of two)")
     ax2.set_ylabel("documents")
     ax2.set_title("Document lengths")
     ax2.legend(fontsize=7)

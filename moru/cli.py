@@ -294,7 +294,9 @@ def demo(
             "steer": {"rounds": 2, "sample_bytes": 900_000, "tolerance": 0.05},
         },
         # 5% of documents in valid (the demo's training evaluates on it), 1% in test
-        "emit": {"split": {"valid": 0.05, "test": 0.01}},
+        # stage 2 at the demo's scale: its documents run to ~1,000 tokens, so "long" is 256+ tokens and pieces are
+        # at most 512 (the default, 4,096 / 32,768, is EXAONE's stage-1 context / stage-2 context)
+        "emit": {"split": {"valid": 0.05, "test": 0.01}, "stage2": {"min_tokens": 256, "max_tokens": 512}},
         # the tiny EXAONE-shaped model, a few dozen steps on CPU, on the emitted stage-1 blend
         "train": DEMO_TRAIN,
     }
@@ -333,6 +335,7 @@ def demo(
          "ok": d["in_training_corpus"] == 0},
     ]  # fmt: skip
     checks += demo_tokenizer_checks(cfg)
+    checks += demo_emit_checks(spark, cfg)
     training = demo_training(config_path, cfg)
     checks += training.pop("checks")
     _add_demo_checks(cfg.workdir, checks, training=training)
@@ -470,6 +473,60 @@ def demo_tokenizer_checks(cfg: MoruConfig) -> list[dict]:
          "result": f"{exact} of {len(texts)}", "expected": f"{len(texts)} of {len(texts)}", "ok": exact == len(texts)},
         {"check": "tokenizer: Korean share of Hangul + Latin tokens", "result": f"{share:.3f}",
          "expected": f"{target} ± {tol}", "ok": abs(share - target) <= tol},
+    ]  # fmt: skip
+
+
+def demo_emit_checks(spark, cfg: MoruConfig) -> list[dict]:
+    """The demo's emitted datasets, read back with megatron-core's IndexedDataset: every shard holds the documents
+    and tokens its manifest records, stage 1 holds every training_corpus document, stage-2 documents are within
+    the configured lengths, and the stage-2 train blend gives replay its configured share."""
+    import json as json_
+    from pathlib import Path as Path_
+
+    import numpy as np
+
+    from spark_jobs import tables
+    from spark_jobs.emit import job
+    from spark_jobs.emit.shards import read_dataset
+
+    out = job.output_uri(cfg.emit, cfg.workdir)
+    m = job.read_manifest(out)
+    if m is None:
+        return [{"check": "emitted datasets", "result": "none", "expected": "a published run", "ok": False}]
+    s2 = cfg.emit.stage2
+    whole = in_bounds = long_docs = 0
+    for s in m["shards"]:
+        ds = read_dataset(str(Path_(m["run_dir"]) / s["path"]))
+        lengths = np.array(ds.sequence_lengths)
+        whole += (len(ds), int(lengths.sum())) == (s["documents"], s["tokens"])
+        if s["stage"] == "stage2" and s["role"] == "long":
+            long_docs += len(lengths)
+            in_bounds += int(((lengths >= s2.min_tokens) & (lengths <= s2.max_tokens)).sum())
+        del ds
+    stage1 = sum(r["documents"] for r in m["token_stats"] if r["stage"] == "stage1")
+    corpus = tables.read(spark, cfg.workdir, tables.TRAINING_CORPUS, version=m["inputs"]["training_corpus"]["version"])
+    n_corpus = corpus.count()
+    replay = None
+    blend_file = m["blends"].get("stage2")
+    if blend_file:
+        items = json_.loads(Path_(blend_file).read_text(encoding="utf-8"))["train"]
+        replay = sum(w for w, p in zip(items[0::2], items[1::2], strict=True) if "/replay/" in p)
+    n = len(m["shards"])
+    console.print(
+        f"{'[green]' if whole == n and stage1 == n_corpus else '[red]'}emit: {n} shards read back whole, "
+        f"{stage1:,} of {n_corpus:,} training_corpus documents in stage 1, {in_bounds} of {long_docs} long stage-2 "
+        f"documents within {s2.min_tokens}-{s2.max_tokens} tokens"
+    )
+    return [
+        {"check": "emitted shards that megatron-core's IndexedDataset reads back with their recorded documents and "
+                  "tokens", "result": f"{whole} of {n}", "expected": f"{n} of {n}", "ok": whole == n},
+        {"check": "training_corpus documents in stage 1", "result": f"{stage1:,}", "expected": f"{n_corpus:,}",
+         "ok": stage1 == n_corpus},
+        {"check": f"stage-2 long documents within {s2.min_tokens:,}-{s2.max_tokens:,} tokens",
+         "result": f"{in_bounds} of {long_docs}", "expected": f"{long_docs} of {long_docs} (> 0)",
+         "ok": in_bounds == long_docs > 0},
+        {"check": "replay share of the stage-2 train blend", "result": "-" if replay is None else f"{replay:.4f}",
+         "expected": f"{s2.replay_ratio}", "ok": replay is not None and abs(replay - s2.replay_ratio) < 1e-9},
     ]  # fmt: skip
 
 

@@ -126,15 +126,17 @@ def test_demo_end_to_end(spark, tmp_path):
     assert f"decontamination on the demo corpus (exhaustive mode): {len(planted)} of {len(planted)} planted" in out
     assert "0 other documents flagged; 0 planted documents in training_corpus" in out
     checks = summary["demo_checks"]
-    assert len(checks) == 9 and all(c["ok"] for c in checks), checks
+    assert len(checks) == 13 and all(c["ok"] for c in checks), checks
     names = " | ".join(c["check"] for c in checks)
-    for part in ("decode(encode(x))", "Korean share", "emitted stage-1 blend", "training loss", "valid loss"):
+    for part in ("decode(encode(x))", "Korean share", "emitted stage-1 blend", "training loss", "valid loss",
+                 "IndexedDataset reads back", "stage-2 long documents", "replay share"):  # fmt: skip
         assert part in names, names
     assert "Demo: checks against the generated corpus" in index and ">FAIL<" not in index
     # the tokenizer and the training run on the emitted data, in the report
     assert "Tokenizer (byte-level BPE, EXAONE-style)" in index
     assert "Training (megatron-core) on the emitted data" in index
-    for png in ("tokenizer_compression.png", "train_loss.png"):
+    assert "Emitted Megatron datasets" in index and "stage2 replay" in index
+    for png in ("tokenizer_compression.png", "train_loss.png", "emit_tokens.png"):
         assert f'src="{png}"' in index and (workdir / "report" / png).stat().st_size > 1000
     assert summary["training"]["steps"] == summary["training"]["train_iters"] == 100
     assert {r["tokenizer"] for r in summary["tokenizer"]["compression"]} >= {"moru", "moru + MeCab at encode"}

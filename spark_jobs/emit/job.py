@@ -40,6 +40,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -399,19 +400,23 @@ class EmitResult:
     seconds: dict
 
 
-def _arrow_batch_size(spark: SparkSession, n: int):
-    class _Ctx:
-        def __enter__(self):
-            self.old = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", None)
-            spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(n))
-
-        def __exit__(self, *exc):
-            if self.old is None:
-                spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+@contextmanager
+def _arrow_batches(spark: SparkSession, docs: int, nbytes: int):
+    """Arrow batches of at most ``docs`` rows and ``nbytes`` bytes for the jobs run inside (session settings,
+    restored after)."""
+    keys = {"spark.sql.execution.arrow.maxRecordsPerBatch": str(docs),
+            "spark.sql.execution.arrow.maxBytesPerBatch": str(nbytes)}  # fmt: skip
+    old = {k: spark.conf.get(k, None) for k in keys}
+    for k, v in keys.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                spark.conf.unset(k)
             else:
-                spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", self.old)
-
-    return _Ctx()
+                spark.conf.set(k, v)
 
 
 def _list_json(uri: str) -> list[dict]:
@@ -531,7 +536,7 @@ def emit_corpus(
     slots = max(2, spark.sparkContext.defaultParallelism if _has_context(spark) else 2)
 
     progress(f"stage 1: tokenizing into {cfg.partitions} partitions")
-    with _arrow_batch_size(spark, cfg.batch_docs):
+    with _arrow_batches(spark, cfg.batch_docs, cfg.batch_bytes):
         docs = corpus.select("doc_id", "source", "lang", "text").withColumn("split", split_column(cfg))
         docs = docs.repartition(cfg.partitions, "doc_id").sortWithinPartitions("split", "lang", "source", "doc_id")
         s2 = cfg.stage2
