@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -107,8 +108,15 @@ class EmitConfig(BaseModel):
         default=8,
         ge=1,
         le=100_000,
-        description="Spark partitions = shards per (split, lang, source) before merging; documents go to a "
-        "partition by a hash of doc_id, so the shards are the same on any cluster",
+        description="partitions of stage 1 = shards per (split, lang, source) before merging; a partition gets a "
+        "fixed group of the table's files (read: files) or the documents of a doc_id hash bucket (read: spark), so "
+        "the shards are the same on any cluster",
+    )
+    read: Literal["auto", "files", "spark"] = Field(
+        default="auto",
+        description="how stage 1 reads training_corpus: files (the Python workers read the version's Parquet files "
+        "themselves, no shuffle; shards follow the table's files), spark (Spark reads it and shuffles by doc_id: "
+        "shards follow the documents only), auto (files when the table allows it, see spark_jobs/emit/inputs.py)",
     )
     merge: bool = Field(default=False, description="merge each (stage, split, lang, source)'s shards into one file")
     batch_docs: int = Field(

@@ -4,20 +4,24 @@ Steps, each one Spark pass or a small driver step:
 
 1. **Gate.** :func:`spark_jobs.gate.require_passed_gate` first: nothing is emitted past a failed or stale gate.
    ``training_corpus`` is then read at the Delta version the gate validated.
-2. **Stage 1** (one pass over the text). Each document gets its split (train / valid / test) from a hash of its
-   ``doc_id``; documents go to ``emit.partitions`` partitions by a hash of ``doc_id`` and are sorted by (split,
-   lang, source, doc_id) inside each, so the shards do not depend on the table's file layout or the cluster.
-   A ``mapInArrow`` task tokenizes each Arrow batch with ``encode_batch_fast`` (tokenizer loaded once per
-   Python worker), appends the end-of-document token and writes one shard per (split, lang, source) in its
-   partition through megatron-core's ``IndexedDatasetBuilder``. It returns one small row per document (tokens,
-   shard, index), written once as Parquet: the rest of the job reads those rows, never the text again.
+2. **Stage 1** (the one pass over the text). Each stage-1 partition gets its documents in a fixed order: by
+   default the Python workers read a fixed group of the version's Parquet files themselves, in path and row order
+   (no shuffle: the text never passes through the JVM); when the table needs Spark to read it (deletion vectors,
+   column mapping, ...) or ``emit.read: spark``, rows are shuffled to the partitions by a hash of ``doc_id`` and
+   sorted by it (:mod:`spark_jobs.emit.inputs`). A ``mapInArrow`` task gives each document its split (train /
+   valid / test, a hash of ``doc_id``), tokenizes each Arrow batch with ``encode_batch_fast`` (the tokenizer
+   loaded once per Python worker), appends the end-of-document token and writes one shard per (split, lang,
+   source) of its partition through megatron-core's ``IndexedDatasetBuilder`` (:mod:`spark_jobs.emit.tasks`).
+   It returns one small row per document (tokens, shard, index), written once as Parquet: the rest of the job
+   reads those rows, never the text again.
 3. **Stage 2** (reads stage-1 shards, no tokenizing): documents of at least ``stage2.min_tokens`` tokens, split
    into near-equal pieces of at most ``stage2.max_tokens``, plus replayed stage-1 documents shorter than that:
    per split, the documents of the lowest hash buckets (a hash of doc_id and ``stage2.seed``) until their
    tokens reach ``replay_ratio / (1 - replay_ratio)`` times the long documents' tokens.
 4. **Merge** (optional): one file per (stage, split, role, lang, source), in shard order.
-5. **Verify**: every shard is read back with megatron-core's ``IndexedDataset`` and checked against the
-   document rows (counts, token sums, the order of lengths, sizes, end-of-document tokens); SHA-256 recorded.
+5. **Verify**: each task reads every shard it closes back with megatron-core's ``IndexedDataset`` and checks it
+   against what it wrote (counts, token sums, the order of lengths, sizes, end-of-document tokens) before moving
+   it into place; its record (``<prefix>.json``: counts, SHA-256) is written last.
 6. **Publish**: shards are written under ``_staging/<run>/`` and the run's folder is renamed into
    ``runs/<run>`` in one step (a local file system; on object stores, where there is no rename, they are
    written to ``runs/<run>/`` directly). Only then are ``emitted_documents`` and ``emit_token_stats``
@@ -36,320 +40,27 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs import storage, tables
 from spark_jobs.emit import blend as blends
-from spark_jobs.emit import shards
+from spark_jobs.emit import inputs, shards, tasks
 from spark_jobs.emit.config import EmitConfig
+from spark_jobs.emit.layout import REPLAY_BUCKETS, group_path
 from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.emit")
 
-META1_DDL = "doc_id STRING, split STRING, lang STRING, source STRING, n_tokens INT, part INT, seq BIGINT, bucket INT"
-META2_DDL = (
-    "doc_id STRING, piece INT, split STRING, role STRING, lang STRING, source STRING, n_tokens INT, part INT, "
-    "seq BIGINT"
-)
-TASK_DDL = "result STRING"
-REPLAY_BUCKETS = 1 << 16
 LENGTH_BINS = tuple(2**i for i in range(0, 21))  # token-length histogram edges for the report: 1 … 1M
-
-
-# -- names -------------------------------------------------------------------------------------------------
-
-
-def _safe(name: str) -> str:
-    """A path component for a lang or source value (anything else is replaced, with a hash to keep it unique)."""
-    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,80}", name):
-        return name
-    cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._")[:60] or "x"
-    return f"{cleaned}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-
-
-def group_path(stage: str, split: str, role: str, lang: str, source: str) -> str:
-    """The dataset's path under a run, without ``part-…``: the merged file's prefix."""
-    mid = f"/{role}" if stage == "stage2" else ""
-    return f"{stage}/{split}{mid}/{_safe(lang)}/{_safe(source)}"
-
-
-def part_path(stage: str, split: str, role: str, lang: str, source: str, part: int) -> str:
-    return f"{group_path(stage, split, role, lang, source)}/part-{part:05d}"
-
-
-def split_column(cfg: EmitConfig):
-    """train / valid / test from a hash of doc_id (per million)."""
-    u = F.pmod(F.xxhash64(F.lit(f"split:{cfg.split.seed}"), F.col("doc_id")), F.lit(1_000_000))
-    test = int(round(cfg.split.test * 1_000_000))
-    valid = test + int(round(cfg.split.valid * 1_000_000))
-    return F.when(u < test, "test").when(u < valid, "valid").otherwise("train")
-
-
-# -- Spark tasks ---------------------------------------------------------------------------------------------
-
-
-def _task_tag() -> str:
-    from pyspark import TaskContext
-
-    ctx = TaskContext.get()
-    if ctx is None:
-        return f"p{os.getpid()}"
-    return f"{ctx.stageId()}-{ctx.partitionId()}-{ctx.attemptNumber()}-{os.getpid()}"
-
-
-class _OpenShard:
-    """The shard a task is writing now (one at a time: its rows arrive grouped by shard). Closing it finishes the
-    files, reads them back and checks them against what was written (:func:`shards.verify`), moves them into
-    place, then writes the shard's record beside it (``<prefix>.json``): a record means a whole, verified shard."""
-
-    def __init__(self, eod: int, dtype: np.dtype, tag: str):
-        self.eod, self.dtype, self.tag = eod, dtype, tag
-        self.key = None
-        self._cm = None
-        self._uri = ""
-        self._record: dict = {}
-        self.writer: shards.ShardWriter | None = None
-
-    def switch(self, key, root: str, record: dict) -> shards.ShardWriter:
-        if key != self.key:
-            self.close()
-            self._uri = storage.join(root, record["path"])
-            self._cm = shards.shard_output(self._uri, self.tag)
-            local = self._cm.__enter__()
-            self.key, self._record, self.writer = key, record, shards.ShardWriter(local, self.dtype)
-        return self.writer  # type: ignore[return-value]
-
-    def close(self) -> None:
-        if self.writer is not None:
-            w = self.writer
-            w.finish()
-            expected = w.expected()
-            files = shards.verify(w.prefix, expected, self.eod, self.dtype)
-            self._cm.__exit__(None, None, None)
-            record = {**self._record, **asdict(expected), "files": files, "bins": w.length_bins()}
-            storage.write_bytes(self._uri + ".json", json.dumps(record).encode())
-        self.key, self.writer, self._cm = None, None, None
-
-    def abort(self, exc: BaseException) -> None:
-        if self._cm is not None:
-            self._cm.__exit__(type(exc), exc, exc.__traceback__)
-        self.key, self.writer, self._cm = None, None, None
-
-
-def _record(stage: str, split: str, role: str, lang: str, source: str, part: int) -> dict:
-    return {"stage": stage, "split": split, "role": role, "lang": lang, "source": source, "part": part,
-            "path": part_path(stage, split, role, lang, source, part)}  # fmt: skip
-
-
-def _task_record(root: str, stage: str, part: int, documents: int, rejected: list[str], replay: dict) -> None:
-    """What a task read, and its stage-2 tallies: every task writes one (a missing one means a task that did not
-    finish)."""
-    body = {"part": part, "documents": documents, "rejected": len(rejected), "rejected_doc_ids": rejected[:100],
-            "replay": replay}  # fmt: skip
-    storage.write_bytes(storage.join(root, "_tasks", f"{stage}-{part:05d}.json"), json.dumps(body).encode())
-
-
-def replay_bucket(doc_id: str, seed: int) -> int:
-    """The document's replay bucket (0 … REPLAY_BUCKETS - 1): stage 2 replays the lowest buckets first."""
-    digest = hashlib.blake2b(f"replay:{seed}:{doc_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") % REPLAY_BUCKETS
-
-
-def piece_tokens(n_tokens: np.ndarray, max_tokens: int) -> np.ndarray:
-    """Tokens of documents once cut into stage-2 pieces: the content plus one end-of-document token per piece."""
-    n = np.asarray(n_tokens, dtype=np.int64)
-    pieces = np.where(n > max_tokens, -(-(n - 1) // (max_tokens - 1)), 1)
-    return n - 1 + pieces
-
-
-class _ReplayTally:
-    """Per split: the long documents' tokens (as pieces) and the short documents' tokens per replay bucket, so
-    the driver picks the replay cutoff without another pass over the documents."""
-
-    def __init__(self, min_tokens: int, max_tokens: int):
-        self.min, self.max = min_tokens, max_tokens
-        self.long: dict[str, int] = {}
-        self.short: dict[str, np.ndarray] = {}
-
-    def add(self, splits: list[str], n_tokens: np.ndarray, buckets: np.ndarray) -> None:
-        split_arr = np.array(splits, dtype=object)
-        for split in set(splits):
-            mask = (split_arr == split) & (n_tokens > 0)
-            n, b = n_tokens[mask], buckets[mask]
-            is_long = n >= self.min
-            if is_long.any():
-                self.long[split] = self.long.get(split, 0) + int(piece_tokens(n[is_long], self.max).sum())
-            if (~is_long).any():
-                acc = self.short.setdefault(split, np.zeros(REPLAY_BUCKETS, dtype=np.int64))
-                acc += np.bincount(b[~is_long], weights=n[~is_long], minlength=REPLAY_BUCKETS).astype(np.int64)
-
-    def as_dict(self) -> dict:
-        short = {}
-        for split, acc in self.short.items():
-            nz = np.flatnonzero(acc)
-            short[split] = [nz.tolist(), acc[nz].tolist()]
-        return {"long": self.long, "short": short}
-
-
-def _stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: str, stage2: tuple | None):
-    """mapInArrow function: tokenize, append the end-of-document token, write the partition's shards; yields one
-    row per document (n_tokens 0 and seq -1 for a document with no tokens, which is not written). ``stage2``:
-    (min_tokens, max_tokens, seed) to tally for the replay selection, or None."""
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from pyspark import TaskContext
-
-        ctx = TaskContext.get()
-        part = ctx.partitionId() if ctx is not None else 0
-        dtype = np.dtype(dtype_name)
-        tok = shards.load_tokenizer(tok_json, tok_sha)
-        shard = _OpenShard(eod, dtype, _task_tag())
-        documents, rejected = 0, []
-        tally = _ReplayTally(stage2[0], stage2[1]) if stage2 else None
-        try:
-            for batch in batches:
-                n = batch.num_rows
-                if n == 0:
-                    continue
-                documents += n
-                flat, lengths = shards.encode(tok, batch.column("text").to_pylist())
-                keep = lengths > 0
-                if not keep.all():
-                    ids = batch.column("doc_id").to_pylist()
-                    rejected += [ids[i] for i in np.flatnonzero(~keep)]
-                tokens, ends = shards.with_eod(flat, lengths[keep], eod, dtype)
-                seq = np.full(n, -1, dtype=np.int64)
-                keys = list(zip(*(batch.column(c).to_pylist() for c in ("split", "lang", "source")), strict=True))
-                kept = np.flatnonzero(keep)
-                # runs of documents of one shard (rows are sorted by split, lang, source)
-                start = 0
-                while start < len(kept):
-                    key = keys[kept[start]]
-                    stop = start + 1
-                    while stop < len(kept) and keys[kept[stop]] == key:
-                        stop += 1
-                    writer = shard.switch(key, root, _record("stage1", key[0], "all", key[1], key[2], part))
-                    lo = int(ends[start - 1]) if start else 0
-                    first = writer.documents
-                    writer.add_many(tokens[lo : int(ends[stop - 1])], ends[start:stop] - lo)
-                    seq[kept[start:stop]] = np.arange(first, writer.documents)
-                    start = stop
-                n_tokens = np.where(keep, lengths + 1, 0).astype(np.int32)
-                buckets = np.full(n, -1, dtype=np.int32)
-                if tally is not None:
-                    seed = stage2[2]
-                    buckets = np.fromiter((replay_bucket(d, seed) for d in batch.column("doc_id").to_pylist()),
-                                          dtype=np.int32, count=n)  # fmt: skip
-                    tally.add([k[0] for k in keys], n_tokens, buckets)
-                yield pa.RecordBatch.from_arrays(
-                    [batch.column("doc_id"), batch.column("split"), batch.column("lang"), batch.column("source"),
-                     pa.array(n_tokens), pa.array(np.full(n, part, dtype=np.int32)), pa.array(seq),
-                     pa.array(buckets)],
-                    names=["doc_id", "split", "lang", "source", "n_tokens", "part", "seq", "bucket"],
-                )  # fmt: skip
-            shard.close()
-            _task_record(root, "stage1", part, documents, rejected, tally.as_dict() if tally else {})
-        except BaseException as exc:
-            shard.abort(exc)
-            raise
-
-    return run
-
-
-def _stage2_writer(root: str, eod: int, dtype_name: str, max_tokens: int):
-    """mapInArrow function: copy the selected stage-1 documents into stage-2 shards (long documents cut into
-    pieces that fit ``max_tokens``); yields one row per piece."""
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from contextlib import ExitStack
-
-        dtype = np.dtype(dtype_name)
-        shard = _OpenShard(eod, dtype, _task_tag())
-        source_key, source_ds, stack = None, None, ExitStack()
-        try:
-            for batch in batches:
-                cols = {c: batch.column(c).to_pylist() for c in ("doc_id", "split", "lang", "source", "role",
-                                                                 "n_tokens", "part", "seq")}  # fmt: skip
-                out: dict[str, list] = {k: [] for k in ("doc_id", "piece", "split", "role", "lang", "source",
-                                                        "n_tokens", "part", "seq")}  # fmt: skip
-                for i in range(batch.num_rows):
-                    split, lang, src, role, part = (cols[c][i] for c in ("split", "lang", "source", "role", "part"))
-                    if (split, lang, src, part) != source_key:
-                        source_ds = None
-                        stack.close()
-                        stack = ExitStack()
-                        uri = storage.join(root, part_path("stage1", split, "all", lang, src, part))
-                        source_ds = shards.read_dataset(stack.enter_context(shards.shard_input(uri)))
-                        source_key = (split, lang, src, part)
-                    doc = source_ds[cols["seq"][i]]
-                    if len(doc) != cols["n_tokens"][i]:
-                        raise shards.ShardError(f"stage-1 document {cols['doc_id'][i]} has {len(doc)} tokens, "
-                                                f"its row says {cols['n_tokens'][i]}")  # fmt: skip
-                    writer = shard.switch((split, role, lang, src, part), root,
-                                          _record("stage2", split, role, lang, src, part))  # fmt: skip
-                    bounds = shards.piece_bounds(len(doc), max_tokens) if role == "long" else [(0, len(doc) - 1)]
-                    for piece, (a, b) in enumerate(bounds):
-                        tokens = np.empty(b - a + 1, dtype=dtype)
-                        tokens[:-1] = doc[a:b]
-                        tokens[-1] = eod
-                        index = writer.add(tokens)
-                        for k, v in (("doc_id", cols["doc_id"][i]), ("piece", piece), ("split", split),
-                                     ("role", role), ("lang", lang), ("source", src), ("n_tokens", len(tokens)),
-                                     ("part", part), ("seq", index)):  # fmt: skip
-                            out[k].append(v)
-                yield pa.RecordBatch.from_pydict(
-                    out,
-                    schema=pa.schema([("doc_id", pa.string()), ("piece", pa.int32()), ("split", pa.string()),
-                                      ("role", pa.string()), ("lang", pa.string()), ("source", pa.string()),
-                                      ("n_tokens", pa.int32()), ("part", pa.int32()), ("seq", pa.int64())]),
-                )  # fmt: skip
-            shard.close()
-        except BaseException as exc:
-            shard.abort(exc)
-            raise
-        finally:
-            source_ds = None
-            stack.close()
-
-    return run
-
-
-def _merge_task(root: str, eod: int, dtype_name: str):
-    """Concatenate each group's shards into one, verify it against the sum of the parts' records, record it,
-    then remove the parts."""
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from contextlib import ExitStack
-
-        tag, dtype, results = _task_tag(), np.dtype(dtype_name), []
-        for batch in batches:
-            for spec in map(json.loads, batch.column("spec").to_pylist()):
-                uri = storage.join(root, spec["path"])
-                with ExitStack() as stack:
-                    parts = [stack.enter_context(shards.shard_input(storage.join(root, p))) for p in spec["parts"]]
-                    with shards.shard_output(uri, tag) as out:
-                        shards.merge(parts, out, dtype)
-                        files = shards.verify(out, shards.Expected(**spec["expected"]), eod, dtype)
-                record = {k: v for k, v in spec.items() if k != "expected"} | spec["expected"] | {"files": files}
-                storage.write_bytes(uri + ".json", json.dumps(record).encode())
-                for p in spec["parts"]:
-                    shards.remove_shard(storage.join(root, p))
-                    _remove_file(storage.join(root, p) + ".json")
-                results.append(json.dumps({"path": spec["path"]}))
-        yield pa.RecordBatch.from_pydict({"result": results})
-
-    return run
 
 
 def _run_tasks(spark: SparkSession, specs: list[dict], fn, slots: int) -> list[dict]:
@@ -357,7 +68,7 @@ def _run_tasks(spark: SparkSession, specs: list[dict], fn, slots: int) -> list[d
     if not specs:
         return []
     df = spark.createDataFrame([(json.dumps(s),) for s in specs], "spec STRING")
-    rows = df.repartition(max(1, min(slots, len(specs)))).mapInArrow(fn, TASK_DDL).collect()
+    rows = df.repartition(max(1, min(slots, len(specs)))).mapInArrow(fn, tasks.TASK_DDL).collect()
     return [json.loads(r["result"]) for r in rows]
 
 
@@ -398,6 +109,7 @@ class EmitResult:
     meta_uri: str
     length_histogram: list[dict]
     seconds: dict
+    read: str  # how stage 1 read the table: files, or spark (and why)
 
 
 @contextmanager
@@ -479,14 +191,14 @@ def _merged(parts: list[Shard]) -> list[Shard]:
     return out
 
 
-def _replay_selection(m1: DataFrame, cfg: EmitConfig, tasks: list[dict]) -> tuple[DataFrame, dict]:
+def _replay_selection(m1: DataFrame, cfg: EmitConfig, records: list[dict]) -> tuple[DataFrame, dict]:
     """Long documents and the replayed sample (role long / replay), and per split what was aimed at and got, from
     the stage-1 tasks' tallies: per split, replay the short documents of the lowest buckets until their tokens
     reach replay_ratio / (1 - replay_ratio) times the long documents' tokens."""
     s2 = cfg.stage2
     long_tokens: dict[str, int] = {}
     short: dict[str, np.ndarray] = {}
-    for t in tasks:
+    for t in records:
         for split, v in t["replay"].get("long", {}).items():
             long_tokens[split] = long_tokens.get(split, 0) + v
         for split, (idx, vals) in t["replay"].get("short", {}).items():
@@ -517,15 +229,17 @@ def _replay_selection(m1: DataFrame, cfg: EmitConfig, tasks: list[dict]) -> tupl
 
 def emit_corpus(
     spark: SparkSession,
-    corpus: DataFrame,
+    table_uri: str,
+    version: int,
     out_uri: str,
     cfg: EmitConfig,
     tok: shards.TokenizerInfo,
     run_id: str,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> EmitResult:
-    """Steps 2-6 of the module docstring on ``corpus`` (doc_id, source, lang, text): write, verify, publish.
-    Returns what was published; the Delta tables, blends and manifests are written by :func:`run`."""
+    """Steps 2-6 of the module docstring on the Delta table at ``table_uri`` (doc_id, source, lang, text) as of
+    ``version``: write, verify, publish. Returns what was published; the Delta tables, blends and manifests are
+    written by :func:`run`."""
     seconds: dict[str, float] = {}
     t0 = time.time()
     local_out = storage.local_path(out_uri)
@@ -535,22 +249,35 @@ def emit_corpus(
     _remove_stale_staging(out_uri, keep=run_id)
     slots = max(2, spark.sparkContext.defaultParallelism if _has_context(spark) else 2)
 
-    progress(f"stage 1: tokenizing into {cfg.partitions} partitions")
+    plan, why = (None, "emit.read is spark") if cfg.read == "spark" else inputs.plan_files(
+        table_uri, version, cfg.partitions)  # fmt: skip
+    if plan is None and cfg.read == "files":
+        raise ValueError(f"emit.read is files, but the table's Parquet files cannot be read directly: {why}")
+    s2 = cfg.stage2
+    tally = (s2.min_tokens, s2.max_tokens, s2.seed) if s2.enabled and s2.replay_ratio > 0 else None
+    split = (cfg.split.valid, cfg.split.test, cfg.split.seed)
+    fn1 = tasks.stage1_writer(root, tok.json_text, tok.sha256, tok.eod_id, tok.dtype, split, tally,
+                              files=plan is not None, batch_docs=cfg.batch_docs)  # fmt: skip
     with _arrow_batches(spark, cfg.batch_docs, cfg.batch_bytes):
-        docs = corpus.select("doc_id", "source", "lang", "text").withColumn("split", split_column(cfg))
-        docs = docs.repartition(cfg.partitions, "doc_id").sortWithinPartitions("split", "lang", "source", "doc_id")
-        s2 = cfg.stage2
-        tally = (s2.min_tokens, s2.max_tokens, s2.seed) if s2.enabled and s2.replay_ratio > 0 else None
-        fn1 = _stage1_writer(root, tok.json_text, tok.sha256, tok.eod_id, tok.dtype, tally)
-        docs.mapInArrow(fn1, META1_DDL).write.mode("overwrite").parquet(storage.to_spark_path(meta_uri + "/stage1"))
+        if plan is not None:
+            progress(f"stage 1: {cfg.partitions} partitions read {plan.files} Parquet files ({plan.bytes:,} bytes)")
+            groups = [(i, json.dumps(g)) for i, g in enumerate(plan.groups)]
+            docs = spark.createDataFrame(groups, "part INT, files STRING").repartition(cfg.partitions)
+        else:
+            progress(f"stage 1: Spark reads the table ({why}), {cfg.partitions} partitions by doc_id")
+            corpus = spark.read.format("delta").option("versionAsOf", version).load(storage.to_spark_path(table_uri))
+            docs = corpus.select(*tasks.INPUT_COLUMNS).repartition(cfg.partitions, "doc_id")
+            docs = docs.sortWithinPartitions("doc_id")
+        docs.mapInArrow(fn1, tasks.META1_DDL).write.mode("overwrite").parquet(
+            storage.to_spark_path(meta_uri + "/stage1"))  # fmt: skip
     m1 = spark.read.parquet(storage.to_spark_path(meta_uri + "/stage1"))
-    tasks = _list_json(storage.join(root, "_tasks"))
-    if sorted(t["part"] for t in tasks) != list(range(cfg.partitions)):
-        raise RuntimeError(f"stage 1: {len(tasks)} of {cfg.partitions} tasks recorded their work")
+    records = _list_json(storage.join(root, "_tasks"))
+    if sorted(t["part"] for t in records) != list(range(cfg.partitions)):
+        raise RuntimeError(f"stage 1: {len(records)} of {cfg.partitions} partitions recorded their work")
     _remove_dir(storage.join(root, "_tasks"))
-    documents_in = sum(t["documents"] for t in tasks)
-    rejected_count = sum(t["rejected"] for t in tasks)
-    rejected = sorted(d for t in tasks for d in t["rejected_doc_ids"])[:100]
+    documents_in = sum(t["documents"] for t in records)
+    rejected_count = sum(t["rejected"] for t in records)
+    rejected = sorted(d for t in records for d in t["rejected_doc_ids"])[:100]
     parts = _shards_of(root, "stage1")
     if sum(s.documents for s in parts) != documents_in - rejected_count:
         raise RuntimeError("stage 1: the shards' records do not add up to the documents the tasks read")
@@ -560,13 +287,14 @@ def emit_corpus(
     replay_info: dict = {}
     if cfg.stage2.enabled:
         t = time.time()
-        selected, replay_info = _replay_selection(m1, cfg, tasks)
+        selected, replay_info = _replay_selection(m1, cfg, records)
         progress("stage 2: long documents and the replayed sample")
-        fn2 = _stage2_writer(root, tok.eod_id, tok.dtype, cfg.stage2.max_tokens)
+        fn2 = tasks.stage2_writer(root, tok.eod_id, tok.dtype, cfg.stage2.max_tokens)
         selected = selected.repartition(cfg.partitions, "part").sortWithinPartitions(
             "part", "split", "lang", "source", "role", "seq"
         )
-        selected.mapInArrow(fn2, META2_DDL).write.mode("overwrite").parquet(storage.to_spark_path(meta_uri + "/stage2"))
+        selected.mapInArrow(fn2, tasks.META2_DDL).write.mode("overwrite").parquet(
+            storage.to_spark_path(meta_uri + "/stage2"))  # fmt: skip
         parts2 = _shards_of(root, "stage2")
         hist += _histogram("stage2", parts2)
         parts += parts2
@@ -580,7 +308,7 @@ def emit_corpus(
         specs = [{"stage": s.stage, "split": s.split, "role": s.role, "lang": s.lang, "source": s.source,
                   "path": s.path, "parts": [p[1] for p in s.parts], "bins": s.bins, "expected": s.expected()}
                  for s in final]  # fmt: skip
-        _run_tasks(spark, specs, _merge_task(root, tok.eod_id, tok.dtype), slots)
+        _run_tasks(spark, specs, tasks.merge_task(root, tok.eod_id, tok.dtype), slots)
         merged = {r["path"]: r for r in _list_json(root) if r["path"] in {s.path for s in final}}
         for s in final:
             s.files = merged[s.path]["files"]
@@ -613,6 +341,7 @@ def emit_corpus(
         meta_uri=meta_uri,
         length_histogram=hist,
         seconds=seconds,
+        read="files" if plan is not None else f"spark ({why})",
     )
 
 
@@ -815,8 +544,8 @@ def run(
     run_id = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{fp[:8]}"
     progress(f"run {run_id}: training_corpus v{version}, tokenizer {tok.sha256[:12]} ({tok.vocab_size:,} tokens, "
              f"{tok.dtype}), output {out}")  # fmt: skip
-    corpus = tables.read(spark, workdir, tables.TRAINING_CORPUS, version=version)
-    result = emit_corpus(spark, corpus, out, cfg, tok, run_id, progress=progress)
+    corpus_uri = storage.join(workdir, "tables", tables.TRAINING_CORPUS.name)
+    result = emit_corpus(spark, corpus_uri, version, out, cfg, tok, run_id, progress=progress)
 
     t = time.time()
     datasets = datasets_of(result)
@@ -856,6 +585,7 @@ def run(
         "shards": [
             {k: v for k, v in asdict(s).items() if k != "parts"} | {"parts": len(s.parts)} for s in result.shards
         ],  # fmt: skip
+        "read": result.read,
         "seconds": {**result.seconds},
     }
     # the run's own manifest, then the blends, then the top-level manifest: each names only published shards
@@ -864,7 +594,7 @@ def run(
         if stage in written:
             storage.write_bytes(blend_uri(out, stage), _json(written[stage]))
         else:  # no such blend this run: an older one must not stay behind, naming an older run
-            _remove_file(blend_uri(out, stage))
+            tasks.remove_file(blend_uri(out, stage))
     manifest["seconds"]["tables_and_manifests"] = time.time() - t
     storage.write_bytes(manifest_uri(out), _json(manifest))
 
@@ -902,6 +632,7 @@ def summary(manifest: dict) -> dict:
         "max_tokens": manifest["config"]["stage2"]["max_tokens"],
         "length_histogram": manifest["length_histogram"],
         "shards": len(manifest["shards"]),
+        "read": manifest.get("read"),
         "seconds": manifest["seconds"],
     }  # fmt: skip
 
@@ -913,15 +644,3 @@ def _moru_version() -> str:
         return version("moru")
     except PackageNotFoundError:
         return "unknown"
-
-
-def _remove_file(uri: str) -> None:
-    local = storage.local_path(uri)
-    if local is not None:
-        local.unlink(missing_ok=True)
-        return
-    from pyarrow import fs
-
-    filesystem, inner = fs.FileSystem.from_uri(uri)
-    if filesystem.get_file_info(inner).type == fs.FileType.File:
-        filesystem.delete_file(inner)

@@ -229,14 +229,15 @@ class ShardWriter:
         self.builder = indexed_dataset().IndexedDatasetBuilder(local_prefix + BIN, dtype=self.dtype.type)
         self.documents = 0
         self.tokens = 0
-        self._lengths: list[np.ndarray] = []
+        self._lengths: list[int] = []
 
     def add(self, tokens: np.ndarray) -> int:
         """Append one document (its end-of-document token already in ``tokens``); returns its index."""
-        self.builder.add_document(tokens, [len(tokens)])
-        self._lengths.append(np.array([len(tokens)], dtype=np.int64))
+        n = len(tokens)
+        self.builder.add_document(tokens, [n])
+        self._lengths.append(n)
         self.documents += 1
-        self.tokens += len(tokens)
+        self.tokens += n
         return self.documents - 1
 
     def add_many(self, tokens: np.ndarray, ends: np.ndarray) -> None:
@@ -244,8 +245,8 @@ class ShardWriter:
         start = 0
         for end in ends.tolist():
             self.builder.add_document(tokens[start:end], [end - start])
+            self._lengths.append(end - start)
             start = end
-        self._lengths.append(np.diff(np.asarray(ends, dtype=np.int64), prepend=0))
         self.documents += len(ends)
         self.tokens += int(ends[-1]) if len(ends) else 0
 
@@ -253,7 +254,7 @@ class ShardWriter:
         self.builder.finalize(self.prefix + IDX)
 
     def lengths(self) -> np.ndarray:
-        return np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int64)
+        return np.array(self._lengths, dtype=np.int64)
 
     def expected(self) -> Expected:
         """What this shard must hold, from what was added to it (for :func:`verify`)."""

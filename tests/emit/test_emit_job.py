@@ -204,15 +204,25 @@ def test_blend_weights_match_the_configured_mix(emitted, rows):
 
 @pytest.fixture
 def megatron_world():
+    """One gloo rank of megatron's parallel state; the rendezvous variables it sets are taken back after, so later
+    subprocesses (a training run) pick their own port."""
+    import os
+
     from megatron_train import cpu_compat, distributed
     from megatron_train.config import ParallelConfig
 
+    saved = {k: os.environ.get(k) for k in ("MASTER_ADDR", "MASTER_PORT")}
     with cpu_compat.enabled():
         layout, created = distributed.init(ParallelConfig(), seed=1234)
         try:
             yield layout
         finally:
             distributed.teardown(created)
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def test_gpt_datasets_from_the_blends(megatron_world, emitted, tmp_path):
