@@ -2,11 +2,11 @@
 
 ``files`` (the default when the table allows it): the Python workers read the table's Parquet files themselves
 (pyarrow), so the text never passes through the JVM (no scan, no shuffle, no Arrow conversion of the text). The
-files of the pinned version come from the Delta log (delta-rs, ``deltalake``); each partition gets a fixed group
-of files (greedy by size over the files sorted by path), read in path order and row order. Shards therefore
-depend on the table version's files, which is what a re-run reads: same version, same bytes, on any cluster.
-A table the Parquet files alone do not describe (deletion vectors in use, column mapping, partition columns, a
-reader feature delta-rs reports) is read the other way.
+files of the pinned version and their row counts come from the Delta log (delta-rs, ``deltalake``); their rows,
+files sorted by path and rows in file order, are cut into ``partitions`` runs of equal length, one per
+partition. Shards therefore depend on the table version's files, which is what a re-run reads: same version,
+same bytes, on any cluster. A table the Parquet files alone do not describe (deletion vectors in use, column
+mapping, partition columns, a reader feature delta-rs reports) is read the other way.
 
 ``spark``: Spark reads the table; rows are shuffled to ``partitions`` partitions by a hash of doc_id and sorted by
 doc_id in each, so the shards depend only on the documents, not on the files (a rewrite of the same rows gives
@@ -25,8 +25,9 @@ log = logging.getLogger("moru.emit")
 
 @dataclass(frozen=True)
 class FilePlan:
-    groups: list[list[str]]  # per partition: file URIs, in the order read
+    groups: list[list[tuple[str, int, int]]]  # per partition: (file URI, first row, end row), in the order read
     files: int
+    rows: int
     bytes: int
 
 
@@ -63,12 +64,38 @@ def plan_files(table_uri: str, version: int, partitions: int) -> tuple[FilePlan 
     if unknown or (protocol.min_reader_version > 1 and not features):
         return None, f"reader protocol {protocol.min_reader_version} with features {sorted(features)}"
     by_name = {u.rsplit("/", 1)[-1]: u for u in uris}
-    files = sorted((by_name[p.rsplit("/", 1)[-1]], int(s)) for p, s in zip(paths, sizes, strict=True))
-    groups: list[list[str]] = [[] for _ in range(partitions)]
-    load = [0] * partitions
-    # greedy, largest first (ties by path): each file to the lightest partition so far (ties by index)
-    for path, size in sorted(files, key=lambda f: (-f[1], f[0])):
-        i = min(range(partitions), key=lambda k: (load[k], k))
-        groups[i].append(path)
-        load[i] += size
-    return FilePlan([sorted(g) for g in groups], len(files), sum(s for _, s in files)), ""
+    rows = actions["num_records"].to_pylist() if "num_records" in columns else [None] * len(paths)
+    files = sorted((by_name[p.rsplit("/", 1)[-1]], int(size), n) for p, size, n in zip(paths, sizes, rows, strict=True))
+    if any(n is None for _, _, n in files):  # no row counts in the log: the files' footers have them
+        files = [(u, size, n if n is not None else _parquet_rows(u)) for u, size, n in files]
+    return FilePlan(split_rows([(u, int(n)) for u, _, n in files], partitions), len(files),
+                    sum(int(n) for _, _, n in files), sum(size for _, size, _ in files)), ""  # fmt: skip
+
+
+def split_rows(files: list[tuple[str, int]], partitions: int) -> list[list[tuple[str, int, int]]]:
+    """The files' rows end to end (files in the order given), cut into ``partitions`` runs of equal length (±1):
+    partition p reads rows [p·N/P, (p+1)·N/P) of that sequence, as (file, first row, end row) pieces."""
+    total = sum(n for _, n in files)
+    bounds = [p * total // partitions for p in range(partitions + 1)]
+    groups: list[list[tuple[str, int, int]]] = [[] for _ in range(partitions)]
+    offset = 0
+    for uri, n in files:
+        for p in range(partitions):
+            lo, hi = max(bounds[p], offset), min(bounds[p + 1], offset + n)
+            if lo < hi:
+                groups[p].append((uri, lo - offset, hi - offset))
+        offset += n
+    return groups
+
+
+def _parquet_rows(uri: str) -> int:
+    import pyarrow.parquet as pq
+
+    local = storage.local_path(uri)
+    if local is not None:
+        return pq.ParquetFile(str(local)).metadata.num_rows
+    from pyarrow import fs
+
+    filesystem, inner = fs.FileSystem.from_uri(uri)
+    with filesystem.open_input_file(inner) as fh:
+        return pq.ParquetFile(fh).metadata.num_rows

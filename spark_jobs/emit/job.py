@@ -260,9 +260,14 @@ def emit_corpus(
                               files=plan is not None, batch_docs=cfg.batch_docs)  # fmt: skip
     with _arrow_batches(spark, cfg.batch_docs, cfg.batch_bytes):
         if plan is not None:
-            progress(f"stage 1: {cfg.partitions} partitions read {plan.files} Parquet files ({plan.bytes:,} bytes)")
-            groups = [(i, json.dumps(g)) for i, g in enumerate(plan.groups)]
-            docs = spark.createDataFrame(groups, "part INT, files STRING").repartition(cfg.partitions)
+            progress(f"stage 1: {cfg.partitions} partitions read {plan.rows:,} rows of {plan.files} Parquet files "
+                     f"({plan.bytes:,} bytes)")  # fmt: skip
+            # partitions are equal runs of rows; a Spark task takes every n-th of them (n = task slots), so there
+            # are no more tasks than slots (each task costs a few tenths of a second to start and commit)
+            n = min(cfg.partitions, slots)
+            groups = [(i, i % n, json.dumps(g)) for i, g in enumerate(plan.groups)]
+            docs = spark.createDataFrame(groups, "part INT, task INT, files STRING")
+            docs = docs.repartitionByRange(n, "task").sortWithinPartitions("part")
         else:
             progress(f"stage 1: Spark reads the table ({why}), {cfg.partitions} partitions by doc_id")
             corpus = spark.read.format("delta").option("versionAsOf", version).load(storage.to_spark_path(table_uri))
@@ -290,7 +295,8 @@ def emit_corpus(
         selected, replay_info = _replay_selection(m1, cfg, records)
         progress("stage 2: long documents and the replayed sample")
         fn2 = tasks.stage2_writer(root, tok.eod_id, tok.dtype, cfg.stage2.max_tokens)
-        selected = selected.repartition(cfg.partitions, "part").sortWithinPartitions(
+        # each stage-2 shard comes from one stage-1 shard: rows grouped by part (as many tasks as slots at most)
+        selected = selected.repartition(min(cfg.partitions, slots), "part").sortWithinPartitions(
             "part", "split", "lang", "source", "role", "seq"
         )
         selected.mapInArrow(fn2, tasks.META2_DDL).write.mode("overwrite").parquet(

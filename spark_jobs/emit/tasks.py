@@ -223,11 +223,12 @@ def stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: 
     return run
 
 
-def _read_files(paths: list[str], batch_docs: int) -> Iterator[pa.RecordBatch]:
-    """The documents of Parquet files, in file order and row order, ``batch_docs`` at a time."""
+def _read_files(pieces: list, batch_docs: int) -> Iterator[pa.RecordBatch]:
+    """The documents of (Parquet file, first row, end row) pieces, in order, at most ``batch_docs`` at a time: row
+    groups outside a piece are not read."""
     import pyarrow.parquet as pq
 
-    for path in paths:
+    for path, first, end in pieces:
         local = storage.local_path(path)
         if local is not None:
             pf = pq.ParquetFile(str(local))
@@ -236,7 +237,20 @@ def _read_files(paths: list[str], batch_docs: int) -> Iterator[pa.RecordBatch]:
 
             filesystem, inner = fs.FileSystem.from_uri(path)
             pf = pq.ParquetFile(filesystem.open_input_file(inner))
-        yield from pf.iter_batches(batch_size=batch_docs, columns=INPUT_COLUMNS)
+        wanted, start, row0 = [], 0, 0  # row groups overlapping [first, end); the row the first one starts at
+        for i in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(i).num_rows
+            if row0 < end and row0 + n > first:
+                if not wanted:
+                    start = row0
+                wanted.append(i)
+            row0 += n
+        pos = start
+        for batch in pf.iter_batches(batch_size=batch_docs, row_groups=wanted, columns=INPUT_COLUMNS):
+            lo, hi = max(first - pos, 0), min(end - pos, batch.num_rows)
+            pos += batch.num_rows
+            if lo < hi:
+                yield batch.slice(lo, hi - lo)
 
 
 def stage2_writer(root: str, eod: int, dtype_name: str, max_tokens: int):

@@ -203,3 +203,30 @@ def test_config_errors_name_the_key(tmp_path):
     assert EmitConfig(output="/x", batch_docs=7, keep_runs=5).fingerprint() == base.fingerprint()
     assert EmitConfig(partitions=9).fingerprint() != base.fingerprint()
     assert EmitConfig(stage2={"replay_ratio": 0.1}).fingerprint() != base.fingerprint()
+
+
+def test_partitions_are_equal_runs_of_rows_and_read_row_ranges(tmp_path):
+    """The files path: rows of the files end to end cut into equal runs; a run is read from the row groups it
+    overlaps only, giving exactly its rows in order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from spark_jobs.emit.inputs import split_rows
+    from spark_jobs.emit.tasks import _read_files
+
+    sizes = {"a": 23, "b": 5, "c": 40}
+    files = []
+    for name, n in sizes.items():
+        ids = [f"{name}{i:03d}" for i in range(n)]
+        table = pa.table({"doc_id": ids, "source": ["s"] * n, "lang": ["en"] * n, "text": [f"t {i}" for i in ids],
+                          "extra": list(range(n))})  # fmt: skip
+        pq.write_table(table, tmp_path / f"{name}.parquet", row_group_size=7)
+        files.append((str(tmp_path / f"{name}.parquet"), n))
+    everything = [f"{name}{i:03d}" for name, n in sizes.items() for i in range(n)]
+    for partitions in (1, 3, 5, 68, 70):
+        groups = split_rows(files, partitions)
+        runs = [[d for b in _read_files(g, batch_docs=4) for d in b.column("doc_id").to_pylist()] for g in groups]
+        assert [d for run in runs for d in run] == everything
+        assert max(map(len, runs)) - min(map(len, runs)) <= 1
+        assert all(b.num_rows <= 4 and b.schema.names == ["doc_id", "source", "lang", "text"]
+                   for g in groups for b in _read_files(g, batch_docs=4))  # fmt: skip
