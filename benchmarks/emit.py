@@ -273,8 +273,10 @@ def main(argv: list[str] | None = None) -> int:
         cold = run_moru(spark, workdir, tok_dir)
     print(f"moru cold (Python workers start and import megatron-core): {cold['seconds']:.1f} s", flush=True)
     runs: dict[str, list[dict]] = {"moru": [], "baseline": [], "ceiling": []}
+    order = ("moru", "baseline", "ceiling")
     for r in range(args.repeat):
-        for name in ("moru", "baseline", "ceiling"):
+        # each round in another order (the machine's speed drifts over minutes: no contender always goes first)
+        for name in order[r % 3 :] + order[: r % 3]:
             with CpuMeter() as meter:
                 if name == "moru":
                     res = run_moru(spark, workdir, tok_dir)
@@ -318,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {n_tokens / v['seconds']:,.0f} tokens/s" for k, v in calls.items()),
         "moru CPU in the median run: "
         + ", ".join(f"{k} {v:.0f} core-s" for k, v in sorted(mid_moru["cpu"]["by_name"].items())),
+        "per round (same minutes): moru / baseline "
+        + ", ".join(f"{b['seconds'] / m['seconds']:.2f}x" for m, b in zip(runs["moru"], runs["baseline"], strict=True))
+        + "; moru / ceiling "
+        + ", ".join(f"{c['seconds'] / m['seconds']:.2f}x" for m, c in zip(runs["moru"], runs["ceiling"], strict=True)),
         f"other processes used up to {100 * noisy:.0f} % of the machine during a run"
         + ("  <- NOISY, re-run on a quiet machine" if noisy > 0.10 else ""),
         "",
