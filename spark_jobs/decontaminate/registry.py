@@ -47,6 +47,7 @@ CLIcK and HAE-RAE Bench.
 
 from __future__ import annotations
 
+import abc
 import csv
 import fnmatch
 import glob
@@ -251,21 +252,22 @@ def detect_format(name: str) -> str | None:
     return fmt
 
 
-class BenchmarkFile:
-    """One file of a benchmark. ``str()`` names it in messages (its path, or its URI when remote);
-    ``name`` is its base name, which tells the format."""
+class BenchmarkFile(abc.ABC):
+    """One file of a benchmark (LocalFile or RemoteFile). ``str()`` names it in messages (its path, or its URI
+    when remote); ``name`` is its base name, which tells the format."""
 
     @property
+    @abc.abstractmethod
     def name(self) -> str:
-        raise NotImplementedError
+        """The file's base name."""
 
+    @abc.abstractmethod
     def open_binary(self) -> BinaryIO:
         """The file's bytes, gunzipped when the name ends in ``.gz``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def parquet_source(self) -> Any:
         """What ``pyarrow.parquet.ParquetFile`` reads: a path or a file-like object."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

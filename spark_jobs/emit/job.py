@@ -116,19 +116,11 @@ class EmitResult:
 def _arrow_batches(spark: SparkSession, docs: int, nbytes: int):
     """Arrow batches of at most ``docs`` rows and ``nbytes`` bytes for the jobs run inside (session settings,
     restored after)."""
-    keys = {"spark.sql.execution.arrow.maxRecordsPerBatch": str(docs),
-            "spark.sql.execution.arrow.maxBytesPerBatch": str(nbytes)}  # fmt: skip
-    old = {k: spark.conf.get(k, None) for k in keys}
-    for k, v in keys.items():
-        spark.conf.set(k, v)
-    try:
+    from spark_jobs.session import session_conf
+
+    with session_conf(spark, {"spark.sql.execution.arrow.maxRecordsPerBatch": str(docs),
+                              "spark.sql.execution.arrow.maxBytesPerBatch": str(nbytes)}):  # fmt: skip
         yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
 
 
 def _list_json(uri: str) -> list[dict]:

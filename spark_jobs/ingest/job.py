@@ -182,17 +182,10 @@ def run(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: Ing
         "spark.sql.execution.arrow.maxRecordsPerBatch": "1",
         "spark.sql.files.minPartitionNum": str(cfg.tasks_per_core * spark.sparkContext.defaultParallelism),
     }
-    previous = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
+    from spark_jobs.session import session_conf
+
+    with session_conf(spark, settings):
         stats = _ingest(spark, workdir, sources, cfg)
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
     stats.seconds = time.time() - started
     stats.check()
     log.info("ingest: read=%d accepted=%d quarantined=%d", stats.rows_in, stats.rows_out, stats.rows_rejected)
