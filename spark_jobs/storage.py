@@ -3,13 +3,22 @@
 Spark reads and writes every one of these through its own Hadoop file systems; the few files
 that moru writes outside Spark (run reports, manifests) go through :func:`write_bytes`, which
 uses pyarrow's file systems (local, S3) and the ``/dbfs`` mount on Databricks.
+
+A URI that only pyarrow opens (emit's output) may carry pyarrow's S3 options after its path, and keys before
+the bucket, for an S3-compatible store: ``s3://KEY:SECRET@bucket/emit?endpoint_override=minio:9000&scheme=http``.
+:func:`join` keeps the options at the end; :func:`public` drops options and keys (what manifests, blends and
+logs show).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
+
+# pyarrow's options after a remote URI's path: ?name=value&name=value (no '/' in a value)
+_OPTIONS = re.compile(r"\?[A-Za-z_][A-Za-z0-9_]*=[^?&/]*(?:&[A-Za-z_][A-Za-z0-9_]*=[^?&/]*)*$")
 
 
 def is_remote(uri: str) -> bool:
@@ -17,11 +26,33 @@ def is_remote(uri: str) -> bool:
     return scheme not in ("", "file") and not (len(scheme) == 1 and os.name == "nt")
 
 
+def split_options(uri: str) -> tuple[str, str]:
+    """(the URI without pyarrow's ``?options``, the options with their ``?`` or "")."""
+    if is_remote(uri):
+        m = _OPTIONS.search(uri)
+        if m:
+            return uri[: m.start()], m.group()
+    return uri, ""
+
+
 def join(base: str, *parts: str) -> str:
-    out = base.rstrip("/")
+    out, options = split_options(base)
+    out = out.rstrip("/")
     for part in parts:
         out = f"{out}/{part.strip('/')}"
-    return out
+    return out + options
+
+
+def suffixed(uri: str, suffix: str) -> str:
+    """``uri`` with ``suffix`` added to its last path component (before pyarrow's options)."""
+    out, options = split_options(uri)
+    return out + suffix + options
+
+
+def public(uri: str) -> str:
+    """``uri`` without pyarrow's options and without keys before the host: safe to write into a manifest."""
+    out, _ = split_options(uri)
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", out)
 
 
 def to_spark_path(uri: str) -> str:

@@ -228,16 +228,19 @@ def emit_corpus(
     tok: shards.TokenizerInfo,
     run_id: str,
     progress: Callable[[str], None] = lambda _m: None,
+    meta_uri: str | None = None,
 ) -> EmitResult:
     """Steps 2-6 of the module docstring on the Delta table at ``table_uri`` (doc_id, source, lang, text) as of
     ``version``: write, verify, publish. Returns what was published; the Delta tables, blends and manifests are
-    written by :func:`run`."""
+    written by :func:`run`. ``meta_uri``: where Spark writes the per-document rows (Parquet; default: the run's
+    staging folder, which Spark must then be able to write: give a folder beside the Delta tables when the output
+    is a store only pyarrow opens, such as an S3-compatible store named with ``?endpoint_override=``)."""
     seconds: dict[str, float] = {}
     t0 = time.time()
     local_out = storage.local_path(out_uri)
     staging = storage.join(out_uri, "_staging", run_id)
     root = storage.join(staging, "data") if local_out is not None else storage.join(out_uri, "runs", run_id)
-    meta_uri = storage.join(staging, "meta")
+    meta_uri = meta_uri or storage.join(staging, "meta")
     _remove_stale_staging(out_uri, keep=run_id)
     slots = max(2, spark.sparkContext.defaultParallelism if _has_context(spark) else 2)
 
@@ -266,8 +269,8 @@ def emit_corpus(
             docs = corpus.select(*tasks.INPUT_COLUMNS).repartition(cfg.partitions, "doc_id")
             docs = docs.sortWithinPartitions("doc_id")
         docs.mapInArrow(fn1, tasks.META1_DDL).write.mode("overwrite").parquet(
-            storage.to_spark_path(meta_uri + "/stage1"))  # fmt: skip
-    m1 = spark.read.parquet(storage.to_spark_path(meta_uri + "/stage1"))
+            storage.to_spark_path(storage.join(meta_uri, "stage1")))  # fmt: skip
+    m1 = spark.read.parquet(storage.to_spark_path(storage.join(meta_uri, "stage1")))
     records = _list_json(storage.join(root, "_tasks"))
     if sorted(t["part"] for t in records) != list(range(cfg.partitions)):
         raise RuntimeError(f"stage 1: {len(records)} of {cfg.partitions} partitions recorded their work")
@@ -292,7 +295,7 @@ def emit_corpus(
             "part", "split", "lang", "source", "role", "seq"
         )
         selected.mapInArrow(fn2, tasks.META2_DDL).write.mode("overwrite").parquet(
-            storage.to_spark_path(meta_uri + "/stage2"))  # fmt: skip
+            storage.to_spark_path(storage.join(meta_uri, "stage2")))  # fmt: skip
         parts2 = _shards_of(root, "stage2")
         hist += _histogram("stage2", parts2)
         parts += parts2
@@ -395,10 +398,11 @@ def _list_runs(out_uri: str) -> list[str]:
 
 
 def _blend_prefix(run_uri: str, path: str) -> str:
-    """What a blend names: a local absolute path when the run has one (``dbfs:/`` → ``/dbfs/…``), else the URI."""
+    """What a blend names: a local absolute path when the run has one (``dbfs:/`` → ``/dbfs/…``), else the URI
+    without keys or pyarrow options (``s3://bucket/…``, what megatron-core's object-storage reader takes)."""
     uri = storage.join(run_uri, path)
     local = storage.local_path(uri)
-    return str(local) if local is not None else uri
+    return str(local) if local is not None else storage.public(uri)
 
 
 def datasets_of(result: EmitResult) -> list[blends.Dataset]:
@@ -438,11 +442,11 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
         mapping, "stage STRING, split STRING, role STRING, lang STRING, source STRING, part INT, dataset STRING, "
         "offset BIGINT"
     )  # fmt: skip
-    m1 = spark.read.parquet(storage.to_spark_path(result.meta_uri + "/stage1"))
+    m1 = spark.read.parquet(storage.to_spark_path(storage.join(result.meta_uri, "stage1")))
     frames = [m1.filter(F.col("n_tokens") > 0).withColumn("stage", F.lit("stage1")).withColumn("role", F.lit("all"))
               .withColumn("piece", F.lit(0))]  # fmt: skip
     if any(s.stage == "stage2" for s in result.shards):
-        m2 = spark.read.parquet(storage.to_spark_path(result.meta_uri + "/stage2"))
+        m2 = spark.read.parquet(storage.to_spark_path(storage.join(result.meta_uri, "stage2")))
         frames.append(m2.withColumn("stage", F.lit("stage2")))
     cols = ["stage", "split", "role", "lang", "source", "doc_id", "piece", "n_tokens", "part", "seq"]
     rows = frames[0].select(*cols)
@@ -541,9 +545,13 @@ def run(
 
     run_id = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{fp[:8]}"
     progress(f"run {run_id}: training_corpus v{version}, tokenizer {tok.sha256[:12]} ({tok.vocab_size:,} tokens, "
-             f"{tok.dtype}), output {out}")  # fmt: skip
+             f"{tok.dtype}), output {storage.public(out)}")  # fmt: skip
     corpus_uri = storage.join(workdir, "tables", tables.TRAINING_CORPUS.name)
-    result = emit_corpus(spark, corpus_uri, version, out, cfg, tok, run_id, progress=progress)
+    # per-document rows: Spark writes them beside the run (a local output) or beside the Delta tables (a store)
+    meta = None if storage.local_path(out) is not None else storage.join(workdir, "_emit_meta", run_id)
+    if meta is not None:
+        _remove_dir(storage.join(workdir, "_emit_meta"))  # runs that died before cleaning up
+    result = emit_corpus(spark, corpus_uri, version, out, cfg, tok, run_id, progress=progress, meta_uri=meta)
 
     t = time.time()
     datasets = datasets_of(result)
@@ -569,8 +577,8 @@ def run(
         },  # fmt: skip
         "tokenizer": tok.describe(),
         "config": cfg.model_dump(mode="json"),
-        "run_dir": result.run_uri,
-        "blends": {stage: blend_uri(out, stage) for stage in written},
+        "run_dir": storage.public(result.run_uri),
+        "blends": {stage: storage.public(blend_uri(out, stage)) for stage in written},
         "counts": {
             "documents_in": result.documents_in,
             "documents_out": result.documents_out,
@@ -597,6 +605,8 @@ def run(
     storage.write_bytes(manifest_uri(out), _json(manifest))
 
     _remove_dir(storage.join(out, "_staging", run_id))
+    if meta is not None:
+        _remove_dir(meta)
     for old in _list_runs(out)[: -cfg.keep_runs]:
         if old != run_id:
             _remove_dir(storage.join(out, "runs", old))

@@ -86,7 +86,7 @@ class OpenShards:
             files = shards.verify(w.prefix, expected, self.eod, self.dtype)
             cm.__exit__(None, None, None)
             body = {**rec, **asdict(expected), "files": files, "bins": w.length_bins()}
-            storage.write_bytes(uri + ".json", json.dumps(body).encode())
+            storage.write_bytes(storage.suffixed(uri, ".json"), json.dumps(body).encode())
 
     def abort(self, exc: BaseException) -> None:
         for _uri, cm, _w, _rec in self._open.values():
@@ -324,10 +324,10 @@ def merge_task(root: str, eod: int, dtype_name: str):
                         shards.merge(parts, out, dtype)
                         files = shards.verify(out, shards.Expected(**spec["expected"]), eod, dtype)
                 body = {k: v for k, v in spec.items() if k != "expected"} | spec["expected"] | {"files": files}
-                storage.write_bytes(uri + ".json", json.dumps(body).encode())
+                storage.write_bytes(storage.suffixed(uri, ".json"), json.dumps(body).encode())
                 for p in spec["parts"]:
                     shards.remove_shard(storage.join(root, p))
-                    remove_file(storage.join(root, p) + ".json")
+                    remove_file(storage.suffixed(storage.join(root, p), ".json"))
                 results.append(json.dumps({"path": spec["path"]}))
         yield pa.RecordBatch.from_pydict({"result": results})
 
