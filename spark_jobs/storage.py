@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
-# pyarrow's options after a remote URI's path: ?name=value&name=value (no '/' in a value)
-_OPTIONS = re.compile(r"\?[A-Za-z_][A-Za-z0-9_]*=[^?&/]*(?:&[A-Za-z_][A-Za-z0-9_]*=[^?&/]*)*$")
+# pyarrow's options after a remote URI's path (?region=...&endpoint_override=http://host:9000), not a glob's '?'
+_OPTIONS = re.compile(r"\?[A-Za-z_][A-Za-z0-9_]*=[^?&]*(?:&[A-Za-z_][A-Za-z0-9_]*=[^?&]*)*$")
 
 
 def is_remote(uri: str) -> bool:

@@ -65,6 +65,8 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from spark_jobs import storage
+
 Format = Literal["auto", "jsonl", "json", "csv", "tsv", "parquet"]
 
 _SUFFIXES: dict[str, str] = {
@@ -324,8 +326,6 @@ class RemoteFile(BenchmarkFile):
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):/")
 # Hadoop's names for S3, as Spark users write them
 _SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3"}
-# pyarrow's options after the path (s3://bucket/key?region=...&endpoint_override=...), not a glob's '?'
-_QUERY = re.compile(r"\?[A-Za-z_][A-Za-z0-9_]*=[^?&]*(?:&[A-Za-z_][A-Za-z0-9_]*=[^?&]*)*$")
 
 
 def list_files(cfg: BenchmarkConfig) -> list[tuple[BenchmarkFile, str]]:
@@ -389,8 +389,7 @@ def _list_remote(cfg: BenchmarkConfig, scheme: str) -> list[tuple[BenchmarkFile,
     from pyarrow import fs
 
     errors = (OSError, ValueError, pa.ArrowException)
-    query = _QUERY.search(cfg.path)
-    uri, options = (cfg.path[: query.start()], query.group()) if query else (cfg.path, "")
+    uri, options = storage.split_options(cfg.path)  # pyarrow's ?options, not a glob's '?'
     rest = uri[len(scheme) + 1 :]  # after "scheme:"
     parts = rest.split("/")
     magic = next((i for i, part in enumerate(parts) if glob.has_magic(part)), None)
