@@ -440,12 +440,17 @@ def emit_chart(e: dict) -> bytes:
     ax.set_title("Emitted tokens per stage, language / source")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=min(5, len(groups)), frameon=False)
     hist = e.get("length_histogram") or []
-    for stage, color, shift in (("stage1", "#4c72b0", 1.0), ("stage2", "#dd8452", 1.25)):
-        pts = [(h["min_tokens"], h["documents"]) for h in hist if h["stage"] == stage]
+    series = (("stage1", "all", "stage 1", "#4c72b0", 1.0), ("stage2", "long", "stage 2 long", "#dd8452", 1.2),
+              ("stage2", "replay", "stage 2 replay", "#55a868", 1.4))  # fmt: skip
+    for stage, role, label, color, shift in series:
+        pts: dict[int, int] = {}
+        for h in hist:  # manifests before roles were recorded: stage 2 as one series
+            if h["stage"] == stage and h.get("role", role if stage == "stage1" else "long") == role:
+                pts[h["min_tokens"]] = pts.get(h["min_tokens"], 0) + h["documents"]
         if pts:
-            xs = [p[0] for p in pts]
-            ax2.bar([x * shift for x in xs], [p[1] for p in pts], width=[x * 0.25 for x in xs], align="edge",
-                    color=color, label=stage)  # fmt: skip
+            xs = sorted(pts)
+            ax2.bar([x * shift for x in xs], [pts[x] for x in xs], width=[x * 0.18 for x in xs], align="edge",
+                    color=color, label=label)  # fmt: skip
     ax2.set_xscale("log", base=2)
     ax2.set_yscale("log")
     for key, style in (("min_tokens", "--"), ("max_tokens", ":")):
@@ -454,7 +459,7 @@ def emit_chart(e: dict) -> bytes:
     ax2.set_xlabel("tokens per document (bins of powers of two)")
     ax2.set_ylabel("documents")
     ax2.set_title("Document lengths")
-    ax2.legend(fontsize=7)
+    ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False)
     return _png(fig)
 
 

@@ -151,13 +151,15 @@ def _shards_of(root: str, stage: str) -> list[Shard]:
 
 
 def _histogram(stage: str, parts: list[Shard]) -> list[dict]:
-    bins: dict[int, list[int]] = {}
+    """Documents and tokens per power-of-two length bin, per role (stage 1: all; stage 2: long, replay)."""
+    bins: dict[tuple[str, int], list[int]] = {}
     for s in parts:
         for b, (docs, tokens) in s.bins.items():
-            acc = bins.setdefault(b, [0, 0])
+            acc = bins.setdefault((s.role, b), [0, 0])
             acc[0] += docs
             acc[1] += tokens
-    return [{"stage": stage, "min_tokens": 2**b, "documents": v[0], "tokens": v[1]} for b, v in sorted(bins.items())]
+    return [{"stage": stage, "role": role, "min_tokens": 2**b, "documents": v[0], "tokens": v[1]}
+            for (role, b), v in sorted(bins.items())]  # fmt: skip
 
 
 def _merged(parts: list[Shard]) -> list[Shard]:

@@ -156,6 +156,20 @@ def test_stage2_lengths_and_replay_ratio(emitted, rows):
         else:  # too few: every short document of the split is replayed
             assert rt == info["short_tokens_available"]
     assert "train" in checked
+    # the manifest's length histogram: per stage and role, the documents and tokens emitted, in the right bins
+    hist = emitted.manifest["length_histogram"]
+    for stage, role, docs in (
+        ("stage1", "all", stage1.values()),
+        ("stage2", "long", long),
+        ("stage2", "replay", replay),
+    ):
+        h = [x for x in hist if (x["stage"], x["role"]) == (stage, role)]
+        assert sum(x["documents"] for x in h) == len(docs) and sum(x["tokens"] for x in h) == sum(
+            r["n_tokens"] for r in docs
+        )
+        for r in docs:
+            assert any(x["min_tokens"] <= r["n_tokens"] < 2 * x["min_tokens"] for x in h)
+    assert min(x["min_tokens"] for x in hist if x["role"] == "long") * 2 > s2.min_tokens
     # the blend gives replay exactly its configured share of every split it has
     blend = emitted.blend("stage2")
     for split, items in blend.items():
