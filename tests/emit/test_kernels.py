@@ -230,3 +230,29 @@ def test_partitions_are_equal_runs_of_rows_and_read_row_ranges(tmp_path):
         assert max(map(len, runs)) - min(map(len, runs)) <= 1
         assert all(b.num_rows <= 4 and b.schema.names == ["doc_id", "source", "lang", "text"]
                    for g in groups for b in _read_files(g, batch_docs=4))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("run_uri", "expected"),
+    [
+        ("/data/emit/runs/r1", "/data/emit/runs/r1/stage1/train/ko/news/part-00000"),
+        ("dbfs:/mnt/lake/emit/runs/r1", "/dbfs/mnt/lake/emit/runs/r1/stage1/train/ko/news/part-00000"),
+        ("s3://bucket/emit/runs/r1", "s3://bucket/emit/runs/r1/stage1/train/ko/news/part-00000"),
+        (
+            "s3://KEY:SECRET@bucket/emit/runs/r1?endpoint_override=http://minio:9000&region=eu-west-1",
+            "s3://bucket/emit/runs/r1/stage1/train/ko/news/part-00000",
+        ),
+    ],
+)
+def test_blend_prefixes_per_storage(run_uri, expected):
+    """What a blend names: a local path (dbfs:/ through the /dbfs mount), else the object key without the keys
+    or pyarrow's options; joining keeps the options at the end for pyarrow."""
+    from spark_jobs import storage
+    from spark_jobs.emit.job import _blend_prefix
+
+    path = "stage1/train/ko/news/part-00000"
+    assert _blend_prefix(run_uri, path) == expected
+    joined = storage.join(run_uri, path)
+    base, options = storage.split_options(run_uri)
+    assert joined == storage.join(base, path) + options
+    assert storage.suffixed(joined, ".json") == storage.join(base, path) + ".json" + options
