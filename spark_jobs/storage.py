@@ -88,22 +88,52 @@ def write_bytes(uri: str, data: bytes) -> None:
         out.write(data)
 
 
-def read_bytes(uri: str) -> bytes:
-    path = local_path(uri)
-    if path is not None:
-        return path.read_bytes()
+def filesystem(uri: str):
+    """(pyarrow file system, path in it) for ``uri``: local paths (and ``dbfs:/`` through ``/dbfs``) on the local
+    file system, anything else through ``pyarrow.fs.FileSystem.from_uri`` (its ``?options`` applied)."""
     from pyarrow import fs
 
-    filesystem, inner = fs.FileSystem.from_uri(uri)
-    with filesystem.open_input_stream(inner) as stream:
+    path = local_path(uri)
+    if path is not None:
+        return fs.LocalFileSystem(), str(path)
+    return fs.FileSystem.from_uri(uri)
+
+
+def read_bytes(uri: str) -> bytes:
+    fsys, path = filesystem(uri)
+    with fsys.open_input_stream(path) as stream:
         return stream.read()
 
 
 def exists(uri: str) -> bool:
-    path = local_path(uri)
-    if path is not None:
-        return path.is_file()
     from pyarrow import fs
 
-    filesystem, inner = fs.FileSystem.from_uri(uri)
-    return filesystem.get_file_info(inner).type == fs.FileType.File
+    fsys, path = filesystem(uri)
+    return fsys.get_file_info(path).type == fs.FileType.File
+
+
+def remove_file(uri: str) -> None:
+    """Delete the file at ``uri`` if there is one."""
+    from pyarrow import fs
+
+    fsys, path = filesystem(uri)
+    if fsys.get_file_info(path).type == fs.FileType.File:
+        fsys.delete_file(path)
+
+
+def remove_dir(uri: str) -> None:
+    """Delete the folder at ``uri`` and everything in it, if there is one."""
+    from pyarrow import fs
+
+    fsys, path = filesystem(uri)
+    if fsys.get_file_info(path).type == fs.FileType.Directory:
+        fsys.delete_dir(path)
+
+
+def list_dir(uri: str, recursive: bool = False) -> list:
+    """pyarrow ``FileInfo``s under the folder at ``uri`` (none when it is missing), sorted by path."""
+    from pyarrow import fs
+
+    fsys, path = filesystem(uri)
+    infos = fsys.get_file_info(fs.FileSelector(path, recursive=recursive, allow_not_found=True))
+    return sorted(infos, key=lambda i: i.path)

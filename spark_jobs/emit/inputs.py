@@ -67,7 +67,7 @@ def plan_files(table_uri: str, version: int, partitions: int) -> tuple[FilePlan 
     rows = actions["num_records"].to_pylist() if "num_records" in columns else [None] * len(paths)
     files = sorted((by_name[p.rsplit("/", 1)[-1]], int(size), n) for p, size, n in zip(paths, sizes, rows, strict=True))
     if any(n is None for _, _, n in files):  # no row counts in the log: the files' footers have them
-        files = [(u, size, n if n is not None else _parquet_rows(u)) for u, size, n in files]
+        files = [(u, size, n if n is not None else parquet_file(u).metadata.num_rows) for u, size, n in files]
     return FilePlan(split_rows([(u, int(n)) for u, _, n in files], partitions), len(files),
                     sum(int(n) for _, _, n in files), sum(size for _, size, _ in files)), ""  # fmt: skip
 
@@ -88,14 +88,9 @@ def split_rows(files: list[tuple[str, int]], partitions: int) -> list[list[tuple
     return groups
 
 
-def _parquet_rows(uri: str) -> int:
+def parquet_file(uri: str):
+    """``pyarrow.parquet.ParquetFile`` of a data file (local, ``dbfs:/`` or an object store)."""
     import pyarrow.parquet as pq
 
-    local = storage.local_path(uri)
-    if local is not None:
-        return pq.ParquetFile(str(local)).metadata.num_rows
-    from pyarrow import fs
-
-    filesystem, inner = fs.FileSystem.from_uri(uri)
-    with filesystem.open_input_file(inner) as fh:
-        return pq.ParquetFile(fh).metadata.num_rows
+    filesystem, path = storage.filesystem(uri)
+    return pq.ParquetFile(filesystem.open_input_file(path))

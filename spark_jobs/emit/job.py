@@ -40,7 +40,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -124,16 +123,12 @@ def _arrow_batches(spark: SparkSession, docs: int, nbytes: int):
 
 
 def _list_json(uri: str) -> list[dict]:
-    """Every ``*.json`` record under ``uri`` (recursively), parsed."""
-    local = storage.local_path(uri)
-    if local is not None:
-        return [json.loads(p.read_bytes()) for p in sorted(local.rglob("*.json"))] if local.is_dir() else []
+    """Every ``*.json`` record under ``uri`` (recursively), parsed, in path order."""
     from pyarrow import fs
 
-    filesystem, inner = fs.FileSystem.from_uri(uri)
-    infos = filesystem.get_file_info(fs.FileSelector(inner, recursive=True, allow_not_found=True))
+    filesystem, _ = storage.filesystem(uri)
     out = []
-    for info in sorted(infos, key=lambda i: i.path):
+    for info in storage.list_dir(uri, recursive=True):
         if info.type == fs.FileType.File and info.path.endswith(".json"):
             with filesystem.open_input_stream(info.path) as fh:
                 out.append(json.loads(fh.read()))
@@ -276,7 +271,7 @@ def emit_corpus(
     records = _list_json(storage.join(root, "_tasks"))
     if sorted(t["part"] for t in records) != list(range(cfg.partitions)):
         raise RuntimeError(f"stage 1: {len(records)} of {cfg.partitions} partitions recorded their work")
-    _remove_dir(storage.join(root, "_tasks"))
+    storage.remove_dir(storage.join(root, "_tasks"))
     documents_in = sum(t["documents"] for t in records)
     rejected_count = sum(t["rejected"] for t in records)
     rejected = sorted(d for t in records for d in t["rejected_doc_ids"])[:100]
@@ -358,42 +353,20 @@ def _has_context(spark: SparkSession) -> bool:
 
 def _remove_stale_staging(out_uri: str, keep: str) -> None:
     """Staging folders of runs that died before publishing: nothing names them."""
-    local = storage.local_path(storage.join(out_uri, "_staging"))
-    if local is not None:
-        if local.is_dir():
-            for child in local.iterdir():
-                if child.name != keep:
-                    shutil.rmtree(child, ignore_errors=True)
-        return
+    staging = storage.join(out_uri, "_staging")
+    for name in _subfolders(staging):
+        if name != keep:
+            storage.remove_dir(storage.join(staging, name))
+
+
+def _subfolders(uri: str) -> list[str]:
     from pyarrow import fs
 
-    filesystem, inner = fs.FileSystem.from_uri(storage.join(out_uri, "_staging"))
-    for info in filesystem.get_file_info(fs.FileSelector(inner, allow_not_found=True)):
-        if info.type == fs.FileType.Directory and info.base_name != keep:
-            filesystem.delete_dir(info.path)
-
-
-def _remove_dir(uri: str) -> None:
-    local = storage.local_path(uri)
-    if local is not None:
-        shutil.rmtree(local, ignore_errors=True)
-        return
-    from pyarrow import fs
-
-    filesystem, inner = fs.FileSystem.from_uri(uri)
-    if filesystem.get_file_info(inner).type == fs.FileType.Directory:
-        filesystem.delete_dir(inner)
+    return sorted(i.base_name for i in storage.list_dir(uri) if i.type == fs.FileType.Directory)
 
 
 def _list_runs(out_uri: str) -> list[str]:
-    local = storage.local_path(storage.join(out_uri, "runs"))
-    if local is not None:
-        return sorted(p.name for p in local.iterdir() if p.is_dir()) if local.is_dir() else []
-    from pyarrow import fs
-
-    filesystem, inner = fs.FileSystem.from_uri(storage.join(out_uri, "runs"))
-    infos = filesystem.get_file_info(fs.FileSelector(inner, allow_not_found=True))
-    return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
+    return _subfolders(storage.join(out_uri, "runs"))
 
 
 # -- Delta tables, blends, manifests ----------------------------------------------------------------------------
@@ -552,7 +525,7 @@ def run(
     # per-document rows: Spark writes them beside the run (a local output) or beside the Delta tables (a store)
     meta = None if storage.local_path(out) is not None else storage.join(workdir, "_emit_meta", run_id)
     if meta is not None:
-        _remove_dir(storage.join(workdir, "_emit_meta"))  # runs that died before cleaning up
+        storage.remove_dir(storage.join(workdir, "_emit_meta"))  # runs that died before cleaning up
     result = emit_corpus(spark, corpus_uri, version, out, cfg, tok, run_id, progress=progress, meta_uri=meta)
 
     t = time.time()
@@ -602,16 +575,16 @@ def run(
         if stage in written:
             storage.write_bytes(blend_uri(out, stage), _json(written[stage]))
         else:  # no such blend this run: an older one must not stay behind, naming an older run
-            tasks.remove_file(blend_uri(out, stage))
+            storage.remove_file(blend_uri(out, stage))
     manifest["seconds"]["tables_and_manifests"] = time.time() - t
     storage.write_bytes(manifest_uri(out), _json(manifest))
 
-    _remove_dir(storage.join(out, "_staging", run_id))
+    storage.remove_dir(storage.join(out, "_staging", run_id))
     if meta is not None:
-        _remove_dir(meta)
+        storage.remove_dir(meta)
     for old in _list_runs(out)[: -cfg.keep_runs]:
         if old != run_id:
-            _remove_dir(storage.join(out, "runs", old))
+            storage.remove_dir(storage.join(out, "runs", old))
 
     stats.rows_in = result.documents_in
     stats.rows_out = result.documents_out

@@ -147,12 +147,6 @@ def piece_bounds(n_tokens: int, max_tokens: int) -> list[tuple[int, int]]:
 # -- where shards are written and read --------------------------------------------------------------------------
 
 
-def _fs(uri: str):
-    from pyarrow import fs
-
-    return fs.FileSystem.from_uri(uri)
-
-
 @contextmanager
 def shard_output(prefix_uri: str, tag: str = "") -> Iterator[str]:
     """A local path prefix to write one shard to; on success the pair is moved to ``prefix_uri`` (``.bin``
@@ -174,7 +168,7 @@ def shard_output(prefix_uri: str, tag: str = "") -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="moru-emit-") as tmp:
         prefix = os.path.join(tmp, "shard")
         yield prefix
-        filesystem, inner = _fs(prefix_uri)
+        filesystem, inner = storage.filesystem(prefix_uri)
         for ext in (BIN, IDX):
             with open(prefix + ext, "rb") as src, filesystem.open_output_stream(inner + ext) as dst:
                 shutil.copyfileobj(src, dst, 8 << 20)
@@ -189,7 +183,7 @@ def shard_input(prefix_uri: str) -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="moru-emit-") as tmp:
         prefix = os.path.join(tmp, "shard")
-        filesystem, inner = _fs(prefix_uri)
+        filesystem, inner = storage.filesystem(prefix_uri)
         for ext in (BIN, IDX):
             with filesystem.open_input_stream(inner + ext) as src, open(prefix + ext, "wb") as dst:
                 shutil.copyfileobj(src, dst, 8 << 20)
@@ -197,21 +191,15 @@ def shard_input(prefix_uri: str) -> Iterator[str]:
 
 
 def remove_shard(prefix_uri: str) -> None:
-    local = storage.local_path(prefix_uri)
-    if local is not None:
-        for ext in (BIN, IDX):
-            Path(str(local) + ext).unlink(missing_ok=True)
-        return
-    filesystem, inner = _fs(prefix_uri)
     for ext in (BIN, IDX):
-        filesystem.delete_file(inner + ext)
+        storage.remove_file(storage.suffixed(prefix_uri, ext))
 
 
 def remote_sizes(prefix_uri: str) -> tuple[int, int]:
     """(bytes of .bin, bytes of .idx) as the storage reports them; -1 for a missing file."""
     from pyarrow import fs
 
-    filesystem, inner = _fs(prefix_uri)
+    filesystem, inner = storage.filesystem(prefix_uri)
     infos = filesystem.get_file_info([inner + BIN, inner + IDX])
     return tuple(i.size if i.type == fs.FileType.File else -1 for i in infos)  # type: ignore[return-value]
 

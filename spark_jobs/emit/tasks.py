@@ -48,18 +48,6 @@ def record(stage: str, split: str, role: str, lang: str, source: str, part: int)
             "path": part_path(stage, split, role, lang, source, part)}  # fmt: skip
 
 
-def remove_file(uri: str) -> None:
-    local = storage.local_path(uri)
-    if local is not None:
-        local.unlink(missing_ok=True)
-        return
-    from pyarrow import fs
-
-    filesystem, inner = fs.FileSystem.from_uri(uri)
-    if filesystem.get_file_info(inner).type == fs.FileType.File:
-        filesystem.delete_file(inner)
-
-
 class OpenShards:
     """The shards a task is writing, by key. Closing one finishes its files, reads them back and checks them
     against what was added, moves them into place, then writes the shard's record beside it (``<prefix>.json``):
@@ -226,17 +214,10 @@ def stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: 
 def _read_files(pieces: list, batch_docs: int) -> Iterator[pa.RecordBatch]:
     """The documents of (Parquet file, first row, end row) pieces, in order, at most ``batch_docs`` at a time: row
     groups outside a piece are not read."""
-    import pyarrow.parquet as pq
+    from spark_jobs.emit.inputs import parquet_file
 
     for path, first, end in pieces:
-        local = storage.local_path(path)
-        if local is not None:
-            pf = pq.ParquetFile(str(local))
-        else:
-            from pyarrow import fs
-
-            filesystem, inner = fs.FileSystem.from_uri(path)
-            pf = pq.ParquetFile(filesystem.open_input_file(inner))
+        pf = parquet_file(path)
         wanted, start, row0 = [], 0, 0  # row groups overlapping [first, end); the row the first one starts at
         for i in range(pf.metadata.num_row_groups):
             n = pf.metadata.row_group(i).num_rows
@@ -327,7 +308,7 @@ def merge_task(root: str, eod: int, dtype_name: str):
                 storage.write_bytes(storage.suffixed(uri, ".json"), json.dumps(body).encode())
                 for p in spec["parts"]:
                     shards.remove_shard(storage.join(root, p))
-                    remove_file(storage.suffixed(storage.join(root, p), ".json"))
+                    storage.remove_file(storage.suffixed(storage.join(root, p), ".json"))
                 results.append(json.dumps({"path": spec["path"]}))
         yield pa.RecordBatch.from_pydict({"result": results})
 
