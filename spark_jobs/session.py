@@ -51,6 +51,15 @@ class SparkConfig(BaseModel):
             "to 48 MB)"
         ),
     )
+    worker_daemon: bool = Field(
+        default=True,
+        description=(
+            "local and emr profiles: Python workers fork from spark_jobs.worker_daemon, which imports the heavy "
+            "modules the workers use (megatron-core's indexed_dataset, tokenizers, pyarrow, ...) once before it "
+            "forks, instead of each worker importing them (~6 core-s each, again for every worker that replaces "
+            "one the JVM stopped after a minute idle). Off: PySpark's own daemon"
+        ),
+    )
     conf: dict[str, str] = Field(default_factory=dict, description="any extra Spark settings")
 
 
@@ -93,6 +102,8 @@ def session_settings(cfg: SparkConfig) -> dict[str, str]:
             "spark.databricks.delta.schema.autoMerge.enabled": "false",
         }
     )
+    if cfg.worker_daemon:
+        settings["spark.python.daemon.module"] = "spark_jobs.worker_daemon"
     if cfg.profile == "local":
         scratch = Path(os.environ.get("MORU_SCRATCH", Path.home() / ".cache" / "moru"))
         settings["spark.master"] = cfg.master

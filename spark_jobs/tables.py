@@ -369,9 +369,17 @@ def merge(
     }
 
 
-def overwrite(spark: SparkSession, df: DataFrame, workdir: str, table: Table, user_metadata: str | None = None) -> int:
-    """Replace the whole table's contents with ``df`` in one commit; returns the rows written.
-    ``user_metadata`` is stored with the commit (Delta's ``userMetadata``; see :func:`last_user_metadata`).
+def overwrite(
+    spark: SparkSession,
+    df: DataFrame,
+    workdir: str,
+    table: Table,
+    user_metadata: str | None = None,
+    count: bool = True,
+) -> int | None:
+    """Replace the whole table's contents with ``df`` in one commit; returns the rows written (read from the
+    commit's metrics; None with ``count=False``, which skips that history read). ``user_metadata`` is stored with
+    the commit (Delta's ``userMetadata``; see :func:`last_user_metadata`).
 
     For tables derived from all of their inputs on every run (dedup clusters): the result of a
     re-run with the same inputs is the same rows, the previous version stays readable by time
@@ -386,6 +394,8 @@ def overwrite(spark: SparkSession, df: DataFrame, workdir: str, table: Table, us
     if user_metadata is not None:
         writer = writer.option("userMetadata", user_metadata)
     writer.save(uri)
+    if not count:
+        return None
     metrics = DeltaTable.forPath(spark, uri).history(1).select("operationMetrics").head()[0] or {}
     return int(metrics.get("numOutputRows", 0))
 

@@ -438,7 +438,7 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
 
     with ThreadPoolExecutor(2) as pool:
         futures = [
-            pool.submit(tables.overwrite, spark, df, workdir, table, user_metadata=result.run_id)
+            pool.submit(tables.overwrite, spark, df, workdir, table, user_metadata=result.run_id, count=False)
             for df, table in ((rows, tables.EMITTED_DOCUMENTS), (stats_df, tables.EMIT_TOKEN_STATS))
         ]
         for f in futures:
