@@ -49,6 +49,7 @@ from datetime import UTC, datetime
 import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from spark_jobs import storage, tables
 from spark_jobs.emit import blend as blends
@@ -248,18 +249,20 @@ def emit_corpus(
     s2 = cfg.stage2
     tally = (s2.min_tokens, s2.max_tokens, s2.seed) if s2.enabled and s2.replay_ratio > 0 else None
     split = (cfg.split.valid, cfg.split.test, cfg.split.seed)
+    per_task = None
+    if plan is not None:
+        # partitions are equal runs of rows; Spark task t takes partitions t, t + n, t + 2n, ... (n = task slots),
+        # so there are no more tasks than slots (each task costs a few tenths of a second to start and commit).
+        # The task list rides in the function; the input is one row per task (no sampling or shuffle job).
+        n = min(cfg.partitions, slots)
+        per_task = [[(i, g) for i, g in enumerate(plan.groups) if i % n == t] for t in range(n)]
     fn1 = tasks.stage1_writer(root, tok.json_text, tok.sha256, tok.eod_id, tok.dtype, split, tally,
-                              files=plan is not None, batch_docs=cfg.batch_docs)  # fmt: skip
+                              files=per_task, batch_docs=cfg.batch_docs)  # fmt: skip
     with _arrow_batches(spark, cfg.batch_docs, cfg.batch_bytes):
-        if plan is not None:
+        if per_task is not None:
             progress(f"stage 1: {cfg.partitions} partitions read {plan.rows:,} rows of {plan.files} Parquet files "
                      f"({plan.bytes:,} bytes)")  # fmt: skip
-            # partitions are equal runs of rows; a Spark task takes every n-th of them (n = task slots), so there
-            # are no more tasks than slots (each task costs a few tenths of a second to start and commit)
-            n = min(cfg.partitions, slots)
-            groups = [(i, i % n, json.dumps(g)) for i, g in enumerate(plan.groups)]
-            docs = spark.createDataFrame(groups, "part INT, task INT, files STRING")
-            docs = docs.repartitionByRange(n, "task").sortWithinPartitions("part")
+            docs = spark.range(0, len(per_task), 1, len(per_task))
         else:
             progress(f"stage 1: Spark reads the table ({why}), {cfg.partitions} partitions by doc_id")
             corpus = spark.read.format("delta").option("versionAsOf", version).load(storage.to_spark_path(table_uri))
@@ -404,6 +407,19 @@ def token_stats(result: EmitResult, stage_blends: dict[str, dict]) -> list[dict]
     return [rows[k] for k in sorted(rows)]
 
 
+def _small_frame(spark: SparkSession, rows: list[tuple], schema: T.StructType) -> DataFrame:
+    """A DataFrame of driver-side rows through Arrow: a list of rows would be pickled and unpickled by the Python
+    workers (a Spark job of its own, ~0.2-0.6 s here; the Arrow table is decoded by the JVM)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    arrow_schema = to_arrow_schema(schema)
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.fields]
+    table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, arrow_schema, strict=True)],
+                                 schema=arrow_schema)  # fmt: skip
+    return spark.createDataFrame(table, schema)
+
+
 def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_rows: list[dict]) -> None:
     """``emitted_documents`` (the document rows with their final dataset and index) and ``emit_token_stats``,
     each replaced whole in one Delta commit tagged with the run id."""
@@ -413,10 +429,12 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
         for part, _path, documents, _tokens in s.parts:
             mapping.append((s.stage, s.split, s.role, s.lang, s.source, part, s.path, offset))
             offset += documents
-    mapping_df = spark.createDataFrame(
-        mapping, "stage STRING, split STRING, role STRING, lang STRING, source STRING, part INT, dataset STRING, "
-        "offset BIGINT"
-    )  # fmt: skip
+    mapping_df = _small_frame(spark, mapping, T.StructType([
+        T.StructField(c, t) for c, t in (("stage", T.StringType()), ("split", T.StringType()),
+                                         ("role", T.StringType()), ("lang", T.StringType()),
+                                         ("source", T.StringType()), ("part", T.IntegerType()),
+                                         ("dataset", T.StringType()), ("offset", T.LongType()))
+    ]))  # fmt: skip
     m1 = spark.read.parquet(storage.to_spark_path(storage.join(result.meta_uri, "stage1")))
     frames = [m1.filter(F.col("n_tokens") > 0).withColumn("stage", F.lit("stage1")).withColumn("role", F.lit("all"))
               .withColumn("piece", F.lit(0))]  # fmt: skip
@@ -432,7 +450,8 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
         F.col("piece").cast("int"), "lang", "source", F.col("n_tokens").cast("int"), "dataset",
         (F.col("offset") + F.col("seq")).alias("seq_index"),
     )  # fmt: skip
-    stats_df = spark.createDataFrame(stats_rows, tables.EMIT_TOKEN_STATS.schema)
+    stats_df = _small_frame(spark, [tuple(r[f.name] for f in tables.EMIT_TOKEN_STATS.schema) for r in stats_rows],
+                            tables.EMIT_TOKEN_STATS.schema)  # fmt: skip
     # two tables, two independent Delta commits: run side by side (mostly log reads and commit latency)
     from concurrent.futures import ThreadPoolExecutor
 
@@ -443,6 +462,29 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
         ]
         for f in futures:
             f.result()
+
+
+def _warm_table_state(spark: SparkSession, workdir: str):
+    """Compute the current Delta snapshots of ``emitted_documents`` and ``emit_token_stats`` in a driver thread
+    while stage 1 runs (the overwrite at the end needs them: three small Spark jobs per table, ~0.5 s of latency
+    then). Returns the thread's future; a failure here only costs that time later, so it is logged, not raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def warm() -> None:
+        from delta.tables import DeltaTable
+
+        for table in (tables.EMITTED_DOCUMENTS, tables.EMIT_TOKEN_STATS):
+            uri = tables.table_uri(workdir, table)
+            try:
+                if DeltaTable.isDeltaTable(spark, uri):
+                    DeltaTable.forPath(spark, uri).detail().collect()
+            except Exception as exc:  # noqa: BLE001
+                log.info("emit: warming %s's Delta state failed (%s); the overwrite computes it", table.name, exc)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="moru-emit-warm")
+    future = pool.submit(warm)
+    pool.shutdown(wait=False)
+    return future
 
 
 def output_uri(cfg: EmitConfig, workdir: str) -> str:
@@ -526,7 +568,9 @@ def run(
     meta = None if storage.local_path(out) is not None else storage.join(workdir, "_emit_meta", run_id)
     if meta is not None:
         storage.remove_dir(storage.join(workdir, "_emit_meta"))  # runs that died before cleaning up
+    warming = _warm_table_state(spark, workdir)
     result = emit_corpus(spark, corpus_uri, version, out, cfg, tok, run_id, progress=progress, meta_uri=meta)
+    warming.result()
 
     t = time.time()
     datasets = datasets_of(result)

@@ -172,11 +172,13 @@ class _Stage1Partition:
 
 
 def stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: str, split: tuple,
-                  stage2: tuple | None, files: bool, batch_docs: int):  # fmt: skip
+                  stage2: tuple | None, files: list[list[tuple[int, list]]] | None, batch_docs: int):  # fmt: skip
     """mapInArrow function for stage 1; yields one row per document (n_tokens 0 and seq -1 for a document with
     no tokens, which is not written). ``split``: (valid, test, seed); ``stage2``: (min_tokens, max_tokens, seed) to
-    tally for the replay selection, or None. ``files``: each input row is a partition (``part``) and the Parquet
-    files it reads itself (``files``, JSON); else the input rows are the documents of this Spark partition."""
+    tally for the replay selection, or None. ``files``: per Spark task, its partitions as (``part``, the Parquet
+    file pieces it reads itself); the input rows are then the task numbers (``id``, one row per Spark partition:
+    ``spark.range(n, numPartitions=n)``). Without ``files`` the input rows are the documents of this Spark
+    partition."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
@@ -190,18 +192,18 @@ def stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: 
             os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, ctx.cpus())))
         tok = shards.load_tokenizer(tok_json, tok_sha)
         splitter = Splitter(*split)
-        if files:
+        if files is not None:
             for batch in batches:
-                for part, paths in zip(batch.column("part").to_pylist(), batch.column("files").to_pylist(),
-                                       strict=True):  # fmt: skip
-                    p = _Stage1Partition(root, tok, eod, dtype, splitter, part, tag, stage2)
-                    try:
-                        for docs in _read_files(json.loads(paths), batch_docs):
-                            yield p.add(docs)
-                        p.close()
-                    except BaseException as exc:
-                        p.shards.abort(exc)
-                        raise
+                for task in batch.column("id").to_pylist():
+                    for part, pieces in files[task]:
+                        p = _Stage1Partition(root, tok, eod, dtype, splitter, part, tag, stage2)
+                        try:
+                            for docs in _read_files(pieces, batch_docs):
+                                yield p.add(docs)
+                            p.close()
+                        except BaseException as exc:
+                            p.shards.abort(exc)
+                            raise
             return
         ctx = TaskContext.get()
         p = _Stage1Partition(root, tok, eod, dtype, splitter, ctx.partitionId() if ctx else 0, tag, stage2)
