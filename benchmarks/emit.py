@@ -15,12 +15,12 @@ which is the input preprocess_data.py reads.
 Measured, each in the same process and alternating ``--repeat`` times (the headline uses the medians):
 
 - **moru**: ``spark_jobs.emit.job.run(force=True)`` with the default emit settings (8 partitions, stage 2 on:
-  long documents + replay, no merge), Spark ``local[2]``: gate check, Delta read, split, shuffle by doc_id,
-  tokenize (``encode_batch_fast`` per Arrow batch in 2 Python workers), shards via megatron-core's
+  long documents + replay, no merge), Spark ``local[2]``: gate check, the Delta version's Parquet files read
+  by the 2 Python workers, split, tokenize (``encode_batch_fast`` per Arrow batch), shards via megatron-core's
   ``IndexedDatasetBuilder``, stage 2 from the stage-1 shards, read-back verification of every shard, publish,
-  ``emitted_documents`` + ``emit_token_stats`` Delta commits, blends and manifests. A first run warms the
-  Python workers (each imports megatron-core once: several seconds, paid once per worker in a long job); its
-  time is printed as ``cold``.
+  ``emitted_documents`` + ``emit_token_stats`` Delta commits, blends and manifests. A first run starts the
+  Python worker daemon (it imports megatron-core once, then forks the workers) and warms the JVM; its time is
+  printed as ``cold``.
 - **baseline** (preprocess_data.py's loop): ``multiprocessing.Pool(2)`` whose workers ``json.loads`` a line and
   encode it (``tokenizers.Tokenizer.encode``, the fastest per-document HF encode: preprocess_data.py goes through
   megatron's HuggingFace wrapper and transformers, which is slower), ``imap(…, chunksize=32)`` in order, the
