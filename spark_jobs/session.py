@@ -168,3 +168,17 @@ def session_conf(spark, settings: dict[str, str]) -> Iterator[None]:
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+def local_frame(spark, rows: list[tuple], schema):
+    """A DataFrame of driver-side rows (tuples in ``schema``'s field order; ``schema`` a ``StructType``) that goes
+    to the JVM as one Arrow table. ``spark.createDataFrame(rows)`` pickles the rows instead and has them unpickled
+    by Python workers, a Spark job of its own (0.2-0.6 s on 2 cores for a few dozen rows, measured)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    arrow_schema = to_arrow_schema(schema)
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.fields]
+    table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, arrow_schema, strict=True)],
+                                 schema=arrow_schema)  # fmt: skip
+    return spark.createDataFrame(table, schema)

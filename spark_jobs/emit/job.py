@@ -56,6 +56,7 @@ from spark_jobs.emit import blend as blends
 from spark_jobs.emit import inputs, shards, tasks
 from spark_jobs.emit.config import EmitConfig
 from spark_jobs.emit.layout import REPLAY_BUCKETS, group_path
+from spark_jobs.session import local_frame
 from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.emit")
@@ -67,7 +68,7 @@ def _run_tasks(spark: SparkSession, specs: list[dict], fn, slots: int) -> list[d
     """Small driver-made task lists (merges) as Spark tasks: one row per task spec."""
     if not specs:
         return []
-    df = spark.createDataFrame([(json.dumps(s),) for s in specs], "spec STRING")
+    df = local_frame(spark, [(json.dumps(s),) for s in specs], T.StructType([T.StructField("spec", T.StringType())]))
     rows = df.repartition(max(1, min(slots, len(specs)))).mapInArrow(fn, tasks.TASK_DDL).collect()
     return [json.loads(r["result"]) for r in rows]
 
@@ -407,19 +408,6 @@ def token_stats(result: EmitResult, stage_blends: dict[str, dict]) -> list[dict]
     return [rows[k] for k in sorted(rows)]
 
 
-def _small_frame(spark: SparkSession, rows: list[tuple], schema: T.StructType) -> DataFrame:
-    """A DataFrame of driver-side rows through Arrow: a list of rows would be pickled and unpickled by the Python
-    workers (a Spark job of its own, ~0.2-0.6 s here; the Arrow table is decoded by the JVM)."""
-    import pyarrow as pa
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    arrow_schema = to_arrow_schema(schema)
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.fields]
-    table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, arrow_schema, strict=True)],
-                                 schema=arrow_schema)  # fmt: skip
-    return spark.createDataFrame(table, schema)
-
-
 def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_rows: list[dict]) -> None:
     """``emitted_documents`` (the document rows with their final dataset and index) and ``emit_token_stats``,
     each replaced whole in one Delta commit tagged with the run id."""
@@ -429,7 +417,7 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
         for part, _path, documents, _tokens in s.parts:
             mapping.append((s.stage, s.split, s.role, s.lang, s.source, part, s.path, offset))
             offset += documents
-    mapping_df = _small_frame(spark, mapping, T.StructType([
+    mapping_df = local_frame(spark, mapping, T.StructType([
         T.StructField(c, t) for c, t in (("stage", T.StringType()), ("split", T.StringType()),
                                          ("role", T.StringType()), ("lang", T.StringType()),
                                          ("source", T.StringType()), ("part", T.IntegerType()),
@@ -450,7 +438,7 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
         F.col("piece").cast("int"), "lang", "source", F.col("n_tokens").cast("int"), "dataset",
         (F.col("offset") + F.col("seq")).alias("seq_index"),
     )  # fmt: skip
-    stats_df = _small_frame(spark, [tuple(r[f.name] for f in tables.EMIT_TOKEN_STATS.schema) for r in stats_rows],
+    stats_df = local_frame(spark, [tuple(r[f.name] for f in tables.EMIT_TOKEN_STATS.schema) for r in stats_rows],
                             tables.EMIT_TOKEN_STATS.schema)  # fmt: skip
     # two tables, two independent Delta commits: run side by side (mostly log reads and commit latency)
     from concurrent.futures import ThreadPoolExecutor
