@@ -454,8 +454,9 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
 
 def _warm_table_state(spark: SparkSession, workdir: str):
     """Compute the current Delta snapshots of ``emitted_documents`` and ``emit_token_stats`` in a driver thread
-    while stage 1 runs (the overwrite at the end needs them: three small Spark jobs per table, ~0.5 s of latency
-    then). Returns the thread's future; a failure here only costs that time later, so it is logged, not raised."""
+    while the stages run (the overwrite at the end needs them: three small Spark jobs per table, ~0.5 s of latency
+    there; here their tasks take task slots as stage 1's free up). Returns the thread's future; a failure here
+    only costs that time later, so it is logged, not raised."""
     from concurrent.futures import ThreadPoolExecutor
 
     def warm() -> None:
