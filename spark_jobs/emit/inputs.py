@@ -67,7 +67,7 @@ def plan_files(table_uri: str, version: int, partitions: int) -> tuple[FilePlan 
     rows = actions["num_records"].to_pylist() if "num_records" in columns else [None] * len(paths)
     files = sorted((by_name[p.rsplit("/", 1)[-1]], int(size), n) for p, size, n in zip(paths, sizes, rows, strict=True))
     if any(n is None for _, _, n in files):  # no row counts in the log: the files' footers have them
-        files = [(u, size, n if n is not None else parquet_file(u).metadata.num_rows) for u, size, n in files]
+        files = [(u, size, n if n is not None else _footer_rows(u)) for u, size, n in files]
     return FilePlan(split_rows([(u, int(n)) for u, _, n in files], partitions), len(files),
                     sum(int(n) for _, _, n in files), sum(size for _, size, _ in files)), ""  # fmt: skip
 
@@ -89,8 +89,14 @@ def split_rows(files: list[tuple[str, int]], partitions: int) -> list[list[tuple
 
 
 def parquet_file(uri: str):
-    """``pyarrow.parquet.ParquetFile`` of a data file (local, ``dbfs:/`` or an object store)."""
+    """``pyarrow.parquet.ParquetFile`` of a data file (local, ``dbfs:/`` or an object store); it owns the file it
+    opens: use it in a ``with`` block to close it."""
     import pyarrow.parquet as pq
 
     filesystem, path = storage.filesystem(uri)
-    return pq.ParquetFile(filesystem.open_input_file(path))
+    return pq.ParquetFile(path, filesystem=filesystem)
+
+
+def _footer_rows(uri: str) -> int:
+    with parquet_file(uri) as pf:
+        return pf.metadata.num_rows

@@ -205,7 +205,6 @@ def stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: 
                             p.shards.abort(exc)
                             raise
             return
-        ctx = TaskContext.get()
         p = _Stage1Partition(root, tok, eod, dtype, splitter, ctx.partitionId() if ctx else 0, tag, stage2)
         try:
             for batch in batches:
@@ -225,21 +224,21 @@ def _read_files(pieces: list, batch_docs: int) -> Iterator[pa.RecordBatch]:
     from spark_jobs.emit.inputs import parquet_file
 
     for path, first, end in pieces:
-        pf = parquet_file(path)
-        wanted, start, row0 = [], 0, 0  # row groups overlapping [first, end); the row the first one starts at
-        for i in range(pf.metadata.num_row_groups):
-            n = pf.metadata.row_group(i).num_rows
-            if row0 < end and row0 + n > first:
-                if not wanted:
-                    start = row0
-                wanted.append(i)
-            row0 += n
-        pos = start
-        for batch in pf.iter_batches(batch_size=batch_docs, row_groups=wanted, columns=INPUT_COLUMNS):
-            lo, hi = max(first - pos, 0), min(end - pos, batch.num_rows)
-            pos += batch.num_rows
-            if lo < hi:
-                yield batch.slice(lo, hi - lo)
+        with parquet_file(path) as pf:
+            wanted, start, row0 = [], 0, 0  # row groups overlapping [first, end); the row the first one starts at
+            for i in range(pf.metadata.num_row_groups):
+                n = pf.metadata.row_group(i).num_rows
+                if row0 < end and row0 + n > first:
+                    if not wanted:
+                        start = row0
+                    wanted.append(i)
+                row0 += n
+            pos = start
+            for batch in pf.iter_batches(batch_size=batch_docs, row_groups=wanted, columns=INPUT_COLUMNS):
+                lo, hi = max(first - pos, 0), min(end - pos, batch.num_rows)
+                pos += batch.num_rows
+                if lo < hi:
+                    yield batch.slice(lo, hi - lo)
 
 
 def stage2_writer(root: str, eod: int, dtype_name: str, max_tokens: int):
