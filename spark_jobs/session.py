@@ -60,6 +60,13 @@ class SparkConfig(BaseModel):
             "one the JVM stopped after a minute idle). Off: PySpark's own daemon"
         ),
     )
+    worker_preload: list[str] | None = Field(
+        default=None,
+        description=(
+            "modules the worker daemon imports before forking (None: numpy, pyarrow, pandas, tokenizers, "
+            "megatron-core's indexed_dataset; the CLI drops the last two for commands that do not emit)"
+        ),
+    )
     conf: dict[str, str] = Field(default_factory=dict, description="any extra Spark settings")
 
 
@@ -104,6 +111,8 @@ def session_settings(cfg: SparkConfig) -> dict[str, str]:
     )
     if cfg.worker_daemon:
         settings["spark.python.daemon.module"] = "spark_jobs.worker_daemon"
+        if cfg.worker_preload is not None:
+            settings["spark.executorEnv.MORU_WORKER_PRELOAD"] = ",".join(cfg.worker_preload)
     if cfg.profile == "local":
         scratch = Path(os.environ.get("MORU_SCRATCH", Path.home() / ".cache" / "moru"))
         settings["spark.master"] = cfg.master

@@ -8,8 +8,9 @@ stopped one. This module is the daemon moru's sessions name in ``spark.python.da
 modules first, then runs PySpark's own daemon loop, so each forked worker starts with them already imported
 (copy-on-write memory, nothing imported twice).
 
-The modules: ``MORU_WORKER_PRELOAD`` (comma-separated; ``spark.executorEnv.MORU_WORKER_PRELOAD`` sets it for the
-executors), else :data:`DEFAULT_PRELOAD`. A module that fails to import is reported on stderr and skipped: the
+The modules: ``MORU_WORKER_PRELOAD`` (comma-separated; ``spark.worker_preload`` in the config sets it for the
+executors through ``spark.executorEnv``, and the CLI sets :data:`BASE_PRELOAD` for commands that do not emit),
+else :data:`DEFAULT_PRELOAD`. A module that fails to import is reported on stderr and skipped: the
 worker that needs it imports it (and fails) as it would under the stock daemon. Nothing here starts a thread
 before the fork (importing torch, tokenizers or pyarrow does not).
 """
@@ -23,7 +24,10 @@ import time
 import warnings
 
 PRELOAD_ENV = "MORU_WORKER_PRELOAD"
-DEFAULT_PRELOAD = ("numpy", "pyarrow", "pandas", "tokenizers", "megatron.core.datasets.indexed_dataset")
+# what every moru worker uses; the emit job's workers also tokenize and write shards (megatron-core imports torch:
+# ~4 s more before a session's first Python task, worth it only where something emits)
+BASE_PRELOAD = ("numpy", "pyarrow", "pandas")
+DEFAULT_PRELOAD = (*BASE_PRELOAD, "tokenizers", "megatron.core.datasets.indexed_dataset")
 
 
 def preload_names() -> list[str]:

@@ -20,6 +20,28 @@ def test_sessions_name_the_daemon_unless_turned_off():
     assert "spark.python.daemon.module" not in session_settings(SparkConfig(profile="databricks"))
 
 
+def test_a_preload_list_in_the_config_reaches_the_executors_environment():
+    s = session_settings(SparkConfig(worker_preload=["numpy", "pyarrow"]))
+    assert s["spark.executorEnv.MORU_WORKER_PRELOAD"] == "numpy,pyarrow"
+    assert "spark.executorEnv.MORU_WORKER_PRELOAD" not in session_settings(SparkConfig())
+    assert "spark.executorEnv.MORU_WORKER_PRELOAD" not in session_settings(
+        SparkConfig(worker_daemon=False, worker_preload=["numpy"])
+    )
+
+
+def test_commands_that_do_not_emit_skip_megatron_core(tmp_path):
+    from moru.cli import spark_config
+    from moru.config import MoruConfig
+    from spark_jobs.worker_daemon import BASE_PRELOAD
+
+    cfg = MoruConfig.model_validate({"workdir": str(tmp_path), "sources": []})
+    assert spark_config(cfg, emits=True).worker_preload is None  # the daemon's default, megatron-core included
+    assert spark_config(cfg, emits=False).worker_preload == list(BASE_PRELOAD)
+    assert "megatron.core.datasets.indexed_dataset" not in BASE_PRELOAD
+    mine = MoruConfig.model_validate({"workdir": str(tmp_path), "sources": [], "spark": {"worker_preload": ["json"]}})
+    assert spark_config(mine, emits=False).worker_preload == ["json"]
+
+
 def test_preload_list_comes_from_the_environment(monkeypatch):
     monkeypatch.delenv(PRELOAD_ENV, raising=False)
     assert preload_names() == list(DEFAULT_PRELOAD)
