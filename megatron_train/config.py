@@ -29,8 +29,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from core import locations
+from core.config import ConfigError, read_yaml
+from core.paths import ConfigPath, resolve
 from megatron_train.model_configs import PRESETS, ModelShape, resolve_shape
 
 STAGES = ("pretrain", "extend")
@@ -95,13 +98,13 @@ class ScheduleConfig(_Section):
 class DataConfig(_Section):
     """``train.data``: where training sequences come from (BlendedMegatronDatasetBuilder)."""
 
-    blend: str | None = Field(default=None, description="blend JSON: {train|valid|test: [w, prefix, ...]}")
+    blend: ConfigPath | None = Field(default=None, description="blend JSON: {train|valid|test: [w, prefix, ...]}")
     blend_per_split: dict[str, list[Any]] | None = Field(default=None, description="the blend JSON's content inline")
     mock: bool = Field(default=False, description="megatron-core's MockGPTDataset instead of a blend")
-    tokenizer: str | None = Field(
+    tokenizer: ConfigPath | None = Field(
         default=None, description="tokenizer folder (MegatronTokenizer.from_pretrained); real data needs it for EOD"
     )
-    cache_dir: str | None = Field(default=None, description="index cache (default: OUTPUT_DIR/data_cache)")
+    cache_dir: ConfigPath | None = Field(default=None, description="index cache (default: OUTPUT_DIR/data_cache)")
     num_workers: int = Field(default=0, ge=0, description="DataLoader worker processes per rank")
     eod_mask_loss: bool = False
     reset_position_ids: bool = False
@@ -127,7 +130,7 @@ class DataConfig(_Section):
 class CheckpointConfig(_Section):
     """``train.checkpoint``: sharded megatron-core dist_checkpointing checkpoints, saved atomically."""
 
-    dir: str | None = Field(default=None, description="default: OUTPUT_DIR/checkpoints")
+    dir: ConfigPath | None = Field(default=None, description="default: OUTPUT_DIR/checkpoints")
     save: bool = Field(
         default=True,
         description="False: no checkpoint is written, not even at the end or on preemption (throughput benchmarks)",
@@ -139,7 +142,7 @@ class CheckpointConfig(_Section):
         description="DistributedOptimizer layout: dp_reshardable loads at another DP size; fully_reshardable "
         "also at other TP/PP sizes (gathers optimizer state on DP rank 0 when saving)",
     )
-    init_from: str | None = Field(
+    init_from: ConfigPath | None = Field(
         default=None,
         description="checkpoint folder whose model weights start this run when its own dir holds none "
         "(extend: default the pretrain stage's checkpoints)",
@@ -195,12 +198,18 @@ class TrainConfig(_Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     recompute: RecomputeConfig = Field(default_factory=RecomputeConfig)
-    output_dir: str | None = Field(default=None, description="default: WORKDIR/train/<stage>")
+    output_dir: ConfigPath | None = Field(default=None, description="default: WORKDIR/train/<stage>")
     nproc_per_node: int | None = Field(default=None, gt=0, description="processes (default: GPUs, or 1 on CPU)")
     extend: dict[str, Any] = Field(
         default_factory=lambda: {"seq_length": 32768},
         description="stage 2 (moru train --stage extend): fields merged over this section",
     )
+
+    # the folder relative paths resolve against (kept so that train.extend's paths, merged later, resolve alike)
+    _config_dir: str | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any) -> None:
+        self._config_dir = context.get("config_dir") if isinstance(context, dict) else None
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -240,13 +249,13 @@ class TrainConfig(_Section):
         if data.get("output_dir") is None or (stage == "extend" and "output_dir" not in self.extend):
             if workdir is None:
                 raise ValueError("train.output_dir is not set and there is no workdir to put train/<stage> under")
-            data["output_dir"] = str(Path(workdir) / "train" / stage)
+            data["output_dir"] = locations.train_output(workdir, stage)
         if stage == "extend" and not (self.extend.get("checkpoint") or {}).get("dir"):
             data["checkpoint"]["dir"] = None
         if stage == "extend" and not data["checkpoint"].get("init_from"):
             data["checkpoint"]["init_from"] = self.for_stage("pretrain", workdir).checkpoint_dir
         try:
-            return TrainConfig.model_validate(data)
+            return TrainConfig.model_validate(data, context={"config_dir": self._config_dir})
         except ValidationError as exc:
             raise ValueError(f"train.extend merged over train: {_errors(exc)}") from None
 
@@ -258,7 +267,7 @@ class TrainConfig(_Section):
         data = _deep_merge({k: v for k, v in self.model_dump().items() if k != "extend"}, self.extend)
         data["extend"] = {}
         try:
-            TrainConfig.model_validate(data)
+            TrainConfig.model_validate(data, context={"config_dir": self._config_dir})
         except ValidationError as exc:
             raise ValueError(f"extend (merged over train): {_errors(exc, 'extend.')}") from None
 
@@ -303,55 +312,23 @@ def _errors(exc: ValidationError, prefix: str = "") -> str:
 
 # --- paths and loading ----------------------------------------------------------------------------------------
 
-_PATH_KEYS = (("data", "blend"), ("data", "tokenizer"), ("data", "cache_dir"), ("checkpoint", "dir"),
-              ("checkpoint", "init_from"), ("output_dir",))  # fmt: skip
-
-
-def _resolve(value: str, base: Path) -> str:
-    if "://" in value or value.startswith("/"):
-        return value
-    return str((base / value).resolve())
-
-
-def resolve_train_paths(data: dict, base: Path) -> None:
-    """Make the ``train`` section's relative paths (also inside ``extend``) relative to ``base``, in place."""
-    section = data.get("train")
-    if not isinstance(section, dict):
-        return
-    for part in (section, section.get("extend")):
-        if not isinstance(part, dict):
-            continue
-        for keys in _PATH_KEYS:
-            holder = part
-            for k in keys[:-1]:
-                holder = holder.get(k) if isinstance(holder, dict) else None
-            if isinstance(holder, dict) and isinstance(holder.get(keys[-1]), str):
-                holder[keys[-1]] = _resolve(holder[keys[-1]], base)
-
-
 class TrainConfigError(ValueError):
     """A config whose ``train`` section (or workdir) cannot be used; the message names the bad keys."""
 
 
 def load_train_config(path: str | Path) -> tuple[TrainConfig, str | None]:
     """``(train section, workdir)`` of a moru config file, without validating the other sections (the training
-    processes launched by torchrun or srun read only these)."""
-    path = Path(path)
-    if not path.is_file():
-        raise TrainConfigError(f"config file not found: {path}")
+    processes launched by torchrun or srun read only these). Relative paths are relative to the config file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise TrainConfigError(f"config error in {path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise TrainConfigError(f"config error in {path}: the top level must be a mapping of keys")
-    base = path.resolve().parent
-    resolve_train_paths(data, base)
+        data = read_yaml(path)
+    except ConfigError as exc:
+        raise TrainConfigError(str(exc)) from None
+    base = Path(path).resolve().parent
     workdir = data.get("workdir")
     if isinstance(workdir, str):
-        workdir = _resolve(workdir, base)
+        workdir = resolve(workdir, base)
     try:
-        cfg = TrainConfig.model_validate(data.get("train") or {})
+        cfg = TrainConfig.model_validate(data.get("train") or {}, context={"config_dir": str(base)})
     except ValidationError as exc:
         raise TrainConfigError(f"config error in {path}: {_errors(exc, 'train.')}") from None
     return cfg, workdir

@@ -428,7 +428,7 @@ def demo_training(config_path: Path, cfg: MoruConfig) -> dict:
     }
     png = out / "loss.png"
     if png.is_file():
-        from spark_jobs import storage
+        from core import storage
 
         storage.write_bytes(storage.join(cfg.workdir, "report", "train_loss.png"), png.read_bytes())
         summary["loss_png"] = "train_loss.png"
@@ -462,7 +462,7 @@ def demo_tokenizer_checks(cfg: MoruConfig) -> list[dict]:
 
     from transformers import AutoTokenizer
 
-    from spark_jobs import storage
+    from core import storage
     from tokenizer.sample import iter_column
     from tokenizer.train import output_dir
 
@@ -586,8 +586,8 @@ def _add_demo_checks(workdir: str, checks: list[dict], training: dict | None = N
     """Re-render the run report (from its summary.json) with the demo's checks (and its training run) in it."""
     import json
 
+    from core import storage
     from eval.report import write_report
-    from spark_jobs import storage
 
     report_dir = storage.join(workdir, "report")
     summary = json.loads(storage.read_bytes(storage.join(report_dir, "summary.json")))

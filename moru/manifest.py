@@ -7,8 +7,8 @@ import json
 import platform
 from datetime import UTC, datetime
 
+from core import locations, storage
 from moru import __version__
-from spark_jobs import storage
 
 
 def write_manifest(workdir: str, config: dict, stages: list[dict], versions_before: dict, versions_after: dict) -> str:
@@ -23,6 +23,6 @@ def write_manifest(workdir: str, config: dict, stages: list[dict], versions_befo
         "table_versions_after": versions_after,
         "stages": stages,
     }
-    uri = storage.join(workdir, "manifests", f"run-{now.strftime('%Y%m%dT%H%M%S%fZ')}.json")
+    uri = storage.join(locations.manifests(workdir), f"run-{now.strftime('%Y%m%dT%H%M%S%fZ')}.json")
     storage.write_bytes(uri, json.dumps(doc, indent=2, ensure_ascii=False, default=str).encode())
     return uri

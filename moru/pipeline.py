@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
+from core import locations, storage
+from core.stats import StageStats
 from eval.report import write_report
 from moru.config import MoruConfig
 from moru.manifest import write_manifest
 from moru.progress import SparkProgress
-from spark_jobs import ingest, normalize, signals, storage, summaries
+from spark_jobs import ingest, normalize, signals, summaries
 from spark_jobs import select as select_job
 from spark_jobs.dedup import exact, minhash
-from spark_jobs.stats import StageStats
 
 STAGES = (
     "ingest",
@@ -192,7 +193,7 @@ def run_stages(
                 "table_versions": after,
                 "table_counts": counts,
             }
-            report_dir = storage.join(cfg.workdir, "report")
+            report_dir = locations.report(cfg.workdir)
             write_report(summary, lambda name, data: storage.write_bytes(storage.join(report_dir, name), data))
             result.report_uri = storage.join(report_dir, "index.html")
             result.manifest_uri = write_manifest(

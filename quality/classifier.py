@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.paths import ConfigPath
 from quality.korean import morphemes
 
 POSITIVE = "__label__hq"
@@ -47,10 +48,10 @@ class ClassifierConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    positive: list[str] = Field(default_factory=list, description="JSONL files (.jsonl, .jsonl.gz) of good text")
-    negative: list[str] = Field(default_factory=list, description="JSONL files of text to score low")
+    positive: list[ConfigPath] = Field(default_factory=list, description="JSONL files (.jsonl, .jsonl.gz) of good text")
+    negative: list[ConfigPath] = Field(default_factory=list, description="JSONL files of text to score low")
     text_field: str = "text"
-    model_path: str | None = Field(
+    model_path: ConfigPath | None = Field(
         default=None, description="where `moru quality train` writes the model; default <workdir>/models/quality.bin"
     )
     score: bool = Field(default=True, description="score documents with the model when it exists")

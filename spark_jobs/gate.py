@@ -21,10 +21,11 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from core import locations, storage
+from core.stats import StageStats
 from quality.gates.config import GatesConfig
 from quality.gates.result import GateFailed, GateResult
-from spark_jobs import storage, tables
-from spark_jobs.stats import StageStats
+from spark_jobs import tables
 
 log = logging.getLogger("moru.gate")
 
@@ -32,11 +33,11 @@ GATED_TABLES = (tables.DOCUMENTS, tables.TRAINING_CORPUS)
 
 
 def result_uri(workdir: str) -> str:
-    return storage.join(workdir, "gates", "latest.json")
+    return storage.join(locations.gates(workdir), "latest.json")
 
 
 def data_docs_uri(workdir: str) -> str:
-    return storage.join(workdir, "report", "data_docs")
+    return storage.join(locations.report(workdir), "data_docs")
 
 
 def expected_schema(table: tables.Table, columns: dict[str, str] | None = None) -> dict[str, str]:
@@ -60,7 +61,7 @@ def run(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None) -> Ga
     missing = [name for name, v in versions.items() if v is None]
     if missing:
         raise FileNotFoundError(
-            f"gate: no Delta table {', '.join(missing)} under {storage.join(workdir, 'tables')} "
+            f"gate: no Delta table {', '.join(missing)} under {locations.tables(workdir)} "
             "(documents come from normalize, training_corpus from select)"
         )
     inputs = []
@@ -92,7 +93,7 @@ def run(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None) -> Ga
 def write_result(workdir: str, result: GateResult) -> str:
     data = result.to_json().encode()
     stamp = result.run_time.replace(":", "").replace("-", "").replace("+0000", "Z")
-    storage.write_bytes(storage.join(workdir, "gates", f"gate-{stamp}.json"), data)
+    storage.write_bytes(storage.join(locations.gates(workdir), f"gate-{stamp}.json"), data)
     uri = result_uri(workdir)
     storage.write_bytes(uri, data)
     return uri

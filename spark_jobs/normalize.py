@@ -21,11 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from core.stats import StageStats
 from quality.korean import count_words
 from quality.langid import LangIdConfig, identify
 from quality.normalize import NormalForm, normalize_text
 from spark_jobs import tables
-from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.normalize")
 

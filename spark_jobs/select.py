@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from core.stats import StageStats
 from spark_jobs import tables
-from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.select")
 

@@ -22,12 +22,13 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from core import locations, storage
+from core.stats import StageStats
 from quality.classifier import ClassifierConfig, file_sha256
 from quality.classifier import score as classifier_score
 from quality.signals.compute import SIGNAL_NAMES, SIGNALS_VERSION, signals_batch
-from spark_jobs import storage, tables
+from spark_jobs import tables
 from spark_jobs.dedup.exact import text_version
-from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.signals")
 CLASSIFIER_SIGNAL = "fasttext_quality"
@@ -36,7 +37,7 @@ _OUT_DDL = "doc_id STRING, input_hash BIGINT, " + ", ".join(f"{n} DOUBLE" for n 
 
 
 def default_model_path(workdir: str) -> str:
-    return storage.join(workdir, "models", "quality.bin")
+    return locations.classifier_model(workdir)
 
 
 def model_path(workdir: str, cfg: ClassifierConfig) -> str:
@@ -94,7 +95,7 @@ def resolve_model(spark: SparkSession, workdir: str, cfg: ClassifierConfig) -> t
     data = storage.read_bytes(path)
     sha = hashlib.sha256(data).hexdigest()
     name = f"quality-{sha[:16]}.bin"
-    shipped = storage.join(workdir, "models", "by_hash", name)
+    shipped = storage.join(locations.models(workdir), "by_hash", name)
     if not storage.exists(shipped):
         storage.write_bytes(shipped, data)
     spark.sparkContext.addFile(storage.to_spark_path(shipped))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from spark_jobs import storage
+from core import locations, storage
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ ALL_TABLES = {
 
 def table_uri(workdir: str, table: Table | str) -> str:
     name = table if isinstance(table, str) else table.name
-    return storage.to_spark_path(storage.join(workdir, "tables", name))
+    return storage.to_spark_path(locations.table(workdir, name))
 
 
 def exists(spark: SparkSession, workdir: str, table: Table) -> bool:

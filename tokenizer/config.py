@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.paths import ConfigPath
+
 # EXAONE 3.0's layout: [PAD] 0, [BOS] 1, [EOS] 2, [UNK] 3, then the chat roles and the end of a turn.
 DEFAULT_SPECIAL_TOKENS = (
     "[PAD]",
@@ -84,7 +86,7 @@ class BaselineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    path: str
+    path: ConfigPath
     kind: Literal["auto", "hf", "tiktoken", "sentencepiece"] = "auto"
     pattern: str | None = Field(
         default=None,
@@ -100,7 +102,7 @@ class EvalTextConfig(BaseModel):
 
     name: str
     lang: Literal["ko", "en"]
-    path: str
+    path: ConfigPath
     field: str = "text"
 
 
@@ -150,7 +152,7 @@ class TokenizerConfig(BaseModel):
     pad_token: str = "[PAD]"
     unk_token: str = "[UNK]"
     model_max_length: int = 32_768
-    output_dir: str | None = Field(
+    output_dir: ConfigPath | None = Field(
         default=None,
         description="Hugging Face tokenizer folder (default WORKDIR/tokenizer/model)",
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import orjson
 
+from core import locations
 from tokenizer.config import BaselineConfig, EvalTextConfig
 
 Counter_ = Callable[[list[str]], int]
@@ -191,7 +192,7 @@ def heldout_sets(heldout_uri: str, max_chars: int) -> list[tuple[str, str, list[
     """The training run's held-out documents, one set per language: (name, lang, texts)."""
     import pyarrow.dataset as ds
 
-    from spark_jobs import storage
+    from core import storage
 
     local = storage.local_path(heldout_uri)
     source = str(local) if local is not None else heldout_uri
@@ -304,7 +305,7 @@ def run(
     """Measure the trained tokenizer (as released and with MeCab at encode time), the configured and given
     baselines and the fetched ones, on the run's held-out documents and the configured/given sets; write
     compression.{json,md,png} to ``out_dir`` (default WORKDIR/tokenizer/eval)."""
-    from spark_jobs import storage
+    from core import storage
     from tokenizer import baselines as shipped_baselines
     from tokenizer.hf import load
     from tokenizer.train import output_dir
@@ -327,7 +328,7 @@ def run(
         for name, (path, kind) in shipped_baselines.shipped().items():
             counters.setdefault(name, load_baseline(BaselineConfig(name=name, path=str(path), kind=kind)))
     sets = []
-    heldout_uri = storage.join(workdir, "tokenizer", "heldout")
+    heldout_uri = locations.tokenizer_heldout(workdir)
     local = storage.local_path(heldout_uri)
     if local is None or local.exists():
         sets += heldout_sets(heldout_uri, cfg.eval.max_chars)

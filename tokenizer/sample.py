@@ -116,7 +116,7 @@ def sample(
     cut to keep the share, so the sample is smaller than asked (a warning says so; the stats show it)."""
     from pyspark.sql import functions as F
 
-    from spark_jobs import storage
+    from core import storage
 
     df = _stratified(spark, workdir, cfg)
     keep = 1.0 - cfg.holdout_fraction
@@ -160,7 +160,7 @@ def heldout(spark, workdir: str, cfg: SampleConfig, out_uri: str) -> dict[str, i
     by a second hash) to ``out_uri`` (Parquet: doc_id, group, text); return documents per language."""
     from pyspark.sql import functions as F
 
-    from spark_jobs import storage
+    from core import storage
 
     df = _stratified(spark, workdir, cfg).filter(F.col("u") >= F.lit(1.0 - cfg.holdout_fraction))
     df = df.withColumn("v", _uniform("doc_id", cfg.seed + 1))
@@ -178,7 +178,7 @@ def iter_column(uri: str, column: str, batch_rows: int = 2048) -> Iterator[str]:
     """Stream one string column of a Parquet folder (local or remote) without loading it whole."""
     import pyarrow.dataset as ds
 
-    from spark_jobs import storage
+    from core import storage
 
     local = storage.local_path(uri)
     source = str(local) if local is not None else uri
@@ -190,7 +190,7 @@ def iter_column(uri: str, column: str, batch_rows: int = 2048) -> Iterator[str]:
 def count_rows(uri: str) -> int:
     import pyarrow.dataset as ds
 
-    from spark_jobs import storage
+    from core import storage
 
     local = storage.local_path(uri)
     return ds.dataset(str(local) if local is not None else uri, format="parquet").count_rows()

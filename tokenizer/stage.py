@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from spark_jobs.stats import StageStats
+from core.stats import StageStats
 from tokenizer.config import TokenizerConfig
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from core import locations
 from tokenizer import bbpe, hf
 from tokenizer.config import TokenizerConfig
 from tokenizer.sample import SampleStats, count_rows, heldout, iter_column, sample
@@ -51,9 +52,9 @@ def train_on(uri: str, cfg: TokenizerConfig, show_progress: bool = False) -> Tok
 
 
 def output_dir(cfg: TokenizerConfig, workdir: str) -> Path:
-    from spark_jobs import storage
+    from core import storage
 
-    target = cfg.output_dir or storage.join(workdir, "tokenizer", "model")
+    target = cfg.output_dir or locations.tokenizer_model(workdir)
     local = storage.local_path(target)
     if local is None:
         raise ValueError(f"tokenizer.output_dir must be a local folder (got {target}); set one for a remote workdir")
@@ -69,10 +70,10 @@ def run(
     show_progress: bool = False,
 ) -> dict:
     """Sample, steer, train, save; return the report (also written to moru_tokenizer.json)."""
-    from spark_jobs import storage
+    from core import storage
 
     started = time.time()
-    base = storage.join(workdir, "tokenizer")
+    base = locations.tokenizer_work(workdir)
     out_dir = output_dir(cfg, workdir)
     target = cfg.target_korean_token_share
     share = cfg.sample.korean_byte_share

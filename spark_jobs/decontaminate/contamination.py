@@ -33,11 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from core.stats import StageStats
 from quality.decontam import VERSION as NORMALIZATION_VERSION
 from quality.substrings import sample_starts, window_hashes
 from spark_jobs import tables
 from spark_jobs.decontaminate.registry import BenchmarkConfig, load_examples
-from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.decontaminate")
 

@@ -65,7 +65,8 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spark_jobs import storage
+from core import storage
+from core.paths import ConfigPath
 
 Format = Literal["auto", "jsonl", "json", "csv", "tsv", "parquet"]
 
@@ -189,7 +190,7 @@ class BenchmarkConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="short benchmark name; part of every contamination row")
-    path: str = Field(
+    path: ConfigPath = Field(
         description="a file, a folder (read recursively) or a glob: a local path, or a URI that pyarrow reads "
         "(file://, s3://, gs://, abfs(s)://, hdfs://)"
     )

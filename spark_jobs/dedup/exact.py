@@ -16,11 +16,11 @@ import pyarrow as pa
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from core.stats import StageStats
 from quality.dedup.canonical import CanonicalForm, content_hash
 from spark_jobs import tables
 from spark_jobs.dedup.config import DedupConfig
 from spark_jobs.dedup.keepers import pick_keepers
-from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.exact_dedup")
 

@@ -30,6 +30,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from core.stats import StageStats
 from quality.dedup.minhash import MinHasher
 from quality.dedup.shingles import jaccard, shingles
 from spark_jobs import tables
@@ -37,7 +38,6 @@ from spark_jobs.dedup.components import connected_components
 from spark_jobs.dedup.config import DedupConfig, MinHashConfig
 from spark_jobs.dedup.exact import text_version
 from spark_jobs.dedup.keepers import pick_keepers
-from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.minhash_dedup")
 

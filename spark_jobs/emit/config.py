@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.paths import ConfigPath
+
 # Bump when the bytes emitted for the same input and settings change: a re-run then emits a new run.
 FORMAT_VERSION = "1"
 
@@ -96,11 +98,11 @@ class EmitConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    output: str | None = Field(
+    output: ConfigPath | None = Field(
         default=None, description="where runs/, the blends and manifest.json go (default WORKDIR/emit): local, "
         "s3://… or dbfs:/…"
     )  # fmt: skip
-    tokenizer: str | None = Field(
+    tokenizer: ConfigPath | None = Field(
         default=None,
         description="Hugging Face tokenizer folder (default: tokenizer.output_dir, else WORKDIR/tokenizer/model)",
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from spark_jobs import storage
+from core import storage
 
 log = logging.getLogger("moru.emit")
 

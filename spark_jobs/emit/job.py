@@ -51,13 +51,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs import storage, tables
+from core import locations, storage
+from core.stats import StageStats
+from spark_jobs import tables
 from spark_jobs.emit import blend as blends
 from spark_jobs.emit import inputs, shards, tasks
 from spark_jobs.emit.config import EmitConfig
 from spark_jobs.emit.layout import REPLAY_BUCKETS, group_path
 from spark_jobs.session import local_frame
-from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.emit")
 
@@ -477,7 +478,7 @@ def _warm_table_state(spark: SparkSession, workdir: str):
 
 
 def output_uri(cfg: EmitConfig, workdir: str) -> str:
-    return cfg.output or storage.join(workdir, "emit")
+    return cfg.output or locations.emit_output(workdir)
 
 
 def blend_uri(out_uri: str, stage: str) -> str:
@@ -532,7 +533,7 @@ def run(
     started = time.time()
     gate = require_passed_gate(spark, workdir, gates)
     version = gate.table_versions[tables.TRAINING_CORPUS.name]
-    tok_uri = cfg.tokenizer or tokenizer_dir or storage.join(workdir, "tokenizer", "model")
+    tok_uri = cfg.tokenizer or tokenizer_dir or locations.tokenizer_model(workdir)
     tok_local = storage.local_path(tok_uri)
     if tok_local is None:
         raise ValueError(f"emit.tokenizer must be a local folder (or dbfs:/, read through /dbfs); got {tok_uri}")
@@ -552,11 +553,11 @@ def run(
     run_id = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{fp[:8]}"
     progress(f"run {run_id}: training_corpus v{version}, tokenizer {tok.sha256[:12]} ({tok.vocab_size:,} tokens, "
              f"{tok.dtype}), output {storage.public(out)}")  # fmt: skip
-    corpus_uri = storage.join(workdir, "tables", tables.TRAINING_CORPUS.name)
+    corpus_uri = locations.table(workdir, tables.TRAINING_CORPUS.name)
     # per-document rows: Spark writes them beside the run (a local output) or beside the Delta tables (a store)
-    meta = None if storage.local_path(out) is not None else storage.join(workdir, "_emit_meta", run_id)
+    meta = None if storage.local_path(out) is not None else storage.join(locations.emit_meta(workdir), run_id)
     if meta is not None:
-        storage.remove_dir(storage.join(workdir, "_emit_meta"))  # runs that died before cleaning up
+        storage.remove_dir(locations.emit_meta(workdir))  # runs that died before cleaning up
     warming = _warm_table_state(spark, workdir)
     result = emit_corpus(spark, corpus_uri, version, out, cfg, tok, run_id, progress=progress, meta_uri=meta)
     warming.result()

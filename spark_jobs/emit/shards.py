@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spark_jobs import storage
+from core import storage
 
 BIN, IDX = ".bin", ".idx"
 

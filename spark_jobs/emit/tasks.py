@@ -15,7 +15,7 @@ from dataclasses import asdict
 import numpy as np
 import pyarrow as pa
 
-from spark_jobs import storage
+from core import storage
 from spark_jobs.emit import shards
 from spark_jobs.emit.layout import REPLAY_BUCKETS, Splitter, part_path, piece_tokens, replay_bucket
 

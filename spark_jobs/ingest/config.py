@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.paths import ConfigPath
+
 Format = Literal["auto", "jsonl", "parquet", "warc"]
 
 
@@ -36,7 +38,7 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="short source name; part of every doc_id")
-    path: str = Field(description="a file, a folder (read recursively) or a glob; local path, s3:// or dbfs:/")
+    path: ConfigPath = Field(description="a file, a folder (read recursively) or a glob; local path, s3:// or dbfs:/")
     format: Format = "auto"
     fields: FieldMapping = Field(default_factory=FieldMapping)
     priority: int = Field(default=100, description="lower wins when dedup picks a keeper")

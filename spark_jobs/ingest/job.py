@@ -18,11 +18,12 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
-from spark_jobs import storage, tables
+from core import storage
+from core.stats import StageStats
+from spark_jobs import tables
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.ingest.readers import read_file
 from spark_jobs.ingest.records import Accepted, doc_id, record_sha1
-from spark_jobs.stats import StageStats
 
 log = logging.getLogger("moru.ingest")
 

@@ -247,7 +247,7 @@ def test_partitions_are_equal_runs_of_rows_and_read_row_ranges(tmp_path):
 def test_blend_prefixes_per_storage(run_uri, expected):
     """What a blend names: a local path (dbfs:/ through the /dbfs mount), else the object key without the keys
     or pyarrow's options; joining keeps the options at the end for pyarrow."""
-    from spark_jobs import storage
+    from core import storage
     from spark_jobs.emit.job import _blend_prefix
 
     path = "stage1/train/ko/news/part-00000"

@@ -24,7 +24,7 @@ from .conftest import EMIT, copy_workdir
 pytestmark = pytest.mark.spark
 
 MERGED = {**EMIT, "merge": True}
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 from spark_jobs.session import SparkConfig, session_settings
 from spark_jobs.worker_daemon import DEFAULT_PRELOAD, PRELOAD_ENV, preload_names
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sessions_name_the_daemon_unless_turned_off():

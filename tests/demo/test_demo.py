@@ -146,7 +146,7 @@ def test_report_decontamination_section_without_the_measured_plot(tmp_path, monk
     import eval.report as report
     from eval.report import measured_detection_plot, write_report
 
-    assert measured_detection_plot(Path(__file__).resolve().parent.parent) is not None  # committed in the repo
+    assert measured_detection_plot(Path(__file__).resolve().parents[2]) is not None  # committed in the repo
     assert measured_detection_plot(tmp_path) is None
     summary = {
         "contamination": [{"benchmark": "b", "indexed_examples": 5, "contaminated_examples": 1,

@@ -16,6 +16,9 @@ class StageStats:
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0
+    # set by a job whose outcome must stop the pipeline after it (a failed gate): the message says why
+    halt: str | None = None
+    skipped: str | None = None  # the job did not run: why (set by the pipeline, not by jobs)
 
     @property
     def balanced(self) -> bool:
@@ -39,4 +42,6 @@ class StageStats:
             "by_source": self.by_source,
             "extra": self.extra,
             "seconds": round(self.seconds, 3),
+            **({"halt": self.halt} if self.halt else {}),
+            **({"skipped": self.skipped} if self.skipped else {}),
         }

@@ -13,7 +13,7 @@ import yaml
 
 pytestmark = pytest.mark.spark
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _train(config: Path, stage: str) -> subprocess.CompletedProcess:
