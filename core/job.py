@@ -106,7 +106,7 @@ class Job:
 
 
 class JobGraphError(ValueError):
-    """Jobs whose reads and writes cannot be ordered (a cycle, two writers of one name, a duplicate name)."""
+    """Jobs whose reads and writes cannot be ordered (a cycle or a duplicate name)."""
 
 
 def order(jobs: Sequence[Job]) -> list[Job]:
@@ -115,13 +115,12 @@ def order(jobs: Sequence[Job]) -> list[Job]:
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
         raise JobGraphError(f"duplicate job names: {sorted({n for n in names if names.count(n) > 1})}")
-    writer: dict[str, str] = {}
+    writers: dict[str, set[str]] = {}
     for j in jobs:
         for w in j.writes:
-            if w in writer and w not in j.reads:
-                raise JobGraphError(f"{w!r} is written by both {writer[w]!r} and {j.name!r}")
-            writer.setdefault(w, j.name)
-    needs = {j.name: {writer[r] for r in j.reads if r in writer and writer[r] != j.name} for j in jobs}
+            writers.setdefault(w, set()).add(j.name)
+    # a name several jobs write (quarantine) is read after all of them
+    needs = {j.name: set().union(*(writers.get(r, set()) for r in j.reads)) - {j.name} for j in jobs}
     done: list[Job] = []
     left = list(jobs)
     while left:
@@ -129,7 +128,6 @@ def order(jobs: Sequence[Job]) -> list[Job]:
         if ready is None:
             raise JobGraphError("jobs wait on each other: " + ", ".join(f"{j.name} <- {sorted(needs[j.name])}"
                                                                         for j in left))  # fmt: skip
-            # (unreachable)
         done.append(ready)
         left.remove(ready)
     return done
