@@ -4,7 +4,7 @@
 
 Benchmark-like examples (Korean and English) are planted whole, partially (a suffix of >= 60
 normalized characters) or perturbed (case, spacing, punctuation changed) at random offsets in
-documents of 200 to 100,000 characters (``moru.decontam_eval``), next to as many clean documents.
+documents of 200 to 100,000 characters (``demo.decontam_eval``), next to as many clean documents.
 Both modes run through the real jobs (ingest → normalize → benchmark_substrings → contamination).
 Printed per length: exhaustive and sampled detection rates, sampled mode's analytic expectation,
 false positives on clean documents; the plot goes to OUT/detection_vs_length.png (a run with the
@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from moru.decontam_eval import planted_corpus, sampled_detection_probability
+from demo.decontam_eval import planted_corpus, sampled_detection_probability
 from spark_jobs import ingest, normalize, tables
 from spark_jobs.decontaminate.contamination import ContaminationConfig, build_substrings
 from spark_jobs.decontaminate.contamination import run as contamination_run

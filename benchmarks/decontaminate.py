@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/decontaminate.py [--docs 200000] [--bench-dir ../shared/data/bench]
 
 Documents: ``--docs`` documents in the demo corpus's styles and proportions
-(``moru.demo_corpus.generate_jsonl``: Korean and English news, forum posts, boilerplate pages,
+(``demo.corpus.generate_jsonl``: Korean and English news, forum posts, boilerplate pages,
 code-switched text, 17k-character long reads, junk), with one test example planted in every
 ``--plant-every``-th document (whole, a partial suffix of >= 60 normalized characters, or with
 changed case/spacing/punctuation, in turn). Test sets: the real ones under ``--bench-dir`` when it
@@ -179,7 +179,7 @@ def _run_datatrove(args: argparse.Namespace, export: Path, examples: Path, out: 
 
 
 def _examples(args: argparse.Namespace) -> tuple[list[dict], str]:
-    from moru.decontam_eval import example_text
+    from demo.decontam_eval import example_text
     from spark_jobs.decontaminate.registry import BenchmarkConfig, load_examples
 
     bench = Path(args.bench_dir) if args.bench_dir else None
@@ -202,7 +202,7 @@ def _plant(in_dir: Path, examples: list[dict], every: int, seed: int) -> dict[st
     Returns source id -> (benchmark, example_id, kind). Only examples of >= 60 normalized characters."""
     import orjson
 
-    from moru.decontam_eval import KINDS, perturb
+    from demo.decontam_eval import KINDS, perturb
     from quality.decontam import normalize_for_matching
 
     rng = random.Random(seed)
@@ -271,7 +271,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     from pyspark.sql import functions as F
 
-    from moru.demo_corpus import generate_jsonl
+    from demo.corpus import generate_jsonl
     from spark_jobs import ingest, normalize, tables
     from spark_jobs.decontaminate.contamination import ContaminationConfig, build_substrings
     from spark_jobs.decontaminate.contamination import run as contamination_run

@@ -3,7 +3,7 @@
     benchmarks/setup_peers.sh                    # once: the peers' venvs
     .venv/bin/python benchmarks/dedup.py [--docs 300000] [--workers 2] [--skip-peers]
 
-The corpus is :func:`moru.dedup_eval.make_corpus`: ``--docs`` Korean (55 %) and English news-like
+The corpus is :func:`demo.dedup_eval.make_corpus`: ``--docs`` Korean (55 %) and English news-like
 documents with boilerplate headers/footers, 20 % of the bases with 1-3 independently edited copies
 (word insertions/deletions/substitutions up to 30 %, boilerplate swaps, Korean re-spacing), and 5 %
 distinct one-sentence posts. It is written once as 8 Parquet shards of ``{"id", "text"}`` that every
@@ -250,7 +250,7 @@ def _write_corpus(n_docs: int, seed: int, folder: Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from moru.dedup_eval import make_corpus
+    from demo.dedup_eval import make_corpus
 
     stamp = folder / "corpus.pkl"
     if stamp.exists():
@@ -313,7 +313,7 @@ def _clusters(tool: str, out: Path) -> dict[str, str]:
 
 def _score(corpus, predicted: dict[str, dict[str, str]], threshold: float) -> dict[str, dict]:
     """Pooled pair-level precision/recall/F1 per tool and language (see the module docstring)."""
-    from moru.dedup_eval import true_jaccard
+    from demo.dedup_eval import true_jaccard
 
     lang = {d["id"]: d["lang"] for d in corpus.docs}
     group = {d["id"]: d["group"] for d in corpus.docs}

@@ -1,4 +1,4 @@
-"""Near-duplicate detection quality on moru.dedup_eval's labelled Korean/English set.
+"""Near-duplicate detection quality on demo.dedup_eval's labelled Korean/English set.
 
     .venv/bin/python benchmarks/dedup_quality.py [--per-lang 400] [--out benchmarks/out/dedup_quality]
 
@@ -27,7 +27,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from moru.dedup_eval import make_labelled_set, score, score_by_kind  # noqa: E402
+from demo.dedup_eval import make_labelled_set, score, score_by_kind  # noqa: E402
 from spark_jobs import ingest, normalize, tables  # noqa: E402
 from spark_jobs.dedup import DedupConfig, exact, minhash  # noqa: E402
 from spark_jobs.dedup.config import MinHashConfig  # noqa: E402

@@ -6,7 +6,7 @@ the same tokenizer, on the same documents, in the same run (2 cores).
     .venv/bin/python benchmarks/emit.py --docs 20000 --repeat 1
 
 Inputs (made once, cached under benchmarks/out/emit/): the demo generator's bilingual documents
-(``moru.demo_corpus.generate_jsonl``, exact duplicates removed) as Delta ``documents`` + ``training_corpus``
+(``demo.corpus.generate_jsonl``, exact duplicates removed) as Delta ``documents`` + ``training_corpus``
 (sources news/web/forum/wiki by a hash of the id), gated by the real Great Expectations gate; a 102,400-token
 tokenizer trained by ``tokenizer.bbpe`` (MeCab-marked Korean) on benchmarks/tokenizer.py's text (demo + lexicon
 documents, another seed), saved as moru saves it; the same documents as JSONL ``{"text": …}`` for the baseline,
@@ -121,7 +121,7 @@ def make_inputs(spark, docs: int, seed: int) -> tuple[str, Path, int]:
         n = sum(1 for _ in open(jsonl, "rb"))
         return str(wd), jsonl, n
     shutil.rmtree(wd, ignore_errors=True)
-    from moru.demo_corpus import generate_jsonl
+    from demo.corpus import generate_jsonl
 
     paths = generate_jsonl(OUT / f"generated-{docs}-s{seed}", n_docs=docs, seed=seed + 100)
     seen, rows = set(), []

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/ingest_lid.py [--docs 200000] [--shards 16]
 
 One command, both tools, one run. The input is ``--docs`` clean bilingual documents written by
-:func:`moru.demo_corpus.generate_jsonl` as ``--shards`` plain JSONL files of {"id","text","url"},
+:func:`demo.corpus.generate_jsonl` as ``--shards`` plain JSONL files of {"id","text","url"},
 so that both tools parallelise over files. Each side gets the machine to itself in turn, in
 ``--repeat`` alternating rounds (datatrove, moru, datatrove, moru, ...), each run in a fresh process;
 the last printed line is ``moru / datatrove = X.XX×`` in documents/second, from the median times
@@ -473,14 +473,14 @@ def main() -> None:
     input_dir, marker = out / "input", out / "input.json"
     import hashlib
 
-    import moru.demo_corpus
+    import demo.corpus
 
-    generator = hashlib.sha1(Path(moru.demo_corpus.__file__).read_bytes()).hexdigest()[:12]
+    generator = hashlib.sha1(Path(demo.corpus.__file__).read_bytes()).hexdigest()[:12]
     wanted = {"docs": args.docs, "shards": args.shards, "seed": 0, "generator": generator}
     if args.reuse_input and marker.is_file() and json.loads(marker.read_text()) == wanted:
         print(f"reusing {input_dir} ({args.docs:,} docs in {args.shards} shards, same generator)", flush=True)
     else:
-        from moru.demo_corpus import generate_jsonl
+        from demo.corpus import generate_jsonl
 
         shutil.rmtree(input_dir, ignore_errors=True)
         marker.unlink(missing_ok=True)

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/quality.py [--docs 200000] [--repeat 1] [--workers 2]
 
 One command, both tools, one run. The input is ``--docs`` bilingual documents from
-:func:`moru.demo_corpus.generate_jsonl` (the generator ``benchmarks/ingest_lid.py`` uses), ingested
+:func:`demo.corpus.generate_jsonl` (the generator ``benchmarks/ingest_lid.py`` uses), ingested
 and normalized once by moru into a Delta ``documents`` table (not timed). Both tools then score
 exactly the rows of that table: moru reads it, datatrove reads the same ``doc_id`` / ``text`` rows
 exported to Parquet (also not timed). Each side gets the machine to itself in turn, in ``--repeat``
@@ -377,15 +377,15 @@ def main() -> None:
     input_dir, workdir, export, marker = out / "input", out / "workdir", out / "datatrove_input", out / "input.json"
     import hashlib
 
-    import moru.demo_corpus
+    import demo.corpus
 
-    generator = hashlib.sha1(Path(moru.demo_corpus.__file__).read_bytes()).hexdigest()[:12]
+    generator = hashlib.sha1(Path(demo.corpus.__file__).read_bytes()).hexdigest()[:12]
     wanted = {"docs": args.docs, "shards": args.shards, "seed": 0, "generator": generator}
     if args.reuse_input and marker.is_file() and json.loads(marker.read_text())["wanted"] == wanted:
         prep = json.loads(marker.read_text())["prepare"]
         print(f"reusing {workdir} ({prep['documents']:,} documents, same generator)", flush=True)
     else:
-        from moru.demo_corpus import generate_jsonl
+        from demo.corpus import generate_jsonl
 
         shutil.rmtree(input_dir, ignore_errors=True)
         marker.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from moru.dedup_eval import true_jaccard
+from demo.dedup_eval import true_jaccard
 from spark_jobs import ingest, normalize, tables
 from spark_jobs.dedup import DedupConfig, exact, minhash
 from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig

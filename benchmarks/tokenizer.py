@@ -6,7 +6,7 @@ in the same run; then compression on held-out text against the fetched baselines
     .venv/bin/python benchmarks/tokenizer.py --mb 50 --only hf   # smaller, one trainer
     .venv/bin/python benchmarks/tokenizer.py --compression-only --ko-text K --en-text E
 
-Text: the demo generator's documents (moru.demo_corpus.generate_jsonl) cover only ~20k distinct words, which
+Text: the demo generator's documents (demo.corpus.generate_jsonl) cover only ~20k distinct words, which
 cannot fill 102,400 tokens, so half of the bytes are "lexicon documents": sentences of words drawn by a Zipf law
 (s = 1.05) from 500k Korean and 500k English pseudo-words made by character Markov chains trained on the demo
 corpus's own words (Korean: syllable bigrams, with particles and endings; English: letter trigrams). Half the
@@ -111,7 +111,7 @@ class LexiconText:
 
 def make_corpus(out_dir: Path, total_mb: int, seed: int = 0) -> tuple[list[Path], dict]:
     """JSONL shards of {"text", "lang"}: demo documents and lexicon documents, half the bytes Korean."""
-    from moru.demo_corpus import generate_jsonl
+    from demo.corpus import generate_jsonl
     from tokenizer.mecab import has_hangul
 
     out_dir.mkdir(parents=True, exist_ok=True)

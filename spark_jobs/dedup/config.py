@@ -14,7 +14,7 @@ from quality.dedup.shingles import KoreanUnits
 
 # Bump when shingling or signatures change in a way that changes their output: signatures are redone.
 KERNEL_VERSION = "1"
-# measured on moru.dedup_eval's labelled set (benchmarks/dedup_quality.py)
+# measured on demo.dedup_eval's labelled set (benchmarks/dedup_quality.py)
 DEFAULT_KOREAN_NGRAM = {"char": 12, "morpheme": 5}
 
 

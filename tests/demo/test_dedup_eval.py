@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from moru.dedup_eval import make_corpus, make_labelled_set, score, true_jaccard
+from demo.dedup_eval import make_corpus, make_labelled_set, score, true_jaccard
 
 
 def test_true_jaccard_counts_words_not_punctuation():

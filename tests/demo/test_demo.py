@@ -72,7 +72,7 @@ def test_demo_end_to_end(spark, tmp_path):
     assert f"ingest │ {total_read:,} │ {truth['n_docs']:,} │ {sum(truth['malformed'].values()):,}" in out
     # quality: the classifier was trained and scored every document; it separates the corpus's clean
     # documents from its junk (the generator's ground truth; the classifier saw another seed's sets)
-    from moru.quality_eval import demo_classifier_auc
+    from demo.quality_eval import demo_classifier_auc
 
     q = demo_classifier_auc(spark, str(workdir), truth["doc_styles"])
     assert q["junk"] >= 10 and q["clean"] >= 200 and q["auc"] > 0.95, q

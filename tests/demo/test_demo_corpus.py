@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moru.demo_corpus import default_planted_docs, generate, generate_jsonl, josa
+from demo.corpus import default_planted_docs, generate, generate_jsonl, josa
 from quality.decontam import normalize_for_matching
 from quality.langid import LangIdConfig, identify
 from quality.substrings import window_hashes

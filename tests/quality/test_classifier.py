@@ -45,7 +45,7 @@ def test_read_jsonl_errors_name_file_and_line(tmp_path):
 
 
 def _sets(tmp_path, n=400):
-    from moru.demo_corpus import classifier_sets
+    from demo.corpus import classifier_sets
 
     return classifier_sets(tmp_path / "sets", n_per_class=n, seed=3)
 

@@ -127,7 +127,7 @@ def test_unknown_signal_and_missing_scores_are_clear_errors(spark, tmp_path):
 
 
 def test_classifier_trains_scores_and_drops(spark, tmp_path):
-    from moru.demo_corpus import classifier_sets
+    from demo.corpus import classifier_sets
 
     workdir = str(tmp_path / "wd")
     _prepare(spark, workdir, tmp_path / "in")

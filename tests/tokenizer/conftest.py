@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def demo_texts(tmp_path_factory) -> list[str]:
-    from moru.demo_corpus import generate_jsonl
+    from demo.corpus import generate_jsonl
 
     paths = generate_jsonl(tmp_path_factory.mktemp("tok_corpus"), n_docs=1500, seed=7)
     texts = []

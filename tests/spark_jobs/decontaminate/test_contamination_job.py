@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from moru.decontam_eval import planted_corpus, sampled_detection_probability
+from demo.decontam_eval import planted_corpus, sampled_detection_probability
 from quality.decontam import normalize_for_matching
 from spark_jobs import ingest, normalize, tables
 from spark_jobs.decontaminate.contamination import ContaminationConfig, build_substrings

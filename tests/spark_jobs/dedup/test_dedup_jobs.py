@@ -13,7 +13,7 @@ from datasketch import MinHash
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
-from moru.dedup_eval import make_labelled_set, score
+from demo.dedup_eval import make_labelled_set, score
 from quality.dedup.minhash import to_lean_minhash
 from quality.dedup.shingles import shingles
 from spark_jobs import ingest, normalize, tables

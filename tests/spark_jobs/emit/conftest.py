@@ -39,7 +39,7 @@ def lang_of(text: str) -> str | None:
 def emit_texts(tmp_path_factory) -> list[str]:
     """~1,000 distinct ko/en documents, plus 4 very long ones (several demo documents end to end) and one with
     the end-of-document token's text in it."""
-    from moru.demo_corpus import generate_jsonl
+    from demo.corpus import generate_jsonl
 
     paths = generate_jsonl(tmp_path_factory.mktemp("emit_corpus"), n_docs=1000, seed=23)
     texts = []

@@ -1931,7 +1931,7 @@ def _plant_examples(docs: list[_Doc], examples: list[tuple[str, str, str]], rng:
     paragraph) and junk or foreign-language documents. An example goes to a document of its language."""
     from bisect import bisect_right
 
-    from moru.decontam_eval import KINDS, perturb
+    from demo.decontam_eval import KINDS, perturb
 
     related = {"exact_of", "near_of", "exact_base", "near_base"}
     buckets: list[list[_Doc]] = [[] for _ in range(len(_PLANT_BUCKETS) + 1)]

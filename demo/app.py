@@ -1,0 +1,90 @@
+"""``moru demo``: generate the corpus and the classifier's training sets, write WORKDIR/moru.yaml (the fixed
+sections of configs/demo.yaml + what was generated), run every stage, then check the results against the
+generator's ground truth and re-render the report with the checks and the tiny model's training run.
+
+The CLI hands in what only it has (config loading with its error handling, the pipeline run, the Spark session),
+so this package never imports ``moru``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+#: the demo config's fixed sections (train, tokenizer, emit, select thresholds, the classifier's bucket)
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+
+
+def demo_config(workdir: Path, manifest: Any, positive: str, negative: str, fixed: dict | None = None) -> dict:
+    """The demo's config: ``fixed`` (default: configs/demo.yaml) with the generated parts filled in: the workdir,
+    the corpus's sources, the classifier's training sets (generated with another seed than the corpus it scores)
+    and the benchmark test set whose examples are planted in the corpus (exhaustive mode, the default)."""
+    fixed = dict(fixed if fixed is not None else yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8")))
+    quality = dict(fixed.pop("quality", {}))
+    classifier = {"positive": [positive], "negative": [negative], **quality.pop("classifier", {})}
+    decontaminate = dict(fixed.pop("decontaminate", {}))
+    benchmarks = [manifest.benchmark["config"], *decontaminate.pop("benchmarks", [])]
+    return {
+        "workdir": str(workdir),
+        "sources": manifest.sources,
+        "quality": {"classifier": classifier, **quality},
+        "decontaminate": {"benchmarks": benchmarks, **decontaminate},
+        **fixed,
+    }
+
+
+def run_demo(
+    workdir: Path,
+    docs: int,
+    seed: int,
+    *,
+    console: Console,
+    load_config: Callable[[Path], Any],
+    run_pipeline: Callable[[Any, str], None],
+    session: Callable[[Any], Any],
+) -> None:
+    """Run the demo in ``workdir``: ``docs`` generated documents from ``seed``. ``load_config(path)`` reads a
+    config file, ``run_pipeline(cfg, title)`` runs every stage and ``session(cfg)`` gives the Spark session, each
+    as the CLI does them (exiting on errors)."""
+    from demo.checks import add_to_report, decontamination_checks, emit_checks, quality_checks, tokenizer_checks
+    from demo.corpus import classifier_sets, generate
+    from demo.training import train_tiny_model
+
+    workdir = workdir.resolve()
+    started = time.time()
+    with console.status(f"generating {docs:,} demo documents"):
+        manifest = generate(workdir / "input", n_docs=docs, seed=seed)
+    (workdir / "corpus_manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    planted = sum(manifest.malformed.values())
+    console.print(
+        f"demo corpus: {manifest.n_docs:,} documents + {planted:,} malformed records in "
+        f"{len(manifest.sources)} sources under {workdir / 'input'}"
+    )
+    bench = manifest.benchmark
+    console.print(
+        f"demo benchmark: {bench['examples']:,} word problems ({bench['by_lang'].get('ko', 0)} Korean, "
+        f"{bench['by_lang'].get('en', 0)} English; GSM8K layout) in {bench['path']}, planted in "
+        f"{len(manifest.contaminated_docs)} documents (whole, partial, perturbed)"
+    )
+    positive, negative = classifier_sets(workdir / "input" / "classifier", n_per_class=1500, seed=seed + 1)
+    console.print(f"quality classifier sets: {positive}, {negative}")
+    config_path = workdir / "moru.yaml"
+    config = demo_config(workdir, manifest, positive, negative)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    console.print(f"config: {config_path} (re-run with: moru run --config {config_path})")
+    cfg = load_config(config_path)
+    run_pipeline(cfg, "moru demo report")
+    spark = session(cfg)
+    checks = quality_checks(spark, cfg, manifest.doc_styles, console=console)
+    checks += decontamination_checks(spark, cfg, manifest.contaminated_docs, console=console)
+    checks += tokenizer_checks(cfg, console=console)
+    checks += emit_checks(spark, cfg, console=console)
+    training = train_tiny_model(config_path, cfg, console=console, load_config=load_config)
+    checks += training.pop("checks")
+    add_to_report(cfg.workdir, checks, training=training)
+    console.print(f"report with the demo's checks: {workdir / 'report' / 'index.html'}")
+    console.print(f"[green]demo finished in {time.time() - started:.0f} s")
