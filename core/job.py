@@ -105,6 +105,10 @@ class Job:
         return stats
 
 
+class Halt(RuntimeError):
+    """Raised where a run must stop and say why (a failed or stale gate): the CLI prints the message and exits 1."""
+
+
 class JobGraphError(ValueError):
     """Jobs whose reads and writes cannot be ordered (a cycle or a duplicate name)."""
 

@@ -1,21 +1,31 @@
-"""The ``moru`` command line: one subcommand per stage, ``run`` for the whole pipeline so far,
-``demo`` for everything end to end on a generated bilingual corpus."""
+"""The ``moru`` command line: one subcommand per job (generated from the job list, ``spark_jobs.jobs``), ``run``
+for the whole pipeline, ``check-config`` for the config and the preflight checks, ``demo`` for everything end to
+end on a generated bilingual corpus, ``tokenizer eval`` and ``train``.
+
+Exit codes: 0 done; 1 a job failed or halted the run (a failed gate); 2 a user error (config, preflight, or a
+known failure a stage ran into, explained in one paragraph; ``--verbose`` adds the traceback)."""
 
 from __future__ import annotations
 
 import logging
 import sys
-import time
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
+from core.job import Halt, Job, JobContext
+from core.job import commands as job_commands
+from core.job import select as select_jobs
 from moru.config import ConfigError, MoruConfig, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
+_verbose = False
 
 ConfigOpt = typer.Option(..., "--config", "-c", help="YAML config (see README: a workdir and its sources suffice)")
 
@@ -24,18 +34,21 @@ def _load(path: Path) -> MoruConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        console.print(f"[red]{exc}")
+        console.print(f"[red]{escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
-def spark_config(cfg: MoruConfig, emits: bool = True):
-    """The Spark settings for a command: one that does not emit has its Python workers forked without megatron-core
-    and tokenizers imported (~4 s less before its first Python task), unless ``spark.worker_preload`` is set."""
-    from spark_jobs.worker_daemon import BASE_PRELOAD
+def _jobs() -> tuple[Job, ...]:
+    from spark_jobs.jobs import jobs
 
-    if emits or cfg.spark.worker_preload is not None:
-        return cfg.spark
-    return cfg.spark.model_copy(update={"worker_preload": list(BASE_PRELOAD)})
+    return jobs()
+
+
+def spark_config(cfg: MoruConfig, emits: bool = True):
+    """The Spark settings for a command (see spark_jobs.session.config_for)."""
+    from spark_jobs.session import config_for
+
+    return config_for(cfg.spark, emits)
 
 
 def _session(cfg: MoruConfig, emits: bool = True):
@@ -45,216 +58,171 @@ def _session(cfg: MoruConfig, emits: bool = True):
         return build_session(spark_config(cfg, emits))
 
 
-def _run(cfg: MoruConfig, stages: tuple[str, ...] | None = None, title: str = "moru run report") -> None:
-    """Run ``stages`` (default: every stage of moru.pipeline.STAGES, in order)."""
-    from moru.pipeline import STAGES, run_stages
-    from quality.gates.result import GateFailed
+def _preflight(cfg: MoruConfig, jobs: Sequence[Job]) -> None:
+    """Stop with exit code 2 and one paragraph per problem before Spark starts, when the workdir cannot be written,
+    a source matches no file, the Delta jars are missing, ..."""
+    from spark_jobs import preflight
 
-    spark = _session(cfg, emits=stages is None or "emit" in stages)
+    problems = preflight.check(cfg, [j.name for j in jobs])
+    if problems:
+        console.print(f"[red]{escape(preflight.render(problems))}")
+        raise typer.Exit(2)
+
+
+def _explain(exc: BaseException) -> None:
+    """A failure a stage ran into: a known one (a Java/Py4J error with a user-side cause) is one paragraph and exit
+    code 2; any other is re-raised. ``--verbose`` prints the traceback too."""
+    from spark_jobs import preflight
+
+    message = preflight.explain(exc)
+    if message is None:
+        raise exc
+    if _verbose:
+        console.print(escape("".join(traceback.format_exception(exc))), style="dim")
+    console.print(f"[red]{escape(message)}")
+    if not _verbose:
+        console.print("[dim](the Java traceback: run again with moru --verbose ...)")
+    raise typer.Exit(2) from None
+
+
+def _run(
+    cfg: MoruConfig, stages: Sequence[str] | None = None, title: str = "moru run report", force: bool = False
+) -> None:
+    """Run ``stages`` (job names or commands; default every job) through the pipeline: stage table, report,
+    manifest."""
+    from moru.pipeline import run_stages
+
+    todo = list(_jobs()) if stages is None else select_jobs(_jobs(), stages)
+    _preflight(cfg, todo)
+    spark = _session(cfg, emits=any(j.loads_tokenizer for j in todo))
     try:
-        run_stages(spark, cfg, stages or STAGES, console=console, title=title)
-    except GateFailed as exc:
-        from rich.markup import escape
-
+        run_stages(spark, cfg, stages, console=console, title=title, force=force)
+    except Halt as exc:
         console.print(f"[red]{escape(str(exc))}")
         raise typer.Exit(1) from None
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error: {exc}")
+        console.print(f"[red]error: {escape(str(exc))}")
         raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - mapped to a message or re-raised
+        _explain(exc)
+
+
+def _run_direct(cfg: MoruConfig, todo: Sequence[Job], force: bool) -> None:
+    """Run jobs that have a view (gate, emit, classifier, tokenizer) and print it: no report."""
+    from moru.views import VIEWS
+
+    _preflight(cfg, todo)
+    spark = None
+    if any(j.uses_spark for j in todo):
+        spark = _session(cfg, emits=any(j.loads_tokenizer for j in todo))
+    ctx = JobContext(cfg=cfg, spark_factory=lambda: spark, force=force,
+                     progress=lambda m: console.print(f"[dim]{escape(m)}"))  # fmt: skip
+    failed = False
+    for job in todo:
+        reason = job.skip_reason(cfg)
+        if reason and not force:
+            console.print(f"[yellow]{job.name}: nothing to do ({escape(reason)})")
+            continue
+        try:
+            stats = job(ctx)
+        except Halt as exc:
+            console.print(f"[red]{escape(str(exc))}")
+            raise typer.Exit(1) from None
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:
+            if type(exc).__name__ == "Py4JJavaError":
+                _explain(exc)
+            console.print(f"[red]error: {escape(str(exc))}")
+            raise typer.Exit(1) from None
+        except Exception as exc:  # noqa: BLE001 - mapped to a message or re-raised
+            _explain(exc)
+        VIEWS[job.name](console, cfg, stats)
+        failed = failed or bool(stats.halt)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _command(name: str, jobs: list[Job]):
+    """A typer command that runs ``jobs`` (one CLI command may run several, e.g. dedup)."""
+    from moru.views import VIEWS
+
+    direct = all(j.name in VIEWS for j in jobs)
+    always = any(j.force == "always" for j in jobs)
+
+    def execute(config: Path, force: bool) -> None:
+        cfg = _load(config)
+        if direct:
+            _run_direct(cfg, jobs, force or always)
+        else:
+            _run(cfg, [j.name for j in jobs], force=force or always)
+
+    if any(j.force == "flag" for j in jobs):
+
+        def command(
+            config: Path = ConfigOpt,
+            force: bool = typer.Option(False, "--force", help="redo the work even with the same input and settings"),
+        ) -> None:
+            execute(config, force)
+    else:
+
+        def command(config: Path = ConfigOpt) -> None:
+            execute(config, False)
+
+    command.__doc__ = jobs[0].summary
+    command.__name__ = name.replace(" ", "_").replace("-", "_")
+    return command
+
+
+def _groups() -> dict[str, typer.Typer]:
+    return {
+        "quality": typer.Typer(no_args_is_help=True, help="The fastText quality classifier."),
+        "tokenizer": typer.Typer(no_args_is_help=True, help="The bilingual byte-level BPE tokenizer (EXAONE-style)."),
+    }
+
+
+GROUPS = _groups()
+
+
+def _add_job_commands() -> None:
+    for command, jobs in job_commands(_jobs()).items():
+        group, _, sub = command.partition(" ")
+        if sub:
+            if group not in GROUPS:
+                GROUPS[group] = typer.Typer(no_args_is_help=True, help=f"moru {group} commands")
+            GROUPS[group].command(sub)(_command(command, jobs))
+        else:
+            app.command(command)(_command(command, jobs))
+    for group, sub_app in GROUPS.items():
+        app.add_typer(sub_app, name=group)
 
 
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log each job's counts")) -> None:
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log each job's counts; tracebacks of failures"),
+) -> None:
+    global _verbose
+    _verbose = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
 
 
 @app.command()
 def run(config: Path = ConfigOpt) -> None:
-    """Run every stage (ingest, normalize + language id, exact and near-duplicate dedup, quality classifier
-    training when its sets changed, quality signals, select) and write the report."""
+    """Run every stage in order (ingest, normalize + language id, exact and near-duplicate dedup, quality classifier
+    training when its sets changed, quality signals, decontamination, select, the gate, the tokenizer, emit) and
+    write the report."""
     _run(_load(config))
 
 
-@app.command()
-def ingest(config: Path = ConfigOpt) -> None:
-    """Read the sources into Delta raw_documents; bad records go to quarantine."""
-    _run(_load(config), ("ingest",))
-
-
-@app.command()
-def normalize(config: Path = ConfigOpt) -> None:
-    """Normalize text and identify languages: raw_documents -> documents."""
-    _run(_load(config), ("normalize",))
-
-
-@app.command()
-def dedup(config: Path = ConfigOpt) -> None:
-    """Exact dedup, then MinHash-LSH near-duplicate dedup: documents -> exact_duplicates,
-    minhash_signatures, near_duplicate_clusters (incremental: only new documents are signed)."""
-    _run(_load(config), ("exact_dedup", "minhash_dedup"))
-
-
-quality_app = typer.Typer(no_args_is_help=True, help="The fastText quality classifier.")
-app.add_typer(quality_app, name="quality")
-
-
-@quality_app.command("train")
-def quality_train(config: Path = ConfigOpt) -> None:
-    """Train the fastText quality classifier on quality.classifier.positive vs .negative (JSONL) and print its
-    held-out precision / recall / AUC; documents are scored by the next signals step."""
-    from moru.pipeline import train_classifier
-
-    cfg = _load(config)
-    try:
-        stats = train_classifier(cfg, force=True, progress=lambda m: console.print(f"[dim]{m}"))
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        console.print(f"[red]error: {exc}")
-        raise typer.Exit(1) from None
-    r = stats.extra["report"]
-    console.print(
-        f"trained on {r['train_positive']:,} positive + {r['train_negative']:,} negative texts "
-        f"({r['dropped_duplicates']:,} duplicate texts dropped, {r['downsampled']:,} downsampled to balance)"
-    )
-    console.print(
-        f"held out {r['holdout_positive']:,} + {r['holdout_negative']:,}: precision {r['precision']:.3f}, "
-        f"recall {r['recall']:.3f}, F1 {r['f1']:.3f} at p >= {r['threshold']}, AUC {r['auc']:.3f}"
-    )
-    console.print(f"model: {r['model_path']} (sha256 {r['model_sha256'][:12]}…), report beside it")
-
-
-@app.command()
-def signals(config: Path = ConfigOpt) -> None:
-    """Quality signals (Gopher, C4, FineWeb, Korean, and the classifier's score when trained): documents ->
-    quality_signals (incremental: only new or changed documents are scored)."""
-    _run(_load(config), ("signals",))
-
-
-@app.command()
-def decontaminate(config: Path = ConfigOpt) -> None:
-    """Index the configured benchmark test sets (every 50-character normalized substring) and flag the
-    documents that contain one: -> benchmark_substrings, contamination (the select step drops them)."""
-    _run(_load(config), ("decontaminate",))
-
-
-@app.command()
-def select(config: Path = ConfigOpt) -> None:
-    """Apply the per-language thresholds and the dedup flags: documents + quality_signals -> selection,
-    training_corpus (re-run alone after changing a threshold)."""
-    _run(_load(config), ("select",))
-
-
-@app.command()
-def gate(config: Path = ConfigOpt) -> None:
-    """Great Expectations gates on documents and training_corpus (schema, text, language set and mix, lengths,
-    leaked duplicates): prints each expectation's outcome, writes Data Docs and gates/latest.json; exits 1 on
-    failure, and emission refuses to run past a failed gate."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from spark_jobs import gate as gate_job
-
-    cfg = _load(config)
-    spark = _session(cfg, emits=False)
-    started = time.time()
-    try:
-        with console.status("validating documents and training_corpus (Great Expectations)"):
-            result = gate_job.run(spark, cfg.workdir, cfg.gates)
-    except FileNotFoundError as exc:
-        console.print(f"[red]error: {escape(str(exc))}")
-        raise typer.Exit(1) from None
-    for t in result.tables.values():
-        table = Table(title=f"gate: {t.name} (Delta version {t.version}, {t.rows or 0:,} rows)")
-        for col in ("check", "result", "observed", "expectation"):
-            table.add_column(col)
-        types = [e for e in t.expectations if e.check.startswith("column_type:")]
-        collapse = all(e.success for e in types)  # column types that all match: one row
-        for e in t.expectations:
-            if collapse and e in types:
-                if e is types[0]:
-                    table.add_row("column types", "[green]pass", f"{len(types)} columns", e.type)
-                continue
-            verdict = "[green]pass" if e.success else "[red]FAIL"
-            table.add_row(escape(e.check), verdict, escape(e.observed_text(sample=False)), escape(e.name))
-        console.print(table)
-    for message in result.failure_messages():
-        console.print(escape(message), style="red")
-    console.print(f"data docs: {result.data_docs_index}")
-    console.print(f"gate result: {gate_job.result_uri(cfg.workdir)}")
-    if not result.passed:
-        console.print(f"[red]gate failed: {len(result.failed)} expectation(s); no training data is emitted past it")
-        raise typer.Exit(1)
-    console.print(f"[green]gate passed in {time.time() - started:.0f} s")
-
-
-@app.command()
-def emit(
-    config: Path = ConfigOpt,
-    force: bool = typer.Option(False, "--force", help="emit again even with the same input, tokenizer and settings"),
-) -> None:
-    """Tokenize training_corpus with the trained tokenizer into Megatron .bin/.idx shards (stage 1: every document;
-    stage 2: long documents + replayed stage-1 documents), verify them, publish them, and write the blend JSONs
-    and manifest under emit.output (default WORKDIR/emit). Refuses to run past a failed or stale gate (exit 1)."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from eval.report import emit_token_rows
-    from quality.gates.result import GateFailed
-    from spark_jobs.emit import job
-    from tokenizer.train import output_dir
-
-    cfg = _load(config)
-    spark = _session(cfg)
-    try:
-        stats = job.run(spark, cfg.workdir, cfg.emit, cfg.gates, force=force,
-                        tokenizer_dir=str(output_dir(cfg.tokenizer, cfg.workdir)),
-                        progress=lambda m: console.print(f"[dim]{escape(m)}"))  # fmt: skip
-    except GateFailed as exc:
-        console.print(f"[red]{escape(str(exc))}")
-        raise typer.Exit(1) from None
-    except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error: {escape(str(exc))}")
-        raise typer.Exit(1) from None
-    e = stats.extra
-    table = Table(title="emitted tokens per stage, language and source (all splits)")
-    for col in ("stage", "lang", "source", "documents", "tokens", "share", "tokens / doc", "train weight"):
-        table.add_column(col, justify="left" if col in ("stage", "lang", "source") else "right")
-    for r in emit_token_rows(e["token_stats"]):
-        table.add_row(
-            r["stage"], r["lang"], r["source"], f"{r['documents']:,}", f"{r['tokens']:,}", f"{100 * r['share']:.1f}%",
-            f"{r['tokens_per_doc']:,.0f}", f"{r['train_weight']:.4f}",
-        )  # fmt: skip
-    console.print(table)
-    for stage in ("stage1", "stage2"):
-        total = sum(r["tokens"] for r in e["token_stats"] if r["stage"] == stage)
-        docs = sum(r["documents"] for r in e["token_stats"] if r["stage"] == stage)
-        if stage in e["blends"]:
-            console.print(f"{stage}: {docs:,} documents, {total:,} tokens; blend {e['blends'][stage]}")
-        elif stage == "stage2" and e["replay_ratio"] is not None:
-            console.print(f"[yellow]stage2: no train document has {e['min_tokens']:,} tokens or more; no blend")
-    for split, r in sorted((e.get("replay") or {}).items()):
-        console.print(
-            f"  stage 2 {split}: replayed {r['replay_tokens']:,} tokens for {r['long_tokens']:,} long "
-            f"({100 * r['replay_token_share']:.1f}% of its tokens; blend weight {e['replay_ratio']:g})"
-        )
-    if stats.rows_rejected:
-        console.print(f"[yellow]{stats.rows_rejected:,} documents had no tokens, left out (the manifest lists them)")
-    tok = e["tokenizer"]
-    console.print(
-        f"run {e['run_id']}: {e['shards']:,} shards in {e['run_dir']} (tokenizer {tok['sha256'][:12]}, "
-        f"{tok['vocab_size']:,} tokens, {tok['dtype']}; training_corpus v{e['training_corpus_version']})"
-    )
-    if e.get("unchanged"):
-        console.print("[green]unchanged: the published run already has this input, tokenizer and settings (--force "
-                      "emits again)")  # fmt: skip
-    else:
-        console.print(f"[green]emitted and verified in {stats.seconds:.0f} s")
+_add_job_commands()
 
 
 @app.command("check-config")
 def check_config(config: Path = ConfigOpt) -> None:
-    """Validate a config and print it with every default filled in."""
+    """Validate a config, run the preflight checks (workdir writable, sources match files, Delta jars present) and
+    print the config with every default filled in."""
     cfg = _load(config)
     console.print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+    _preflight(cfg, _jobs())
+    console.print("[green]preflight: workdir, sources and Spark's jars are usable")
 
 
 @app.command()
@@ -278,55 +246,7 @@ def demo(
     )
 
 
-tokenizer_app = typer.Typer(no_args_is_help=True, help="The bilingual byte-level BPE tokenizer (EXAONE-style).")
-app.add_typer(tokenizer_app, name="tokenizer")
-
-
-@tokenizer_app.command("train")
-def tokenizer_train(config: Path = ConfigOpt) -> None:
-    """Sample Korean/English text from the Delta table (tokenizer.sample), steer the Korean byte share until the
-    vocabulary is about tokenizer.target_korean_token_share Hangul, train the byte-level BPE with MeCab-segmented
-    Korean, and save a Hugging Face tokenizer folder (AutoTokenizer and megatron-core load it offline)."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from tokenizer.train import run as train_tokenizer
-
-    cfg = _load(config)
-    spark = _session(cfg, emits=False)
-    try:
-        report = train_tokenizer(
-            spark, cfg.workdir, cfg.tokenizer, progress=lambda m: console.print(f"[dim]{escape(m)}"), show_progress=True
-        )
-    except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error: {escape(str(exc))}")
-        raise typer.Exit(1) from None
-    table = Table(title="tokenizer training (calibration rounds, then the final training)")
-    for col in ("round", "text bytes", "Korean byte share", "Hangul tokens", "Latin tokens", "Korean token share", "s"):
-        table.add_column(col, justify="right")
-    for r in [*report["calibration"], report["final"]]:
-        final = r is report["final"]
-        table.add_row(
-            "final" if final else str(r["round"]), f"{sum(r['bytes'].values()):,}",
-            f"{r['korean_byte_share']:.3f}", f"{r['hangul_tokens']:,}", f"{r['latin_tokens']:,}",
-            f"{r['korean_token_share']:.3f}", f"{r['train_seconds']:.0f}",
-        )  # fmt: skip
-    console.print(table)
-    split = report["split"]
-    ok = abs(report["korean_token_share"] - report["target_korean_token_share"]) <= cfg.tokenizer.steer.tolerance
-    console.print(
-        f"{'[green]' if ok else '[yellow]'}vocabulary: {report['vocab_size']:,} tokens "
-        f"({report['vocab_size_wanted']:,} wanted): {split['hangul']:,} Hangul, {split['latin']:,} Latin "
-        f"({split['mixed']:,} both), {split['other']:,} other, {split['special']} special; "
-        f"Korean share {report['korean_token_share']:.3f} (target {report['target_korean_token_share']:.3f})"
-    )
-    if report["vocab_size"] < report["vocab_size_wanted"]:
-        console.print("[yellow]the sample ran out of pairs to merge before the wanted vocabulary size (little text)")
-    console.print(f"tokenizer: {report['output_dir']} (held-out documents for eval: {report['heldout']['docs']})")
-    console.print(f"[green]tokenizer trained in {report['seconds']:.0f} s")
-
-
-@tokenizer_app.command("eval")
+@GROUPS["tokenizer"].command("eval")
 def tokenizer_eval(
     config: Path = ConfigOpt,
     tokenizer: Path | None = typer.Option(None, "--tokenizer", help="tokenizer folder (default: the trained one)"),

@@ -20,13 +20,11 @@ from pydantic import Field
 from core.config import ConfigError, load
 from megatron_train.config import TrainConfig
 from spark_jobs.config import JobsConfig
-from tokenizer.config import TokenizerConfig
 
 
 class MoruConfig(JobsConfig):
-    """Top-level config. Later stages add their own sections here."""
+    """Top-level config: the Spark jobs' sections and training's."""
 
-    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 

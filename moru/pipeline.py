@@ -1,78 +1,39 @@
-"""Runs the stages in order on one Spark session, with progress, a manifest and a report."""
+"""Runs the jobs in order on one Spark session, with progress, a manifest and a report."""
 
 from __future__ import annotations
 
-import json
-import time
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.table import Table
 
+import spark_jobs.jobs
 from core import locations, storage
+from core.job import Halt, Job, JobContext
+from core.job import select as select_jobs
 from core.stats import StageStats
 from eval.report import write_report
 from moru.config import MoruConfig
 from moru.manifest import write_manifest
 from moru.progress import SparkProgress
-from spark_jobs import ingest, normalize, signals, summaries
-from spark_jobs import select as select_job
-from spark_jobs.dedup import exact, minhash
+from spark_jobs import summaries
+from spark_jobs.classifier import saved_report
 
-STAGES = (
-    "ingest",
-    "normalize",
-    "exact_dedup",
-    "minhash_dedup",
-    "classifier",
-    "signals",
-    "decontaminate",
-    "select",
-    "gate",
-    "tokenizer",
-    "emit",
-)
+log = logging.getLogger("moru.pipeline")
 
 
-def train_classifier(cfg: MoruConfig, force: bool = False, progress=None) -> StageStats:
-    """Train the fastText quality classifier from ``quality.classifier``'s sets when they (or its
-    parameters) changed since the model was trained, or ``force``. The model goes to
-    ``quality.classifier.model_path`` (default ``<workdir>/models/quality.bin``), its held-out
-    report beside it (``.report.json``)."""
-    import tempfile
-    import time
-    from pathlib import Path
+def jobs() -> tuple[Job, ...]:
+    """Every stage, in the order it runs (``spark_jobs.jobs``: one list drives the pipeline, the CLI and the
+    ``python -m`` entry points)."""
+    return spark_jobs.jobs.jobs()
 
-    from quality import classifier
 
-    started = time.time()
-    stats = StageStats("classifier")
-    ccfg = cfg.quality.classifier
-    path = signals.model_path(cfg.workdir, ccfg)
-    local = storage.local_path(path)
-    current = classifier.read_report(local) if local is not None else None
-    if not force and current and current.get("fingerprint") == classifier.training_fingerprint(ccfg):
-        stats.extra = {"report": current, "retrained": False}
-        stats.rows_unchanged = current["train_positive"] + current["train_negative"]
-        stats.seconds = time.time() - started
-        return stats
-    with tempfile.TemporaryDirectory() as tmp:
-        target = str(local) if local is not None else str(Path(tmp) / "quality.bin")
-        report = classifier.train(ccfg, target, progress=progress)
-        if local is None:  # s3:// and the like: upload the model and its report
-            storage.write_bytes(path, Path(target).read_bytes())
-            storage.write_bytes(path + ".report.json", report.to_json().encode())
-    used = report.train_positive + report.train_negative + report.holdout_positive + report.holdout_negative
-    stats.rows_out = used
-    stats.rows_rejected = report.dropped_duplicates + report.downsampled
-    stats.rows_in = used + stats.rows_rejected
-    stats.by_reason = {
-        k: v for k, v in (("duplicate_text", report.dropped_duplicates), ("balance", report.downsampled)) if v
-    }
-    stats.extra = {"report": json.loads(report.to_json()), "retrained": True}
-    stats.seconds = time.time() - started
-    stats.check()
-    return stats
+def __getattr__(name: str):
+    if name == "STAGES":  # the stage names, in order (kept for callers of the old tuple)
+        return spark_jobs.jobs.names()
+    raise AttributeError(name)
 
 
 @dataclass
@@ -86,67 +47,31 @@ class RunResult:
 def run_stages(
     spark,
     cfg: MoruConfig,
-    stages: tuple[str, ...] = STAGES,
+    stages: Sequence[str] | None = None,
     console: Console | None = None,
     title: str = "moru run report",
+    force: bool = False,
 ) -> RunResult:
+    """Run ``stages`` (job names or CLI commands; default every job) in pipeline order on ``spark``, then write
+    the report and the run manifest. A job that halts (a failed gate) stops the run after the report:
+    :class:`core.job.Halt` is raised with its message."""
     console = console or Console()
-    unknown = set(stages) - set(STAGES)
-    if unknown:
-        raise ValueError(f"unknown stage(s): {', '.join(sorted(unknown))}; stages are {', '.join(STAGES)}")
+    todo = list(jobs()) if stages is None else select_jobs(jobs(), stages)
     result = RunResult()
-    gate_result = None
+    halt: str | None = None
     before = summaries.table_versions(spark, cfg.workdir)
     with SparkProgress(spark, console) as progress:
-        for name in STAGES:
-            if name not in stages:
+        for job in todo:
+            reason = job.skip_reason(cfg)
+            if reason:
+                log.info("%s: skipped (%s)", job.name, reason)
                 continue
-            if name == "exact_dedup" and not cfg.dedup.exact.enabled:
-                continue
-            if name == "minhash_dedup" and not cfg.dedup.minhash.enabled:
-                continue
-            ccfg = cfg.quality.classifier
-            if name == "classifier" and not (ccfg.positive and ccfg.negative):
-                continue
-            if name == "decontaminate" and not cfg.decontaminate.benchmarks:
-                continue
-            with progress.stage(name) as note:
-                if name == "ingest":
-                    stats = ingest.run(spark, cfg.workdir, cfg.sources, cfg.ingest)
-                elif name == "normalize":
-                    stats = normalize.run(spark, cfg.workdir, cfg.normalize)
-                elif name == "exact_dedup":
-                    stats = exact.run(spark, cfg.workdir, cfg.dedup)
-                elif name == "minhash_dedup":
-                    stats = minhash.run(spark, cfg.workdir, cfg.dedup)
-                elif name == "classifier":
-                    stats = train_classifier(cfg)
-                elif name == "signals":
-                    stats = signals.run(spark, cfg.workdir, cfg.quality.classifier)
-                elif name == "decontaminate":
-                    from spark_jobs.decontaminate.contamination import run_stage
-
-                    stats = run_stage(spark, cfg.workdir, cfg.decontaminate)
-                elif name == "select":
-                    stats = select_job.run(spark, cfg.workdir, cfg.select)
-                elif name == "tokenizer":
-                    from tokenizer.stage import run_stage as tokenizer_stage
-
-                    stats = tokenizer_stage(spark, cfg.workdir, cfg.tokenizer, progress=note)
-                elif name == "emit":
-                    from spark_jobs.emit import job as emit_job
-                    from tokenizer.train import output_dir as tokenizer_dir
-
-                    stats = emit_job.run(spark, cfg.workdir, cfg.emit, cfg.gates, progress=note,
-                                         tokenizer_dir=str(tokenizer_dir(cfg.tokenizer, cfg.workdir)))  # fmt: skip
-                else:
-                    from spark_jobs import gate as gate_job
-
-                    t0 = time.time()
-                    gate_result = gate_job.run(spark, cfg.workdir, cfg.gates)
-                    stats = gate_job.stage_stats(gate_result, time.time() - t0)
+            with progress.stage(job.name) as note:
+                ctx = JobContext(cfg=cfg, spark_factory=lambda: spark, progress=note, force=force)
+                stats = job(ctx)
             result.stages.append(stats)
-            if gate_result is not None and not gate_result.passed:
+            if stats.halt:
+                halt = stats.halt
                 break  # nothing runs past a failed gate
         with progress.stage("report"):
             after = summaries.table_versions(spark, cfg.workdir)
@@ -176,17 +101,10 @@ def run_stages(
                 "selection_rules": summaries.selection_rules(spark, cfg.workdir),
                 "contamination": summaries.contamination_summary(spark, cfg.workdir),
                 "contamination_by_length": summaries.contamination_by_length(spark, cfg.workdir),
-                "classifier": _classifier_report(cfg),
+                "classifier": saved_report(cfg.workdir, cfg.quality.classifier),
                 "tokenizer": next((s.extra for s in result.stages if s.stage == "tokenizer"), None),
                 "emit": next((s.extra for s in result.stages if s.stage == "emit"), None),
-                "gate": None
-                if gate_result is None
-                else {
-                    "passed": gate_result.passed,
-                    "failed": gate_result.failure_messages(),
-                    "data_docs": "data_docs/index.html",
-                    "table_versions": gate_result.table_versions,
-                },
+                "gate": _gate_summary(result),
                 "quarantine": quarantine,
                 "documents": summaries.document_summary(spark, cfg.workdir),
                 "dedup": dedup,
@@ -201,22 +119,18 @@ def run_stages(
             )
     result.dedup = dedup
     print_summary(console, result)
-    if gate_result is not None and not gate_result.passed:
-        from quality.gates.result import GateFailed
-
-        raise GateFailed(
-            "the gate failed, so the run stops here (no training data is emitted past it):\n  "
-            + "\n  ".join(gate_result.failure_messages())
-            + f"\nData Docs: {gate_result.data_docs_index}"
-        )
+    if halt:
+        raise Halt(halt)
     return result
 
 
-def _classifier_report(cfg: MoruConfig) -> dict | None:
-    from quality import classifier
-
-    local = storage.local_path(signals.model_path(cfg.workdir, cfg.quality.classifier))
-    return classifier.read_report(local) if local is not None else None
+def _gate_summary(result: RunResult) -> dict | None:
+    gate = next((s for s in result.stages if s.stage == "gate"), None)
+    if gate is None:
+        return None
+    e = gate.extra
+    return {"passed": e["passed"], "failed": e["failed"], "data_docs": "data_docs/index.html",
+            "table_versions": e["table_versions"]}  # fmt: skip
 
 
 def print_summary(console: Console, result: RunResult) -> None:

@@ -22,6 +22,7 @@ from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.normalize import NormalizeConfig
 from spark_jobs.select import SelectConfig
 from spark_jobs.session import SparkConfig
+from tokenizer.config import TokenizerConfig
 
 
 class QualityConfig(BaseModel):
@@ -45,6 +46,7 @@ class JobsConfig(BaseModel):
     decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     emit: EmitConfig = Field(default_factory=EmitConfig)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from core import locations, storage
+from core.job import Job, JobContext
 from core.stats import StageStats
 from quality.gates.config import GatesConfig
 from quality.gates.result import GateFailed, GateResult
@@ -151,27 +152,34 @@ def stage_stats(result: GateResult, seconds: float = 0.0) -> StageStats:
     return stats
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-    import sys
-
-    from spark_jobs.config import load_jobs_config
-    from spark_jobs.session import build_session
-
-    parser = argparse.ArgumentParser(description="moru gate: Great Expectations over documents and training_corpus")
-    parser.add_argument("--config", required=True)
-    args = parser.parse_args(argv)
-    cfg = load_jobs_config(args.config)
+def run_job(ctx: JobContext) -> StageStats:
     started = time.time()
-    result = run(build_session(cfg.spark), cfg.workdir, cfg.gates)
-    for message in result.failure_messages():
-        print(message)
-    print(f"gate {'passed' if result.passed else 'FAILED'} in {time.time() - started:.0f} s; "
-          f"Data Docs: {result.data_docs_index}")  # fmt: skip
-    sys.exit(0 if result.passed else 1)
+    result = run(ctx.spark, ctx.workdir, ctx.cfg.gates)
+    stats = stage_stats(result, time.time() - started)
+    if not result.passed:
+        stats.halt = (
+            "the gate failed, so the run stops here (no training data is emitted past it):\n  "
+            + "\n  ".join(result.failure_messages())
+            + f"\nData Docs: {result.data_docs_index}"
+        )
+    return stats
 
 
-__all__ = ["GateFailed", "read_latest", "require_passed_gate", "run", "stage_stats"]
+JOB = Job(
+    name="gate",
+    run=run_job,
+    summary="Great Expectations gates on documents and training_corpus (schema, text, language set and mix, lengths, "
+    "leaked duplicates): prints each expectation's outcome, writes Data Docs and gates/latest.json; exits 1 on "
+    "failure, and emission refuses to run past a failed gate.",
+    reads=("documents", "training_corpus"),
+    writes=("file:gate",),
+    section="gates",
+)
+
+
+__all__ = ["JOB", "GateFailed", "read_latest", "require_passed_gate", "run", "run_job", "stage_stats"]
 
 if __name__ == "__main__":
-    main()
+    from spark_jobs.entry import main
+
+    main("gate")

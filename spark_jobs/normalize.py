@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from core.job import Job, JobContext
 from core.stats import StageStats
 from quality.korean import count_words
 from quality.langid import LangIdConfig, identify
@@ -234,17 +235,21 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
     return stats
 
 
-def main(argv: list[str] | None = None) -> None:
-    from spark_jobs.config import load_jobs_config
-    from spark_jobs.session import build_session
+def run_job(ctx: JobContext) -> StageStats:
+    return run(ctx.spark, ctx.workdir, ctx.cfg.normalize)
 
-    parser = argparse.ArgumentParser(description="moru normalize + language id (spark-submit entry point)")
-    parser.add_argument("--config", required=True)
-    args = parser.parse_args(argv)
-    cfg = load_jobs_config(args.config)
-    spark = build_session(cfg.spark)
-    print(json.dumps(run(spark, cfg.workdir, cfg.normalize).as_dict(), indent=2))
+
+JOB = Job(
+    name="normalize",
+    run=run_job,
+    summary="Normalize text and identify languages: raw_documents -> documents.",
+    reads=("raw_documents",),
+    writes=("documents", "quarantine"),
+    section="normalize",
+)
 
 
 if __name__ == "__main__":
-    main()
+    from spark_jobs.entry import main
+
+    main("normalize")

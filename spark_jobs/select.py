@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from core.job import Job, JobContext
 from core.stats import StageStats
 from spark_jobs import tables
 
@@ -325,18 +326,22 @@ def run(spark: SparkSession, workdir: str, cfg: SelectConfig) -> StageStats:
     return stats
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
+def run_job(ctx: JobContext) -> StageStats:
+    return run(ctx.spark, ctx.workdir, ctx.cfg.select)
 
-    from spark_jobs.config import load_jobs_config
-    from spark_jobs.session import build_session
 
-    parser = argparse.ArgumentParser(description="moru select: documents + signals + dedup flags -> training_corpus")
-    parser.add_argument("--config", required=True)
-    args = parser.parse_args(argv)
-    cfg = load_jobs_config(args.config)
-    print(json.dumps(run(build_session(cfg.spark), cfg.workdir, cfg.select).as_dict(), indent=2, default=str))
+JOB = Job(
+    name="select",
+    run=run_job,
+    summary="Apply the per-language thresholds and the dedup flags: documents + quality_signals -> selection, "
+    "training_corpus (re-run alone after changing a threshold).",
+    reads=("documents", "quality_signals", "exact_duplicates", "near_duplicate_clusters", "contamination"),
+    writes=("selection", "training_corpus"),
+    section="select",
+)
 
 
 if __name__ == "__main__":
-    main()
+    from spark_jobs.entry import main
+
+    main("select")

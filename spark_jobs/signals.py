@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from core import locations, storage
+from core.job import Job, JobContext
 from core.stats import StageStats
 from quality.classifier import ClassifierConfig, file_sha256
 from quality.classifier import score as classifier_score
@@ -142,20 +143,22 @@ def run(spark: SparkSession, workdir: str, classifier: ClassifierConfig | None =
     return stats
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-    import json
+def run_job(ctx: JobContext) -> StageStats:
+    return run(ctx.spark, ctx.workdir, ctx.cfg.quality.classifier)
 
-    from spark_jobs.config import load_jobs_config
-    from spark_jobs.session import build_session
 
-    parser = argparse.ArgumentParser(description="moru signals: documents -> quality_signals")
-    parser.add_argument("--config", required=True)
-    args = parser.parse_args(argv)
-    cfg = load_jobs_config(args.config)
-    stats = run(build_session(cfg.spark), cfg.workdir, cfg.quality.classifier)
-    print(json.dumps(stats.as_dict(), indent=2, default=str))
+JOB = Job(
+    name="signals",
+    run=run_job,
+    summary="Quality signals (Gopher, C4, FineWeb, Korean, and the classifier's score when trained): documents -> "
+    "quality_signals (incremental: only new or changed documents are scored).",
+    reads=("documents", "file:classifier_model"),
+    writes=("quality_signals",),
+    section="quality",
+)
 
 
 if __name__ == "__main__":
-    main()
+    from spark_jobs.entry import main
+
+    main("signals")

@@ -7,8 +7,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.job import Halt
 
-class GateFailed(RuntimeError):
+
+class GateFailed(Halt):
     """Raised where training data would be produced without a passed, current gate."""
 
 

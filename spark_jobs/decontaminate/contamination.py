@@ -32,12 +32,15 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
+from core.job import Job, JobContext
 from core.stats import StageStats
 from quality.decontam import VERSION as NORMALIZATION_VERSION
 from quality.substrings import sample_starts, window_hashes
 from spark_jobs import tables
-from spark_jobs.decontaminate.registry import BenchmarkConfig, load_examples
+from spark_jobs.decontaminate.benchmarks import BenchmarkConfig, load_examples
+from spark_jobs.session import local_frame
 
 log = logging.getLogger("moru.decontaminate")
 
@@ -337,6 +340,10 @@ class DecontaminateConfig(ContaminationConfig):
         return value
 
 
+# example_rows' tuples as a frame: benchmark STRING, split STRING, example_id STRING, text STRING
+_EXAMPLE_ROWS = StructType([StructField(name, StringType()) for name in ("benchmark", "split", "example_id", "text")])
+
+
 def example_rows(cfg: DecontaminateConfig) -> list[tuple[str, str, str, str]]:
     """(benchmark, split, example_id, text) of every configured benchmark, read on the driver (test
     sets are small; a malformed file stops here with its name and line)."""
@@ -366,7 +373,7 @@ def run_stage(spark: SparkSession, workdir: str, cfg: DecontaminateConfig) -> St
         ex = tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES)
         n_examples, n_short = ex.count(), ex.filter(F.col("indexed_as") == "too_short").count()
     else:
-        frame = spark.createDataFrame(rows, "benchmark STRING, split STRING, example_id STRING, text STRING")
+        frame = local_frame(spark, rows, _EXAMPLE_ROWS)
         sub_stats = build_substrings(spark, workdir, frame, cfg, fingerprint=fp)
         n_examples, n_short = sub_stats.rows_in, sub_stats.rows_rejected
     stats = run(spark, workdir, cfg)
@@ -379,3 +386,25 @@ def run_stage(spark: SparkSession, workdir: str, cfg: DecontaminateConfig) -> St
     )
     stats.seconds = time.time() - started
     return stats
+
+
+def run_job(ctx: JobContext) -> StageStats:
+    return run_stage(ctx.spark, ctx.workdir, ctx.cfg.decontaminate)
+
+
+JOB = Job(
+    name="decontaminate",
+    run=run_job,
+    summary="Index the configured benchmark test sets (every 50-character normalized substring) and flag the "
+    "documents that contain one: -> benchmark_substrings, contamination (the select step drops them).",
+    reads=("documents", "benchmarks"),
+    writes=("benchmark_examples", "benchmark_substrings", "contamination"),
+    section="decontaminate",
+    enabled=lambda cfg: None if cfg.decontaminate.benchmarks else "decontaminate.benchmarks is empty",
+)
+
+
+if __name__ == "__main__":
+    from spark_jobs.entry import main
+
+    main("decontaminate")

@@ -16,6 +16,7 @@ import pyarrow as pa
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from core.job import Job, JobContext
 from core.stats import StageStats
 from quality.dedup.canonical import CanonicalForm, content_hash
 from spark_jobs import tables
@@ -97,3 +98,26 @@ def run(spark: SparkSession, workdir: str, cfg: DedupConfig | None = None) -> St
     stats.check()
     log.info("exact_dedup: in=%d keepers=%d duplicates=%d", stats.rows_in, stats.rows_out, stats.rows_rejected)
     return stats
+
+
+def run_job(ctx: JobContext) -> StageStats:
+    return run(ctx.spark, ctx.workdir, ctx.cfg.dedup)
+
+
+JOB = Job(
+    name="exact_dedup",
+    run=run_job,
+    summary="Exact dedup, then MinHash-LSH near-duplicate dedup: documents -> exact_duplicates, minhash_signatures, "
+    "near_duplicate_clusters (incremental: only new documents are signed).",
+    reads=("documents",),
+    writes=("exact_duplicates",),
+    section="dedup",
+    command="dedup",
+    enabled=lambda cfg: None if cfg.dedup.exact.enabled else "dedup.exact.enabled is false",
+)
+
+
+if __name__ == "__main__":
+    from spark_jobs.entry import main
+
+    main("exact_dedup")

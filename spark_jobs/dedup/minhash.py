@@ -30,6 +30,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from core.job import Job, JobContext
 from core.stats import StageStats
 from quality.dedup.minhash import MinHasher
 from quality.dedup.shingles import jaccard, shingles
@@ -265,3 +266,25 @@ def run(spark: SparkSession, workdir: str, cfg: DedupConfig | None = None) -> St
     log.info("minhash_dedup: in=%d keepers=%d near duplicates=%d (%s)", stats.rows_in, stats.rows_out,
              stats.rows_rejected, stats.extra)  # fmt: skip
     return stats
+
+
+def run_job(ctx: JobContext) -> StageStats:
+    return run(ctx.spark, ctx.workdir, ctx.cfg.dedup)
+
+
+JOB = Job(
+    name="minhash_dedup",
+    run=run_job,
+    summary="MinHash-LSH near-duplicate dedup: documents -> minhash_signatures, near_duplicate_clusters.",
+    reads=("documents", "exact_duplicates"),
+    writes=("minhash_signatures", "near_duplicate_clusters"),
+    section="dedup",
+    command="dedup",
+    enabled=lambda cfg: None if cfg.dedup.minhash.enabled else "dedup.minhash.enabled is false",
+)
+
+
+if __name__ == "__main__":
+    from spark_jobs.entry import main
+
+    main("minhash_dedup")

@@ -52,6 +52,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from core import locations, storage
+from core.job import Job, JobContext
 from core.stats import StageStats
 from spark_jobs import tables
 from spark_jobs.emit import blend as blends
@@ -661,3 +662,28 @@ def _moru_version() -> str:
         return version("moru")
     except PackageNotFoundError:
         return "unknown"
+
+
+def run_job(ctx: JobContext) -> StageStats:
+    return run(ctx.spark, ctx.workdir, ctx.cfg.emit, ctx.cfg.gates, tokenizer_dir=ctx.cfg.tokenizer.output_dir,
+               force=ctx.force, progress=ctx.progress)  # fmt: skip
+
+
+JOB = Job(
+    name="emit",
+    run=run_job,
+    summary="Tokenize training_corpus with the trained tokenizer into Megatron .bin/.idx shards (stage 1: every "
+    "document; stage 2: long documents + replayed stage-1 documents), verify them, publish them, and write the blend "
+    "JSONs and manifest under emit.output (default WORKDIR/emit). Refuses to run past a failed or stale gate (exit 1).",
+    reads=("training_corpus", "file:gate", "file:tokenizer"),
+    writes=("emitted_documents", "emit_token_stats", "file:emit"),
+    section="emit",
+    force="flag",
+    loads_tokenizer=True,
+)
+
+
+if __name__ == "__main__":
+    from spark_jobs.entry import main
+
+    main("emit")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from moru.config import MoruConfig
-from moru.pipeline import train_classifier
 from spark_jobs import ingest, normalize, signals, summaries, tables
+from spark_jobs.classifier import train as train_classifier
+from spark_jobs.config import JobsConfig
 from spark_jobs.dedup import exact, minhash
 from spark_jobs.dedup.config import DedupConfig
 from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig
@@ -132,16 +132,16 @@ def test_classifier_trains_scores_and_drops(spark, tmp_path):
     workdir = str(tmp_path / "wd")
     _prepare(spark, workdir, tmp_path / "in")
     pos, neg = classifier_sets(tmp_path / "sets", n_per_class=300, seed=2)
-    cfg = MoruConfig.model_validate(
+    cfg = JobsConfig.model_validate(
         {
             "workdir": workdir,
             "quality": {"classifier": {"positive": [pos], "negative": [neg], "bucket": 20_000, "dim": 16}},
             "select": {"thresholds": {"ko": {"fasttext_quality": {"min": 0.5}}}},
         }
     )
-    first = train_classifier(cfg)
+    first = train_classifier(workdir, cfg.quality.classifier)
     assert first.extra["retrained"] and first.rows_in == first.rows_out + first.rows_rejected
-    assert train_classifier(cfg).extra["retrained"] is False  # same sets and parameters: kept
+    assert train_classifier(workdir, cfg.quality.classifier).extra["retrained"] is False  # same sets and parameters: kept
     scored = signals.run(spark, workdir, cfg.quality.classifier)
     assert scored.rows_in == 6  # a new model rescoring every document
     q = _by_record(spark, workdir, tables.QUALITY_SIGNALS)
