@@ -180,7 +180,7 @@ def _run_datatrove(args: argparse.Namespace, export: Path, examples: Path, out: 
 
 def _examples(args: argparse.Namespace) -> tuple[list[dict], str]:
     from demo.decontam_eval import example_text
-    from spark_jobs.decontaminate.registry import BenchmarkConfig, load_examples
+    from spark_jobs.decontaminate.benchmarks import BenchmarkConfig, load_examples
 
     bench = Path(args.bench_dir) if args.bench_dir else None
     if bench and bench.is_dir():

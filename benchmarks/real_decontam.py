@@ -29,8 +29,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench
 from pyspark.sql import functions as F  # noqa: E402
 
 from spark_jobs import ingest, normalize, summaries, tables  # noqa: E402
+from spark_jobs.decontaminate.benchmarks import BenchmarkConfig  # noqa: E402
 from spark_jobs.decontaminate.contamination import DecontaminateConfig, run_stage  # noqa: E402
-from spark_jobs.decontaminate.registry import BenchmarkConfig  # noqa: E402
 from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig  # noqa: E402
 from spark_jobs.session import SparkConfig, build_session  # noqa: E402
 
