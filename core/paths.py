@@ -10,17 +10,18 @@ built in code without that context keeps the value as given.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, ValidationInfo
 
-REMOTE_PREFIXES = ("s3://", "s3a://", "s3n://", "gs://", "abfss://", "dbfs:", "file://", "hdfs://")
+_SCHEME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|dbfs:)")
 
 
 def is_local(value: str) -> bool:
-    """A path on this machine's file system (not a URI of another file system)."""
-    return not (value.startswith(REMOTE_PREFIXES) or "://" in value.split("?", 1)[0][:16])
+    """A plain path (not a URI such as ``s3://``, ``file://`` or ``dbfs:/``)."""
+    return _SCHEME.match(value) is None
 
 
 def resolve(value: str, base: str | Path | None) -> str:

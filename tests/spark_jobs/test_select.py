@@ -141,7 +141,7 @@ def test_classifier_trains_scores_and_drops(spark, tmp_path):
     )
     first = train_classifier(workdir, cfg.quality.classifier)
     assert first.extra["retrained"] and first.rows_in == first.rows_out + first.rows_rejected
-    assert train_classifier(workdir, cfg.quality.classifier).extra["retrained"] is False  # same sets and parameters: kept
+    assert train_classifier(workdir, cfg.quality.classifier).extra["retrained"] is False  # same sets and parameters
     scored = signals.run(spark, workdir, cfg.quality.classifier)
     assert scored.rows_in == 6  # a new model rescoring every document
     q = _by_record(spark, workdir, tables.QUALITY_SIGNALS)
