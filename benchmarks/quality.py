@@ -375,11 +375,9 @@ def main() -> None:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     input_dir, workdir, export, marker = out / "input", out / "workdir", out / "datatrove_input", out / "input.json"
-    import hashlib
+    from demo.corpus import generator_digest
 
-    import demo.corpus
-
-    generator = hashlib.sha1(Path(demo.corpus.__file__).read_bytes()).hexdigest()[:12]
+    generator = generator_digest()
     wanted = {"docs": args.docs, "shards": args.shards, "seed": 0, "generator": generator}
     if args.reuse_input and marker.is_file() and json.loads(marker.read_text())["wanted"] == wanted:
         prep = json.loads(marker.read_text())["prepare"]

@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from demo.corpus import TextMaker, edit_words
+from demo.text import TextMaker, edit_words
 
 EDIT_KINDS_EN = ("insert", "delete", "substitute", "boilerplate")
 EDIT_KINDS_KO = (*EDIT_KINDS_EN, "respace", "respace+edit")

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from demo.corpus import default_planted_docs, generate, generate_jsonl, josa
+from demo.benchmark import default_planted_docs
+from demo.corpus import generate, generate_jsonl
+from demo.text import josa
 from quality.decontam import normalize_for_matching
 from quality.langid import LangIdConfig, identify
 from quality.substrings import window_hashes
@@ -226,3 +228,15 @@ def test_demo_benchmark_and_its_planted_copies(tmp_path):
 )
 def test_korean_particles_follow_the_last_syllable(word, particle, expected):
     assert josa(word, particle) == expected
+
+
+def test_generator_digest_covers_every_generator_module():
+    from demo import benchmark, corpus, files, text, vocabulary
+    from demo.corpus import generator_digest
+
+    digest = generator_digest()
+    assert len(digest) == 12 and digest == generator_digest()
+    h = hashlib.sha1()
+    for module in (corpus, vocabulary, text, files, benchmark):
+        h.update(Path(module.__file__).read_bytes())
+    assert digest == h.hexdigest()[:12]
