@@ -1,4 +1,4 @@
-"""Run ingest + normalize + language id on the real public data in ../shared/data and report
+"""Run ingest + normalize (language id) on the real public data in ../shared/data and report
 language-id results per source against the language each source is known to be in.
 
     .venv/bin/python benchmarks/real_data.py [--data ../shared/data] [--workdir benchmarks/out/real_data]
@@ -18,10 +18,12 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from moru.config import MoruConfig
-from moru.pipeline import run_stages
+from core.job import JobContext
+from core.job import select as select_jobs
 from spark_jobs import tables
-from spark_jobs.session import build_session
+from spark_jobs.config import JobsConfig
+from spark_jobs.jobs import jobs
+from spark_jobs.session import build_session, config_for
 
 # source name -> (path under data/, field mapping, language the text is known to be in)
 SOURCES = {
@@ -64,10 +66,15 @@ def main() -> None:
         else:
             src["format"] = "warc"
         sources.append(src)
-    cfg = MoruConfig.model_validate({"workdir": str(workdir), "sources": sources, "spark": {"master": "local[2]"}})
-    spark = build_session(cfg.spark)
+    cfg = JobsConfig.model_validate({"workdir": str(workdir), "sources": sources, "spark": {"master": "local[2]"}})
+    todo = select_jobs(jobs(), ("ingest", "normalize"))
+    spark = build_session(config_for(cfg.spark, any(j.loads_tokenizer for j in todo)))
+    ctx = JobContext(cfg=cfg, spark_factory=lambda: spark, progress=lambda m: print(m, flush=True))
     started = time.time()
-    run_stages(spark, cfg, title="moru on ../shared/data")
+    for job in todo:
+        stats = job(ctx)
+        print(f"{job.name}: {stats.rows_in:,} in, {stats.rows_out:,} out, {stats.rows_rejected:,} rejected "
+              f"{dict(stats.by_reason)} ({stats.seconds:.0f} s)", flush=True)  # fmt: skip
     docs = tables.read(spark, str(workdir), tables.DOCUMENTS)
     rows = docs.groupBy("source", "lang").agg(F.count("*").alias("n")).collect()
     by_source: dict[str, dict[str, int]] = {}
