@@ -13,17 +13,21 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
-from pyspark.sql import functions as F
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # benchmarks/tokenizer.py shadows `tokenizer`
 
-from core.job import JobContext
-from core.job import select as select_jobs
-from spark_jobs import tables
-from spark_jobs.config import JobsConfig
-from spark_jobs.jobs import jobs
-from spark_jobs.session import build_session, config_for
+from pyspark.sql import functions as F  # noqa: E402
+
+from core.job import JobContext  # noqa: E402
+from core.job import select as select_jobs  # noqa: E402
+from spark_jobs import tables  # noqa: E402
+from spark_jobs.config import JobsConfig  # noqa: E402
+from spark_jobs.jobs import jobs  # noqa: E402
+from spark_jobs.session import build_session, config_for  # noqa: E402
 
 # source name -> (path under data/, field mapping, language the text is known to be in)
 SOURCES = {
@@ -40,7 +44,7 @@ SOURCES = {
 
 
 def main() -> None:
-    here = Path(__file__).resolve().parent
+    here = HERE
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(here.parent.parent / "shared" / "data"))
     parser.add_argument("--workdir", default=str(here / "out" / "real_data"))
