@@ -7,15 +7,12 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 
+from demo.document import Doc
 from demo.text import josa
 from demo.vocabulary import EN, KO
-
-if TYPE_CHECKING:
-    from demo.corpus import Doc
 
 # ==================================================================== demo benchmark (planted contamination)
 BENCHMARK_NAME = "demo_bench"

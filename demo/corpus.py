@@ -52,6 +52,7 @@ from demo.benchmark import (
     plant_examples,
     write_benchmark,
 )
+from demo.document import Doc
 from demo.files import WRITERS, malformed_for, source_config, uuid_urn, write_bad_files, write_truncated_gzip
 from demo.text import TextMaker, near_duplicate
 from demo.vocabulary import EN
@@ -116,20 +117,6 @@ class CorpusManifest:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
-
-
-@dataclass(eq=False)
-class Doc:
-    """One accepted document: its text, intended language and style, the parts it was made of (title,
-    boilerplate lines, the document it copies), and where it goes (source, id, url)."""
-
-    text: str
-    lang: str
-    style: str
-    parts: dict
-    source: str = ""
-    id: str = ""
-    url: str | None = None
 
 
 def _web_ok(text: str) -> bool:
@@ -442,9 +429,9 @@ def classifier_sets(out_dir: str | Path, n_per_class: int = 1500, seed: int = 1)
 def generator_digest() -> str:
     """A short hash of the generator's code (this module and the ones it writes text and files with): benchmarks
     reuse the data they generated earlier only while it is the same."""
-    from demo import benchmark, files, text, vocabulary
+    from demo import benchmark, document, files, text, vocabulary
 
     h = hashlib.sha1()
-    for path in (__file__, vocabulary.__file__, text.__file__, files.__file__, benchmark.__file__):
+    for path in (__file__, vocabulary.__file__, text.__file__, document.__file__, files.__file__, benchmark.__file__):
         h.update(Path(path).read_bytes())
     return h.hexdigest()[:12]

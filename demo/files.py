@@ -15,15 +15,12 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 
+from demo.document import Doc
 from demo.text import TextMaker
 from demo.vocabulary import EN, KO, NICKS
-
-if TYPE_CHECKING:
-    from demo.corpus import Doc
 
 WARC_DATE = datetime(2024, 11, 3, 2, 0, 0, tzinfo=UTC)
 
@@ -256,14 +253,15 @@ def _write_web(folder: Path, si: int, shard: list[Doc], bad: list, rng: random.R
 
     items: list = _insert(rng, list(shard), bad)
     for item in items:
-        if isinstance(item, tuple):  # a planted bad record: (url, content type, body)
+        if isinstance(item, Doc):
+            if item.style == "junk" or rng.random() < 0.15:  # a spam dump is not an HTML page
+                exchange(item.url, item.id, "text/plain; charset=utf-8", item.text.encode("utf-8"))
+            else:
+                title = item.parts.get("title") or item.text[:40]
+                exchange(item.url, item.id, "text/html; charset=utf-8", _html_page(item.text, title, item.lang))
+        else:
             url, ctype, body = item
             exchange(url, uuid_urn(rng), ctype, body)
-        elif item.style == "junk" or rng.random() < 0.15:  # a spam dump is not an HTML page
-            exchange(item.url, item.id, "text/plain; charset=utf-8", item.text.encode("utf-8"))
-        else:
-            title = item.parts.get("title") or item.text[:40]
-            exchange(item.url, item.id, "text/html; charset=utf-8", _html_page(item.text, title, item.lang))
     (folder / name).write_bytes(buf.getvalue())
 
 
