@@ -356,8 +356,8 @@ def steer_on_real(args) -> str:
     them (lang from the flag they came with), then sampling, steering rounds and the final training."""
     from spark_jobs import tables
     from spark_jobs.session import SparkConfig, build_session
+    from spark_jobs.tokenizer.train import run
     from tokenizer.config import TokenizerConfig
-    from tokenizer.train import run
 
     workdir = str(OUT / "real-steer")
     spark = build_session(SparkConfig(master="local[2]", shuffle_partitions=2, driver_memory="6g"))

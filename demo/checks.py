@@ -93,8 +93,8 @@ def tokenizer_checks(cfg: Any, *, console: Console) -> list[dict]:
     from transformers import AutoTokenizer
 
     from core import storage
+    from tokenizer.config import output_dir
     from tokenizer.sample import iter_column
-    from tokenizer.train import output_dir
 
     out = output_dir(cfg.tokenizer, cfg.workdir)
     report = json.loads((out / "moru_tokenizer.json").read_text(encoding="utf-8"))

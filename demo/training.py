@@ -39,7 +39,7 @@ def train_tiny_model(config_path: Path, cfg: Any, *, console: Console, load_conf
 
     from megatron_train.launch import torchrun_command
     from megatron_train.metrics import read_metrics
-    from tokenizer.train import output_dir as tokenizer_dir
+    from tokenizer.config import output_dir as tokenizer_dir
 
     info = json.loads((tokenizer_dir(cfg.tokenizer, cfg.workdir) / "moru_tokenizer.json").read_text(encoding="utf-8"))
     if set_vocab_size(config_path, model_vocab_size(info["vocab_size"])):

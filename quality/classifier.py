@@ -20,10 +20,9 @@ tasks); the full fastText build (``fasttext-community``) provides training, see
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
+import math
 import os
 import random
 import tempfile
@@ -94,26 +93,29 @@ def fasttext_line(text: str, max_tokens: int = 2048) -> str:
 
 
 def read_jsonl(path: str | Path, text_field: str = "text") -> Iterator[str]:
-    """Texts of a JSONL file (plain or gzip); a line that is not a JSON object with a non-empty
-    string in ``text_field`` is an error naming the file and line."""
+    """Texts of a JSONL file (plain, gzip or zstd: told from the name, gzip also from its first bytes); a line
+    that is not a JSON object with a string in ``text_field`` is an error naming the file and line; blank texts
+    are skipped. A training set is a curated file: damage in it stops training rather than being skipped."""
+    from core.formats import Problem, detect_compression, iter_jsonl
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"classifier training set not found: {path}")
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    for i, line in enumerate(io.BytesIO(raw), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{i}: not JSON ({exc.msg})") from None
-        text = obj.get(text_field) if isinstance(obj, dict) else None
-        if not isinstance(text, str):
-            raise ValueError(f"{path}:{i}: no string field {text_field!r}")
-        if text.strip():
-            yield text
+    with open(path, "rb") as fh:
+        compression = detect_compression(path.name) or ("gzip" if fh.read(2) == b"\x1f\x8b" else None)
+        fh.seek(0)
+        for item in iter_jsonl(fh, compression):
+            line = item.index + 1
+            if isinstance(item, Problem):
+                if item.kind == "blank_line":
+                    continue
+                what = {"invalid_json": "not JSON", "invalid_utf8": "not UTF-8"}.get(item.kind, "unreadable")
+                raise ValueError(f"{path}:{line}: {what} ({item.detail})")
+            text = item.value.get(text_field) if isinstance(item.value, dict) else None
+            if not isinstance(text, str):
+                raise ValueError(f"{path}:{line}: no string field {text_field!r}")
+            if text.strip():
+                yield text
 
 
 def _is_holdout(text: str, fraction: float, seed: int) -> bool:
@@ -169,6 +171,7 @@ class TrainReport:
     seconds: float
     fingerprint: str = ""
     params: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what small sets changed (an empty held-out split)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -230,9 +233,17 @@ def train(cfg: ClassifierConfig, model_path: str, progress=None) -> TrainReport:
         say(f"read {len(texts):,} {'positive' if label else 'negative'} texts")
     train_rows: list[tuple[int, str]] = []
     held: list[tuple[int, str]] = []
+    notes: list[str] = []
     for label, texts in sets.items():
-        for text in texts:
-            (held if _is_holdout(text, cfg.holdout_fraction, cfg.seed) else train_rows).append((label, text))
+        out = [t for t in texts if _is_holdout(t, cfg.holdout_fraction, cfg.seed)]
+        if out and len(out) == len(texts):
+            # a handful of texts that all hash into the held-out split: a classifier needs them to train
+            notes.append(f"all {len(texts)} {'positive' if label else 'negative'} texts hash into the held-out "
+                         "split: they are trained on and none is held out")  # fmt: skip
+            out = []
+        chosen = set(out)
+        train_rows += [(label, t) for t in texts if t not in chosen]
+        held += [(label, t) for t in out]
     rng = random.Random(cfg.seed)
     before_balance = len(train_rows)
     if cfg.balance:
@@ -272,13 +283,26 @@ def train(cfg: ClassifierConfig, model_path: str, progress=None) -> TrainReport:
     labels = [label for label, _ in held]
     scores = positive_probability(model, [t for _, t in held], cfg.max_tokens)
     pr = precision_recall(labels, scores, 0.5)
+    n_held_pos = sum(labels)
+    if not held:
+        notes.append("no held-out texts (the sets are too small for quality.classifier.holdout_fraction): "
+                     "precision, recall, F1 and AUC are not measured")  # fmt: skip
+        pr.update(precision=math.nan, recall=math.nan, f1=math.nan)
+    elif n_held_pos == 0 or n_held_pos == len(held):
+        missing = "positive" if n_held_pos == 0 else "negative"
+        notes.append(f"the held-out split has no {missing} texts: AUC is not measured"
+                     + (", nor recall and F1" if missing == "positive" else ""))  # fmt: skip
+        if missing == "positive":
+            pr.update(recall=math.nan, f1=math.nan)
+    for note in notes:
+        say(note)
     report = TrainReport(
         model_path=str(out),
         model_sha256=file_sha256(out),
         train_positive=n_train_pos,
         train_negative=len(train_rows) - n_train_pos,
-        holdout_positive=sum(labels),
-        holdout_negative=len(labels) - sum(labels),
+        holdout_positive=n_held_pos,
+        holdout_negative=len(labels) - n_held_pos,
         dropped_duplicates=dropped,
         downsampled=before_balance - len(train_rows),
         precision=pr["precision"],
@@ -289,6 +313,7 @@ def train(cfg: ClassifierConfig, model_path: str, progress=None) -> TrainReport:
         seconds=time.time() - started,
         fingerprint=training_fingerprint(cfg),
         params=params,
+        notes=notes,
     )
     Path(str(out) + ".report.json").write_text(report.to_json(), encoding="utf-8")
     return report

@@ -5,10 +5,14 @@ with MeCab, about half the vocabulary Korean and half English, EXAONE-style chat
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core import locations, storage
 from core.paths import ConfigPath
 
 # EXAONE 3.0's layout: [PAD] 0, [BOS] 1, [EOS] 2, [UNK] 3, then the chat roles and the end of a turn.
@@ -184,3 +188,20 @@ class TokenizerConfig(BaseModel):
 
     def all_special_tokens(self) -> list[str]:
         return list(self.special_tokens) + [f"[unused{i}]" for i in range(self.reserved_special_tokens)]
+
+
+def fingerprint(cfg: TokenizerConfig) -> str:
+    """What decides the trained vocabulary: the section without ``eval`` and ``output_dir``. Recorded in
+    ``moru_tokenizer.json``; the pipeline's tokenizer stage retrains only when it changes."""
+    data = cfg.model_dump(mode="json", exclude={"eval", "output_dir"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def output_dir(cfg: TokenizerConfig, workdir: str) -> Path:
+    """The Hugging Face tokenizer folder: ``tokenizer.output_dir``, else WORKDIR/tokenizer/model. Local only
+    (a ``dbfs:/`` folder is read through ``/dbfs``)."""
+    target = cfg.output_dir or locations.tokenizer_model(workdir)
+    local = storage.local_path(target)
+    if local is None:
+        raise ValueError(f"tokenizer.output_dir must be a local folder (got {target}); set one for a remote workdir")
+    return local

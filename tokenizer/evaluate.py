@@ -12,20 +12,16 @@ at encode time, so the cost of the encode-time choice is visible.
 
 from __future__ import annotations
 
-import gzip
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import orjson
 
 from core import locations
 from tokenizer.config import BaselineConfig, EvalTextConfig
 
 Counter_ = Callable[[list[str]], int]
-_BLANK_LINE = re.compile(r"\n(?:[^\S\n]*\n)+")
+NO_HELDOUT = "no held-out documents: the training run held none out and no other held-out text is configured"
 
 
 @dataclass
@@ -135,19 +131,15 @@ def load_baseline(b: BaselineConfig) -> Counter_:
 
 
 def read_texts(path: str | Path, field: str = "text", max_chars: int | None = None) -> list[str]:
-    """Documents of a plain-text file (blank-line-separated blocks), a JSONL file (``field``; .gz too), a
-    Parquet file or folder (``field``), or a folder of such files; at most ``max_chars`` characters."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"held-out text not found: {p}")
-    if p.is_dir() and not any(p.glob("*.parquet")):
-        files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_")))
-    else:
-        files = [p]
+    """Documents of held-out text, at most ``max_chars`` characters: plain text (``.txt``, or any name that does
+    not tell a format; documents are separated by blank or whitespace-only lines), JSON lines (``.jsonl``,
+    ``.json``: ``field``), CSV/TSV (column ``field``), Parquet (``field``), each possibly compressed (``.gz``,
+    ``.zst``, ...), or a folder or glob of such files (hidden ``_x`` / ``.x`` names skipped). Local or remote."""
+    listing = _listing(str(path))
     out: list[str] = []
     total = 0
-    for f in files:
-        for text in _read_one(f, field):
+    for f in listing.files:
+        for text in _read_one(f.path, f.relpath, field, listing.remote and str(path)):
             if not text:
                 continue
             if max_chars is not None and total + len(text) > max_chars:
@@ -159,33 +151,44 @@ def read_texts(path: str | Path, field: str = "text", max_chars: int | None = No
     return out
 
 
-def _read_one(f: Path, field: str) -> Iterable[str]:
-    name = f.name.removesuffix(".gz")
-    if f.is_dir() or name.endswith(".parquet"):
-        import pyarrow.dataset as ds
+def _listing(path: str):
+    from core.formats import list_files
 
-        for batch in ds.dataset(str(f), format="parquet").to_batches(columns=[field]):
-            yield from (t for t in batch.column(0).to_pylist() if t)
-        return
-    opener = gzip.open if f.name.endswith(".gz") else open
-    with opener(f, "rb") as fh:
-        data = fh.read()
-    if name.endswith(".jsonl") or name.endswith(".json"):
-        for n, line in enumerate(data.splitlines(), start=1):
-            if not line.strip():
+    try:
+        return list_files(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"held-out text not found: {path}") from None
+
+
+_PROBLEM_WORDS = {"invalid_json": "is not JSON", "invalid_utf8": "is not UTF-8", "corrupt_record": "is broken"}
+
+
+def _read_one(path: str, name: str, field: str, remote_root: str | bool) -> Iterable[str]:
+    from core.formats import Problem, detect_compression, detect_format, filesystem_for, iter_records
+
+    fmt = detect_format(name) or "text"
+    if fmt == "warc":
+        raise ValueError(f"{path}: held-out text cannot be read from WARC; give text, JSON lines, CSV or Parquet")
+    options: dict = {"split": "blocks"} if fmt == "text" else {"columns": [field]} if fmt == "parquet" else {}
+    unit = {"text": "block", "parquet": "row", "csv": "row", "tsv": "row"}.get(fmt, "line")
+    fh = filesystem_for(remote_root)[0].open_input_file(path) if remote_root else open(path, "rb")
+    with fh:
+        for item in iter_records(fmt, fh, detect_compression(name), **options):
+            where = f"{path}: {unit} {item.index + 1}"
+            if isinstance(item, Problem):
+                if item.kind == "blank_line":
+                    continue
+                raise ValueError(f"{where} {_PROBLEM_WORDS.get(item.kind, 'cannot be read')} ({item.detail})")
+            if fmt == "text":
+                yield item.value
                 continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise ValueError(f"{f}: line {n} is not JSON ({exc})") from None
-            value = rec.get(field) if isinstance(rec, dict) else None
-            if not isinstance(value, str):
-                raise ValueError(f"{f}: line {n} has no string field {field!r}")
-            yield value
-        return
-    text = data.decode("utf-8", errors="strict")
-    # documents are separated by blank lines (whitespace-only lines count as blank)
-    yield from (block.strip("\n") for block in _BLANK_LINE.split(text) if block.strip())
+            for rec in item.value if fmt == "json" and isinstance(item.value, list) else [item.value]:
+                value = rec.get(field) if isinstance(rec, dict) else None
+                if value is None and fmt == "parquet":
+                    continue  # a null in a column
+                if not isinstance(value, str):
+                    raise ValueError(f"{where} has no string field {field!r}")
+                yield value
 
 
 def heldout_sets(heldout_uri: str, max_chars: int) -> list[tuple[str, str, list[str]]]:
@@ -240,6 +243,8 @@ def markdown_table(rows: list[Row]) -> str:
         "| tokenizer | set | lang | docs | words | tokens | tokens / word | chars / token | bytes / token |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    if not rows:
+        return "\n".join([*lines, "", NO_HELDOUT])
     for r in rows:
         lines.append(
             f"| {r.tokenizer} | {r.set} | {r.lang} | {r.docs:,} | {r.words:,} | {r.tokens:,} | "
@@ -273,7 +278,10 @@ def plot(rows: list[Row], path: str | Path, title: str = "Tokenizer compression 
         ax.set_xticks(x, sets, fontsize=8)
         ax.set_title(label, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8)
+        if not rows:
+            ax.text(0.5, 0.5, "no held-out documents", ha="center", va="center", transform=ax.transAxes)
+    if rows:
+        axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     out = Path(path)
@@ -307,8 +315,8 @@ def run(
     compression.{json,md,png} to ``out_dir`` (default WORKDIR/tokenizer/eval)."""
     from core import storage
     from tokenizer import baselines as shipped_baselines
+    from tokenizer.config import output_dir
     from tokenizer.hf import load
-    from tokenizer.train import output_dir
 
     tok_dir = Path(tokenizer_dir) if tokenizer_dir else output_dir(cfg, workdir)
     tok = load(tok_dir)
@@ -330,14 +338,17 @@ def run(
     sets = []
     heldout_uri = locations.tokenizer_heldout(workdir)
     local = storage.local_path(heldout_uri)
-    if local is None or local.exists():
+    trained = local is None or local.exists()
+    if trained:
         sets += heldout_sets(heldout_uri, cfg.eval.max_chars)
     sets += configured_sets([*cfg.eval.texts, *texts], cfg.eval.max_chars)
     sets = [s for s in sets if s[2]]
-    if not sets:
+    if not sets and not trained:
         raise FileNotFoundError(
             f"no held-out text: run `moru tokenizer train` first (it writes {heldout_uri}) or give tokenizer.eval.texts"
         )
+    if not sets:  # a corpus so small that no document fell in the held-out split
+        progress(NO_HELDOUT)
     rows = measure(counters, sets, progress=progress)
     out = Path(out_dir) if out_dir else output_dir(cfg, workdir).parent / "eval"
     return rows, write(rows, out)

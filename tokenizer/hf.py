@@ -94,3 +94,13 @@ def load(path: str | Path) -> Tokenizer:
     if not f.is_file():
         raise FileNotFoundError(f"no tokenizer.json at {path}")
     return Tokenizer.from_file(str(f))
+
+
+def saved_report(out_dir: str | Path) -> dict | None:
+    """``moru_tokenizer.json`` of a saved folder (how it was made: its fingerprint, split, rounds), or None when
+    the folder holds no complete tokenizer."""
+    out = Path(out_dir)
+    f = out / "moru_tokenizer.json"
+    if not (f.is_file() and (out / "tokenizer.json").is_file()):
+        return None
+    return json.loads(f.read_text(encoding="utf-8"))

@@ -10,9 +10,10 @@ import yaml
 from typer.testing import CliRunner
 
 from moru.cli import app
+from spark_jobs.tokenizer.sample import heldout, sample
 from tokenizer.config import SampleConfig
 from tokenizer.mecab import MARK, has_hangul, unmark
-from tokenizer.sample import heldout, iter_column, sample
+from tokenizer.sample import iter_column
 
 pytestmark = pytest.mark.spark
 
@@ -138,8 +139,8 @@ def test_cli_errors(spark, tmp_path):
 
 
 def test_converged_round_on_the_final_sample_is_not_trained_again(spark, workdir, tmp_path):
+    from spark_jobs.tokenizer.train import run
     from tokenizer.config import TokenizerConfig
-    from tokenizer.train import run
 
     cfg = TokenizerConfig(
         vocab_size=600,
@@ -158,8 +159,8 @@ def test_converged_round_on_the_final_sample_is_not_trained_again(spark, workdir
 def test_pipeline_stage_trains_once_then_keeps_the_tokenizer(spark, workdir, tmp_path):
     """The pipeline's tokenizer stage: trains and evaluates when nothing is saved, keeps the tokenizer while the
     training settings stay the same (eval settings may change), retrains when they change."""
+    from spark_jobs.tokenizer.job import run_stage
     from tokenizer.config import TokenizerConfig
-    from tokenizer.stage import run_stage
 
     base = dict(
         vocab_size=600, output_dir=str(tmp_path / "tok"),
