@@ -89,3 +89,60 @@ def test_train_needs_both_sets(tmp_path):
     pos, _ = _sets(tmp_path, 10)
     with pytest.raises(ValueError, match="positive and quality.classifier.negative"):
         classifier.train(ClassifierConfig(positive=[pos]), str(tmp_path / "m.bin"))
+
+
+def _write_set(path, texts):
+    path.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    return str(path)
+
+
+GOOD = [
+    "정부는 오늘 새로운 교통 정책을 발표했다.",
+    "The committee published its annual report on water quality.",
+    "연구진은 새로운 치료법의 효과를 확인했다.",
+    "Scientists measured the temperature of the ocean for ten years.",
+]
+BAD = ["ㅋㅋㅋ 굿 ㅎㅎ", "buy now cheap cheap click here", "!!!! $$$ win win", "ㅎㅎ ㅋㅋ 대박"]
+
+
+def test_tiny_sets_train_and_report_an_empty_held_out_split(tmp_path):
+    import math
+
+    assert not any(classifier._is_holdout(t, 0.1, 0) for t in GOOD + BAD)  # the premise: nothing is held out
+    cfg = ClassifierConfig(positive=[_write_set(tmp_path / "p.jsonl", GOOD)],
+                           negative=[_write_set(tmp_path / "n.jsonl", BAD)], bucket=1000, dim=8)  # fmt: skip
+    said: list[str] = []
+    report = classifier.train(cfg, str(tmp_path / "m.bin"), progress=said.append)
+    assert (report.train_positive, report.train_negative, report.holdout_positive, report.holdout_negative) == (
+        4, 4, 0, 0)  # fmt: skip
+    assert any("no held-out texts" in n for n in report.notes) and any("no held-out texts" in m for m in said)
+    assert all(math.isnan(v) for v in (report.precision, report.recall, report.f1, report.auc))  # not measured
+    saved = classifier.read_report(tmp_path / "m.bin")
+    assert saved["notes"] == report.notes
+    assert len(classifier.score(["정부는 정책을 발표했다."], str(tmp_path / "m.bin"))) == 1
+
+
+def test_a_class_all_in_the_held_out_split_is_trained_on(tmp_path):
+    import math
+
+    candidates = [f"정부는 {i}번째 정책을 발표했다. 전문가들은 이를 평가했다." for i in range(50)]
+    positive = [t for t in candidates if classifier._is_holdout(t, 0.5, 0)][:1]
+    held_bad = [t for t in BAD if classifier._is_holdout(t, 0.5, 0)]
+    assert positive and held_bad and len(held_bad) < len(BAD)  # the premise: one positive, held out
+    cfg = ClassifierConfig(positive=[_write_set(tmp_path / "p.jsonl", positive)],
+                           negative=[_write_set(tmp_path / "n.jsonl", BAD)], holdout_fraction=0.5, bucket=1000,
+                           dim=8, balance=False)  # fmt: skip
+    report = classifier.train(cfg, str(tmp_path / "m.bin"))
+    assert report.train_positive == 1 and report.holdout_positive == 0
+    assert report.holdout_negative == len(held_bad) and report.train_negative == len(BAD) - len(held_bad)
+    assert any("all 1 positive texts" in n for n in report.notes)
+    assert any("no positive texts" in n for n in report.notes) and math.isnan(report.auc)
+
+
+def test_read_jsonl_bom_zstd_and_blank_lines(tmp_path):
+    import zstandard
+
+    (tmp_path / "a.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "bom"}\n\n{"text": "after a blank"}\n')
+    assert list(classifier.read_jsonl(tmp_path / "a.jsonl")) == ["bom", "after a blank"]
+    (tmp_path / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b'{"text": "zstd"}\n'))
+    assert list(classifier.read_jsonl(tmp_path / "b.jsonl.zst")) == ["zstd"]

@@ -79,6 +79,53 @@ def test_read_texts_errors(tmp_path):
         evaluate.read_texts(tmp_path / "missing.txt")
 
 
+def test_read_texts_bom_zstd_csv_json_and_spark_folders(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import zstandard
+
+    (tmp_path / "bom.txt").write_bytes("\ufeff첫 문서\n\t\n둘째".encode())
+    assert evaluate.read_texts(tmp_path / "bom.txt") == ["첫 문서", "둘째"]
+    (tmp_path / "z.txt.zst").write_bytes(zstandard.ZstdCompressor().compress("하나\n\n둘\n".encode()))
+    assert evaluate.read_texts(tmp_path / "z.txt.zst") == ["하나", "둘"]
+    (tmp_path / "c.csv").write_text('lang,body\nko,"쉼표, 있는 문장"\nen,plain\n', encoding="utf-8")
+    assert evaluate.read_texts(tmp_path / "c.csv", field="body") == ["쉼표, 있는 문장", "plain"]
+    (tmp_path / "d.json").write_text(json.dumps([{"text": "one"}, {"text": "two"}]), encoding="utf-8")
+    assert evaluate.read_texts(tmp_path / "d.json") == ["one", "two"]
+    # a folder as Spark writes it: part files, plus _SUCCESS and .crc files that are not data
+    spark_out = tmp_path / "held"
+    spark_out.mkdir()
+    pq.write_table(pa.table({"group": ["ko", "en", "en"], "text": ["가나다", None, "abc"]}),
+                   spark_out / "part-00000-x.snappy.parquet")  # fmt: skip
+    (spark_out / "_SUCCESS").write_bytes(b"")
+    (spark_out / ".part-00000-x.snappy.parquet.crc").write_bytes(b"crc")
+    assert evaluate.read_texts(spark_out) == ["가나다", "abc"]
+    with pytest.raises(ValueError, match=r"c.csv: row 1 has no string field 'text'"):
+        evaluate.read_texts(tmp_path / "c.csv")
+
+
+def test_eval_reports_no_held_out_documents_and_needs_a_training_run(tmp_path, tiny_dir, tiny_cfg):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cfg = tiny_cfg.model_copy(update={"eval": tiny_cfg.eval.model_copy(update={"shipped_baselines": False})})
+    with pytest.raises(FileNotFoundError, match="run `moru tokenizer train` first"):
+        evaluate.run(str(tmp_path), cfg, tokenizer_dir=tiny_dir, out_dir=tmp_path / "eval")
+    # what the training run writes when no document fell in the held-out split: a folder with no rows
+    held = tmp_path / "tokenizer" / "heldout"
+    held.mkdir(parents=True)
+    empty = pa.table({"doc_id": pa.array([], pa.string()), "group": pa.array([], pa.string()),
+                      "text": pa.array([], pa.string())})  # fmt: skip
+    pq.write_table(empty, held / "part-00000.parquet")
+    said: list[str] = []
+    rows, paths = evaluate.run(str(tmp_path), cfg, tokenizer_dir=tiny_dir, out_dir=tmp_path / "eval",
+                               progress=said.append)  # fmt: skip
+    assert rows == [] and evaluate.NO_HELDOUT in said
+    assert json.loads(paths["json"].read_text()) == []
+    assert evaluate.NO_HELDOUT in paths["markdown"].read_text()
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_measures_and_chart(tmp_path, tiny_dir):
     texts = ["한국어 문장 하나", "English words here and there"]
     words = {"whitespace": lambda ts: sum(len(t.split()) for t in ts)}

@@ -1,4 +1,5 @@
-"""Sampling from a Delta table and `moru tokenizer train|eval` end to end, on a tiny table made here."""
+"""Sampling from a Delta table, the steering loop, the pipeline stage, and `moru tokenizer train|eval` end to end
+on a small table made here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from moru.cli import app
 from spark_jobs.tokenizer.sample import heldout, sample
 from tokenizer.config import SampleConfig
 from tokenizer.mecab import MARK, has_hangul, unmark
@@ -96,6 +96,8 @@ def test_missing_language_is_a_clear_error(spark, workdir, tmp_path):
 
 
 def test_cli_train_and_eval(spark, workdir, tmp_path):
+    from moru.cli import app
+
     runner = CliRunner()
     cfg = {
         "workdir": workdir,
@@ -126,6 +128,8 @@ def test_cli_train_and_eval(spark, workdir, tmp_path):
 
 
 def test_cli_errors(spark, tmp_path):
+    from moru.cli import app
+
     runner = CliRunner()
     path = tmp_path / "moru.yaml"
     path.write_text(yaml.safe_dump({"workdir": str(tmp_path / "empty"), "spark": {"master": "local[2]"}}))
