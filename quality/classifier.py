@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.formats import Problem, detect_compression, iter_jsonl
 from core.paths import ConfigPath
 from quality.korean import morphemes
 
@@ -96,8 +97,6 @@ def read_jsonl(path: str | Path, text_field: str = "text") -> Iterator[str]:
     """Texts of a JSONL file (plain, gzip or zstd: told from the name, gzip also from its first bytes); a line
     that is not a JSON object with a string in ``text_field`` is an error naming the file and line; blank texts
     are skipped. A training set is a curated file: damage in it stops training rather than being skipped."""
-    from core.formats import Problem, detect_compression, iter_jsonl
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"classifier training set not found: {path}")

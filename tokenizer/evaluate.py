@@ -18,6 +18,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import locations
+from core.formats import (
+    Listing,
+    Problem,
+    detect_compression,
+    detect_format,
+    filesystem_for,
+    iter_records,
+    list_files,
+)
 from tokenizer.config import BaselineConfig, EvalTextConfig
 
 Counter_ = Callable[[list[str]], int]
@@ -136,10 +145,11 @@ def read_texts(path: str | Path, field: str = "text", max_chars: int | None = No
     ``.json``: ``field``), CSV/TSV (column ``field``), Parquet (``field``), each possibly compressed (``.gz``,
     ``.zst``, ...), or a folder or glob of such files (hidden ``_x`` / ``.x`` names skipped). Local or remote."""
     listing = _listing(str(path))
+    remote = filesystem_for(str(path))[0] if listing.remote else None
     out: list[str] = []
     total = 0
     for f in listing.files:
-        for text in _read_one(f.path, f.relpath, field, listing.remote and str(path)):
+        for text in _read_one(f.path, f.relpath, field, remote):
             if not text:
                 continue
             if max_chars is not None and total + len(text) > max_chars:
@@ -151,9 +161,7 @@ def read_texts(path: str | Path, field: str = "text", max_chars: int | None = No
     return out
 
 
-def _listing(path: str):
-    from core.formats import list_files
-
+def _listing(path: str) -> Listing:
     try:
         return list_files(path)
     except FileNotFoundError:
@@ -163,15 +171,14 @@ def _listing(path: str):
 _PROBLEM_WORDS = {"invalid_json": "is not JSON", "invalid_utf8": "is not UTF-8", "corrupt_record": "is broken"}
 
 
-def _read_one(path: str, name: str, field: str, remote_root: str | bool) -> Iterable[str]:
-    from core.formats import Problem, detect_compression, detect_format, filesystem_for, iter_records
-
+def _read_one(path: str, name: str, field: str, remote) -> Iterable[str]:
+    """The texts of one listed file (``remote``: the pyarrow file system it is on, None for a local file)."""
     fmt = detect_format(name) or "text"
     if fmt == "warc":
         raise ValueError(f"{path}: held-out text cannot be read from WARC; give text, JSON lines, CSV or Parquet")
     options: dict = {"split": "blocks"} if fmt == "text" else {"columns": [field]} if fmt == "parquet" else {}
     unit = {"text": "block", "parquet": "row", "csv": "row", "tsv": "row"}.get(fmt, "line")
-    fh = filesystem_for(remote_root)[0].open_input_file(path) if remote_root else open(path, "rb")
+    fh = remote.open_input_file(path) if remote is not None else open(path, "rb")
     with fh:
         for item in iter_records(fmt, fh, detect_compression(name), **options):
             where = f"{path}: {unit} {item.index + 1}"
