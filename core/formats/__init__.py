@@ -34,6 +34,7 @@ Listing (:mod:`core.formats.listing`)::
     list_files(path, hidden="skip" | "include", known_formats_only=False) -> Listing(files, skipped)
     ListedFile(path, relpath, size, real_path)    SkippedFile(path, relpath, reason, detail)
     filesystem_for(uri) -> (pyarrow FileSystem, path inside it)          # remote files, names kept as written
+    is_remote(path) -> bool                                              # read through pyarrow, not the disk
 
 ``path`` is a file, a folder (read recursively) or a glob, local (``file://``, ``dbfs:/`` through ``/dbfs``)
 or remote (``s3://``, ``s3a://``, ``gs://``, ``abfss://``, ``hdfs://`` through pyarrow). Names are never
@@ -50,6 +51,7 @@ from core.formats.listing import (
     SkippedFile,
     filesystem_for,
     is_hidden,
+    is_remote,
     list_files,
 )
 from core.formats.names import FORMATS, Compression, Format, detect_compression, detect_format
@@ -74,7 +76,7 @@ from core.formats.readers import (
 __all__ = [
     "CODEC_ERRORS", "FORMATS", "PROBLEMS", "SKIP_REASONS", "Compression", "Format", "HiddenPolicy", "Item",
     "ListedFile", "Listing", "Problem", "Raw", "SkippedFile", "WarcRecord", "describe", "detect_compression",
-    "detect_format", "filesystem_for", "is_hidden", "iter_csv", "iter_json", "iter_jsonl", "iter_lines",
+    "detect_format", "filesystem_for", "is_hidden", "is_remote", "iter_csv", "iter_json", "iter_jsonl", "iter_lines",
     "iter_parquet", "iter_parquet_batches", "iter_records", "iter_text", "iter_warc", "list_files",
     "open_decompressed", "parse_json",
 ]  # fmt: skip

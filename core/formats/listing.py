@@ -111,6 +111,11 @@ def list_files(
     return _Remote(fsys, display, inner, hidden, known_formats_only).listing(path)
 
 
+def is_remote(path: str) -> bool:
+    """Whether ``path`` is read through a remote file system (not a local path, ``file:`` or ``dbfs:/``)."""
+    return _local_path(path) is None
+
+
 def _local_path(path: str) -> str | None:
     """The local file-system path of ``path`` (a plain path, ``file://``, ``dbfs:/`` on the ``/dbfs`` mount),
     without any URL decoding, or None for a remote URI."""

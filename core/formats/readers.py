@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -256,8 +257,9 @@ def iter_parquet(
 
 @dataclass(slots=True)
 class WarcRecord:
-    """One WARC (or ARC, converted) record: ``content_type`` is the HTTP one for HTTP records, else the WARC
-    record's; ``payload`` the body (HTTP headers removed, transfer/content encodings undone)."""
+    """One WARC (or ARC, converted) record: ``record_id`` is None for ARC records (warcio invents a random one);
+    ``content_type`` is the HTTP one for HTTP records, else the WARC record's; ``payload`` the body (HTTP headers
+    removed, transfer/content encodings undone)."""
 
     rec_type: str
     record_id: str | None
@@ -290,6 +292,22 @@ def _broken_header(rec) -> str | None:
     return None
 
 
+def _is_arc(source) -> bool:
+    """Whether the archive is ARC (its records have no ids of their own: warcio makes random ones up)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        head = bytes(source[:4096])
+    elif hasattr(source, "peek"):
+        head = source.peek(4096)[:4096]
+    else:
+        return False
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(31).decompress(head)
+        except zlib.error:
+            return False
+    return head.lstrip().startswith(b"filedesc://")
+
+
 def iter_warc(source: Source, *, record_types: Sequence[str] = ("response", "resource")) -> Iterator[Item]:
     """WARC/ARC records (compressed or not, told from the bytes) of ``record_types`` as
     ``Raw(index, WarcRecord)``; a record whose header is broken is a ``corrupt_record`` (reading goes on), one
@@ -298,13 +316,15 @@ def iter_warc(source: Source, *, record_types: Sequence[str] = ("response", "res
 
     index = 0
     try:
-        for rec in ArchiveIterator(as_stream(source), arc2warc=True):
+        stream = as_stream(source)
+        arc = _is_arc(source if isinstance(source, bytes | bytearray | memoryview) else stream)
+        for rec in ArchiveIterator(stream, arc2warc=True):
             broken = _broken_header(rec)
             if broken is None and rec.rec_type not in record_types:
                 continue
             headers = rec.rec_headers
             url = headers.get_header("WARC-Target-URI")
-            rid = headers.get_header("WARC-Record-ID")
+            rid = None if arc else headers.get_header("WARC-Record-ID")
             try:
                 payload = rec.content_stream().read()
             except Exception as exc:  # noqa: BLE001 - a bad Content-Encoding damages this record only

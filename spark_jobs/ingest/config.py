@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.paths import ConfigPath
 
-Format = Literal["auto", "jsonl", "parquet", "warc"]
+Format = Literal["auto", "jsonl", "json", "csv", "tsv", "parquet", "warc", "text"]
 
 
 class FieldMapping(BaseModel):
@@ -39,7 +39,16 @@ class SourceConfig(BaseModel):
 
     name: str = Field(description="short source name; part of every doc_id")
     path: ConfigPath = Field(description="a file, a folder (read recursively) or a glob; local path, s3:// or dbfs:/")
-    format: Format = "auto"
+    format: Format = Field(
+        default="auto",
+        description="auto: by file name (.jsonl/.ndjson, .json, .csv, .tsv, .parquet, .warc/.arc; .gz .zst .bz2 .xz); "
+        "text (one document per file) only when set",
+    )
+    hidden_files: Literal["skip", "include"] = Field(
+        default="skip",
+        description="names starting with '_' or '.' (Hadoop's hidden files: _SUCCESS, .crc) are skipped and "
+        "reported as skipped; include reads them",
+    )
     fields: FieldMapping = Field(default_factory=FieldMapping)
     priority: int = Field(default=100, description="lower wins when dedup picks a keeper")
 
@@ -66,5 +75,6 @@ class IngestConfig(BaseModel):
     tasks_per_core: int = Field(
         default=4,
         ge=1,
-        description="input files are split into at least this many tasks per core (files are never split)",
+        description="input files are split into at most this many tasks per core, balanced by size (files are "
+        "never split)",
     )

@@ -1,29 +1,36 @@
 """Ingest: source files → Delta ``raw_documents`` + ``quarantine``.
 
-Files are listed and read through Spark's ``binaryFile`` source (so any Hadoop file system
-works: local, s3, dbfs), parsed in a vectorised ``mapInArrow`` by the pure readers of
-:mod:`spark_jobs.ingest.readers`, and MERGEd on ``doc_id`` so that re-ingesting the same input
-changes nothing. Every record read is either accepted or quarantined with its reason.
+Every file a source matches is accounted for. The driver lists each source with :func:`core.formats.list_files`
+(file names kept exactly, symlinks followed once, cycles cut, hidden and empty files reported): a listed file is
+read, and a file not read is in ``stats.extra["skipped_files"]`` with its reason. Only names and sizes reach the
+driver; the files are spread over ``ingest.tasks_per_core`` tasks per core, balanced by size, and each task reads
+its files itself (local files through the file system, remote ones through pyarrow) and parses them in a
+vectorised ``mapInArrow`` with the pure readers of :mod:`spark_jobs.ingest.readers`, which never raise on bad
+content. Rows are MERGEd on ``doc_id`` so that re-ingesting the same input changes nothing. Every record read is
+either accepted or quarantined with its reason; a file that breaks part-way keeps the records before the damage
+and adds one ``corrupt_file`` row; a file that holds no record at all is skipped as ``no_records``.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections.abc import Iterator
-from urllib.parse import unquote, urlparse
+from dataclasses import dataclass
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
-from core import storage
+from core import formats
+from core.job import Job, JobContext
 from core.stats import StageStats
 from spark_jobs import tables
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
-from spark_jobs.ingest.readers import read_file
-from spark_jobs.ingest.records import Accepted, doc_id, record_sha1
+from spark_jobs.ingest.readers import Record, read_file
+from spark_jobs.ingest.records import Accepted, Rejected, doc_id, record_sha1
 
 log = logging.getLogger("moru.ingest")
 
@@ -51,43 +58,85 @@ _ARROW_SCHEMA = pa.schema(
     ]
 )
 
-
-def _root_path(uri: str) -> str:
-    """The folder part of a source path that relative file names are taken against."""
-    path = urlparse(uri).path if "://" in uri or uri.startswith("file:") else uri
-    for i, ch in enumerate(path):
-        if ch in "*?[{":
-            return path[: path.rfind("/", 0, i) + 1]
-    return path
-
-
-def relative_name(file_uri: str, root: str) -> str:
-    path = urlparse(file_uri).path
-    root = root.rstrip("/")
-    if root and path.startswith(root + "/"):
-        return path[len(root) + 1 :]
-    return path.rsplit("/", 1)[-1]
-
-
 LIGHT_COLUMNS = ("kind", "source", "reason", "doc_id", "source_file", "record_index")
 LIGHT_SCHEMA = "kind STRING, source STRING, reason STRING, doc_id STRING, source_file STRING, record_index BIGINT"
 
+# skipped files kept in the stats (and so in the run manifest) by name; the counts always cover all of them
+MAX_SKIPPED_LISTED = 10_000
+# why a file is not read, beyond core.formats' listing reasons
+SKIP_REASONS = {
+    **formats.SKIP_REASONS,
+    "no_records": "the file was read but holds no record (only blank lines, an empty archive, WARC request or "
+    "metadata records only, an empty compressed stream, a Parquet file without rows)",
+    "no_files": "the source's path matches no file",
+}
 
-def _local_file_bytes(file_uri: str) -> bytes:
-    """Read a ``file:`` URI listed by Spark (percent-encoded) straight from the local disk."""
-    parsed = urlparse(file_uri)
-    with open(unquote(parsed.path), "rb") as fh:
-        return fh.read()
+
+@dataclass(frozen=True)
+class SourceFiles:
+    """One source's listing: the files to read and the ones skipped with their reasons."""
+
+    source: SourceConfig
+    listing: formats.Listing
 
 
-def make_parser(src: SourceConfig, cfg: IngestConfig, root: str, light: bool = False):
-    """The mapInArrow function for one source: batches of (path[, content]) → parsed records
-    (``light``: only the LIGHT_COLUMNS, so no text crosses back into the JVM for counting).
-    Without a ``content`` column the worker reads each (local) file itself."""
+def list_sources(sources: list[SourceConfig]) -> list[SourceFiles]:
+    """Every source's files, listed on the driver (names and sizes only). A path that does not exist raises
+    ``FileNotFoundError`` naming the source."""
+    out = []
+    for src in sources:
+        try:
+            listing = formats.list_files(src.path, hidden=src.hidden_files)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise FileNotFoundError(f"source {src.name!r}: cannot read path {src.path!r}: {exc}") from None
+        out.append(SourceFiles(src, listing))
+    return out
+
+
+def plan_tasks(files: list[tuple[int, formats.ListedFile]], n_tasks: int) -> list[list[tuple[int, str, str]]]:
+    """``files`` ((source index, file)) in ``n_tasks`` groups of about equal bytes (largest first, each to the
+    lightest group); a group holds (source index, path, relative name)."""
+    groups: list[list[tuple[int, str, str]]] = [[] for _ in range(max(1, n_tasks))]
+    heap = [(0, i) for i in range(len(groups))]
+    for si, f in sorted(files, key=lambda sf: (-sf[1].size, sf[0], sf[1].relpath)):
+        total, i = heapq.heappop(heap)
+        groups[i].append((si, f.path, f.relpath))
+        heapq.heappush(heap, (total + f.size + 4096, i))  # an open costs about as much as a small read
+    return groups
+
+
+def read_listed(src: SourceConfig, path: str, relpath: str, cfg: IngestConfig, remote_fs=None) -> Iterator[Record]:
+    """The records of one listed file (``remote_fs``: the pyarrow file system ``path`` is on). A file that
+    cannot be opened, or a reader that fails, is one ``corrupt_file`` row after the records read."""
+    index = -1
+    try:
+        if remote_fs is not None:
+            with remote_fs.open_input_stream(path, compression=None) as fh:  # our codecs, not pyarrow's
+                data = fh.read()
+            records = read_file(relpath, data, src, cfg)
+            for rec in records:
+                index = rec.record_index
+                yield rec
+            return
+        with open(path, "rb") as fh:
+            for rec in read_file(relpath, fh, src, cfg):
+                index = rec.record_index
+                yield rec
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops the job
+        verb = "cannot be read" if index < 0 else "failed part-way"
+        yield Rejected(index + 1, "corrupt_file", f"the file {verb}: {formats.describe(exc)}", b"")
+
+
+def make_parser(sources: list[SourceConfig], cfg: IngestConfig, groups, light: bool = False):
+    """The mapInArrow function: batches of task ids → the parsed records of those tasks' files (``groups``: a
+    broadcast of :func:`plan_tasks`' groups). ``light``: only the LIGHT_COLUMNS, so no text crosses back into the
+    JVM for counting."""
     schema = pa.schema([_ARROW_SCHEMA.field(name) for name in LIGHT_COLUMNS]) if light else _ARROW_SCHEMA
+    remote = [formats.is_remote(src.path) for src in sources]
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         cols: dict[str, list] = {name: [] for name in _ARROW_SCHEMA.names}
+        filesystems: dict[int, object] = {}
 
         def flush() -> pa.RecordBatch:
             out = pa.RecordBatch.from_pydict({name: cols[name] for name in schema.names}, schema=schema)
@@ -96,78 +145,74 @@ def make_parser(src: SourceConfig, cfg: IngestConfig, root: str, light: bool = F
             return out
 
         for batch in batches:
-            paths = batch.column("path").to_pylist()
-            contents = batch.column("content") if "content" in batch.schema.names else None
-            for i, path in enumerate(paths):
-                data = contents[i].as_py() if contents is not None else _local_file_bytes(path)
-                rel = relative_name(path, root)
-                for rec in read_file(rel, data, src, cfg):
-                    cols["source"].append(src.name)
-                    cols["source_file"].append(rel)
-                    cols["record_index"].append(rec.record_index)
-                    if isinstance(rec, Accepted):
-                        cols["kind"].append("doc")
-                        cols["doc_id"].append(doc_id(src.name, rec.record_key))
-                        cols["record_key"].append(rec.record_key)
-                        cols["text"].append(rec.text)
-                        cols["url"].append(rec.url)
-                        cols["metadata"].append(rec.metadata)
-                        cols["record_sha1"].append(None if light else record_sha1(rec.text, rec.url, rec.metadata))
-                        for name in ("reason", "detail", "raw_payload", "payload_bytes"):
-                            cols[name].append(None)
-                    else:
-                        cols["kind"].append("rejected")
-                        for name in ("doc_id", "record_key", "text", "url", "metadata", "record_sha1"):
-                            cols[name].append(None)
-                        cols["reason"].append(rec.reason)
-                        cols["detail"].append(rec.detail[:1000])
-                        cols["raw_payload"].append(
-                            rec.payload[: cfg.payload_max_bytes].decode("utf-8", "backslashreplace")
-                        )
-                        cols["payload_bytes"].append(len(rec.payload))
-                    if len(cols["kind"]) >= cfg.records_per_batch:
-                        yield flush()
+            for task in batch.column(0).to_pylist():
+                for si, path, rel in groups.value[task]:
+                    src = sources[si]
+                    fsys = None
+                    if remote[si]:
+                        if si not in filesystems:
+                            filesystems[si] = formats.filesystem_for(src.path)[0]
+                        fsys = filesystems[si]
+                    for rec in read_listed(src, path, rel, cfg, fsys):
+                        _append(cols, src, rel, rec, cfg, light)
+                        if len(cols["kind"]) >= cfg.records_per_batch:
+                            yield flush()
         if cols["kind"]:
             yield flush()
 
     return parse
 
 
-def _list_files(spark: SparkSession, src: SourceConfig) -> DataFrame:
-    """The source's files as (path, content), or as (path) alone for local sources: Spark's
-    binaryFile source reads no bytes when ``content`` is not selected, and a Python worker on the
-    same machine opens the file itself, which spares the JVM a copy of every byte (twice: into
-    its row, then into Arrow) and the transfer over the worker's socket. Remote sources (s3,
-    dbfs, hdfs) are always read by Spark."""
-    from pyspark.errors import AnalysisException
+def _append(cols: dict[str, list], src: SourceConfig, rel: str, rec: Record, cfg: IngestConfig, light: bool) -> None:
+    cols["source"].append(src.name)
+    cols["source_file"].append(rel)
+    cols["record_index"].append(rec.record_index)
+    if isinstance(rec, Accepted):
+        cols["kind"].append("doc")
+        cols["doc_id"].append(doc_id(src.name, rec.record_key))
+        cols["record_key"].append(rec.record_key)
+        cols["text"].append(rec.text)
+        cols["url"].append(rec.url)
+        cols["metadata"].append(rec.metadata)
+        cols["record_sha1"].append(None if light else record_sha1(rec.text, rec.url, rec.metadata))
+        for name in ("reason", "detail", "raw_payload", "payload_bytes"):
+            cols[name].append(None)
+    else:
+        cols["kind"].append("rejected")
+        for name in ("doc_id", "record_key", "text", "url", "metadata", "record_sha1"):
+            cols[name].append(None)
+        cols["reason"].append(rec.reason)
+        cols["detail"].append(rec.detail[:1000])
+        cols["raw_payload"].append(rec.payload[: cfg.payload_max_bytes].decode("utf-8", "backslashreplace"))
+        cols["payload_bytes"].append(len(rec.payload))
 
-    columns = ["path"] if not storage.is_remote(src.path) else ["path", "content"]
-    try:
-        return (
-            spark.read.format("binaryFile")
-            .option("recursiveFileLookup", "true")
-            .load(storage.to_spark_path(src.path))
-            .select(*columns)
+
+class _Plan:
+    """The listed sources, spread over tasks; ``close()`` drops the broadcast."""
+
+    def __init__(self, spark: SparkSession, sources: list[SourceConfig], cfg: IngestConfig):
+        self.sources = sources
+        self.listed = list_sources(sources)
+        files = [(si, f) for si, sf in enumerate(self.listed) for f in sf.listing.files]
+        n_tasks = max(1, min(len(files), cfg.tasks_per_core * spark.sparkContext.defaultParallelism))
+        self.n_tasks = n_tasks
+        self.groups = spark.sparkContext.broadcast(plan_tasks(files, n_tasks))
+        self.tasks = spark.range(0, n_tasks if files else 0, 1, n_tasks)
+
+    def frame(self, cfg: IngestConfig, light: bool = False) -> DataFrame:
+        return self.tasks.mapInArrow(
+            make_parser(self.sources, cfg, self.groups, light), LIGHT_SCHEMA if light else PARSED_SCHEMA
         )
-    except AnalysisException as exc:
-        raise FileNotFoundError(f"source {src.name!r}: cannot read path {src.path!r}: {exc}") from None
+
+    def close(self) -> None:
+        self.groups.unpersist()
 
 
 def parse_sources(
     spark: SparkSession, sources: list[SourceConfig], cfg: IngestConfig, light: bool = False
 ) -> DataFrame:
-    parts = []
-    for src in sources:
-        root = _root_path(storage.to_spark_path(src.path))
-        parts.append(
-            _list_files(spark, src).mapInArrow(
-                make_parser(src, cfg, root, light), LIGHT_SCHEMA if light else PARSED_SCHEMA
-            )
-        )
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
-    return out
+    """The parsed records of every source's files (one DataFrame; the listing is done here)."""
+    return _Plan(spark, sources, cfg).frame(cfg, light)
 
 
 def run(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: IngestConfig | None = None) -> StageStats:
@@ -175,32 +220,84 @@ def run(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: Ing
     if not sources:
         raise ValueError("config error: sources: at least one source is needed")
     started = time.time()
-    # each input row is a whole file: hand them to Python one at a time (for every pass below)
-    # and split the files into several tasks per core: Spark's default packs files into splits of
-    # up to 128 MB, which on a small machine leaves e.g. 3 tasks for 2 cores (the last one runs
-    # alone) and, through the files written, the same imbalance for every later stage
-    settings = {
-        "spark.sql.execution.arrow.maxRecordsPerBatch": "1",
-        "spark.sql.files.minPartitionNum": str(cfg.tasks_per_core * spark.sparkContext.defaultParallelism),
-    }
-    from spark_jobs.session import session_conf
-
-    with session_conf(spark, settings):
-        stats = _ingest(spark, workdir, sources, cfg)
+    plan = _Plan(spark, sources, cfg)
+    try:
+        stats = _ingest(spark, workdir, plan, cfg)
+    finally:
+        plan.close()
     stats.seconds = time.time() - started
     stats.check()
-    log.info("ingest: read=%d accepted=%d quarantined=%d", stats.rows_in, stats.rows_out, stats.rows_rejected)
+    log.info(
+        "ingest: read=%d accepted=%d quarantined=%d files=%d skipped=%d", stats.rows_in, stats.rows_out,
+        stats.rows_rejected, stats.extra["files"]["read"], stats.extra["files"]["skipped"],
+    )  # fmt: skip
     return stats
 
 
-def _ingest(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg: IngestConfig) -> StageStats:
+def run_job(ctx: JobContext) -> StageStats:
+    return run(ctx.spark, ctx.workdir, ctx.cfg.sources, ctx.cfg.ingest)
+
+
+JOB = Job(
+    name="ingest",
+    run=run_job,
+    summary="Read the sources into Delta raw_documents; bad records go to quarantine.",
+    reads=("sources",),
+    writes=("raw_documents", "quarantine"),
+    section="ingest",
+)
+
+
+def file_accounting(listed: list[SourceFiles], read: set[tuple[str, str]]) -> dict:
+    """``stats.extra``'s file entries: every listed file that produced no row and every skipped file, with its
+    reason (``read``: the (source, file) pairs that produced at least one row)."""
+    skipped: list[dict[str, str]] = []
+    by_source: dict[str, dict[str, int]] = {}
+    listed_n = read_n = total_bytes = 0
+    for sf in listed:
+        name = sf.source.name
+        entry = by_source.setdefault(name, {"listed": 0, "read": 0, "skipped": 0})
+        for f in sf.listing.files:
+            entry["listed"] += 1
+            total_bytes += f.size
+            if (name, f.relpath) in read:
+                entry["read"] += 1
+            else:
+                skipped.append({"source": name, "file": f.relpath, "reason": "no_records",
+                                "detail": f"{f.size} bytes, no record in them"})  # fmt: skip
+        for s in sf.listing.skipped:
+            skipped.append({"source": name, "file": s.relpath, "reason": s.reason, "detail": s.detail})
+        if not sf.listing.files and not sf.listing.skipped:
+            skipped.append({"source": name, "file": "", "reason": "no_files", "detail": f"{sf.listing.root} is empty"})
+        entry["skipped"] = sum(1 for s in skipped if s["source"] == name)
+        listed_n += entry["listed"]
+        read_n += entry["read"]
+    by_reason: dict[str, int] = {}
+    for s in skipped:
+        by_reason[s["reason"]] = by_reason.get(s["reason"], 0) + 1
+    out: dict = {
+        "files": {"listed": listed_n, "read": read_n, "skipped": len(skipped), "bytes": total_bytes},
+        "files_by_source": by_source,
+        "skipped_by_reason": by_reason,
+        "skipped_files": skipped[:MAX_SKIPPED_LISTED],
+    }
+    if len(skipped) > MAX_SKIPPED_LISTED:
+        out["skipped_files_not_listed"] = len(skipped) - MAX_SKIPPED_LISTED
+    return out
+
+
+def _ingest(spark: SparkSession, workdir: str, plan: _Plan, cfg: IngestConfig) -> StageStats:
     """Three passes over the parsed records instead of caching them: parsing is cheap next to
     caching whole texts, and the passes that move text (accepted, rejected) run once each."""
-    parsed = parse_sources(spark, sources, cfg)
+    parsed = plan.frame(cfg)
     is_doc = F.col("kind") == "doc"
-    # pass 1: every record without its text, cached: counts per reason, and key collisions
-    light = parse_sources(spark, sources, cfg, light=True).persist(StorageLevel.MEMORY_AND_DISK)
-    counts = light.groupBy("source", "kind", "reason").count().collect()
+    # pass 1: every record without its text, cached: counts per file and reason, and key collisions
+    light = plan.frame(cfg, light=True).persist(StorageLevel.MEMORY_AND_DISK)
+    per_file = light.groupBy("source", "source_file", "kind", "reason").count().collect()
+    counts: dict[tuple[str, str, str | None], int] = {}
+    for r in per_file:
+        k = (r["source"], r["kind"], r["reason"])
+        counts[k] = counts.get(k, 0) + r["count"]
     # the first record of a key wins; later ones are quarantined, never silently merged
     w = Window.partitionBy("doc_id").orderBy("source_file", "record_index")
     dup_keys = (
@@ -214,18 +311,18 @@ def _ingest(spark: SparkSession, workdir: str, sources: list[SourceConfig], cfg:
     light.unpersist()
 
     stats = StageStats("ingest")
-    for row in counts:
-        n = row["count"]
-        per_source = stats.by_source.setdefault(row["source"], {"read": 0, "accepted": 0, "quarantined": 0})
+    stats.extra.update(file_accounting(plan.listed, {(r["source"], r["source_file"]) for r in per_file}))
+    for (source, kind, reason), n in counts.items():
+        per_source = stats.by_source.setdefault(source, {"read": 0, "accepted": 0, "quarantined": 0})
         per_source["read"] += n
         stats.rows_in += n
-        if row["kind"] == "doc":
+        if kind == "doc":
             per_source["accepted"] += n
             stats.rows_out += n
         else:
             per_source["quarantined"] += n
             stats.rows_rejected += n
-            stats.by_reason[row["reason"]] = stats.by_reason.get(row["reason"], 0) + n
+            stats.by_reason[reason] = stats.by_reason.get(reason, 0) + n
     n_dups = sum(dup_counts.values())
     for source, n in dup_counts.items():
         stats.by_source[source]["accepted"] -= n

@@ -44,7 +44,7 @@ def _summary(records):
         ("b.JSONL.ZST", "jsonl"),
         ("dir/part-0001.jsonl", "jsonl"),
         ("x.ndjson.zstd", "jsonl"),
-        ("x.json", "jsonl"),
+        ("x.json", "json"),  # JSON lines or one document: see core.formats.iter_json
         ("c.parquet", "parquet"),
         ("d.warc.gz", "warc"),
         ("d.warc", "warc"),
