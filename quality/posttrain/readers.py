@@ -59,8 +59,14 @@ from quality.posttrain.rated import PairRule, rated_pairs
 from quality.posttrain.schema import ROLES, Conversation, Message, PreferencePair, record_key
 from quality.posttrain.validate import RecordError, Rejection
 
-OPENAI_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
-                "tool": "tool", "function": "tool"}  # fmt: skip
+OPENAI_ROLES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": "tool",
+    "function": "tool",
+}
 SHAREGPT_ROLES = {
     "system": "system",
     "human": "user",
@@ -235,8 +241,8 @@ def read_alpaca(record, cfg: AlpacaConfig | None = None) -> Conversation | Rejec
         extra = "" if extra is None else v.text(extra, cfg.input_field)
         output = v.text(v.field(record, cfg.output_field), cfg.output_field)
         parts = [p for p in (instruction, extra) if p.strip()]
-        msgs = [*_system(record, cfg.system_field), Message("user", cfg.input_separator.join(parts)),
-                Message("assistant", output)]  # fmt: skip
+        user = Message("user", cfg.input_separator.join(parts))
+        msgs = [*_system(record, cfg.system_field), user, Message("assistant", output)]
         return v.conversation(msgs, cfg.max_chars)
     except RecordError as e:
         return e.rejection()
@@ -356,8 +362,8 @@ def read_rated(record, cfg: RatedConfig | None = None) -> list[PreferencePair] |
             raise RecordError("no_pairs", f"{len(scores)} scored completion(s) make no pair under {cfg.rule}")
         pairs: dict[str, PreferencePair] = {}
         for i, j in found:
-            p = v.pair(prompt, [Message("assistant", texts[i])], [Message("assistant", texts[j])], cfg.max_chars,
-                       scores[i], scores[j])  # fmt: skip
+            chosen, rejected = [Message("assistant", texts[i])], [Message("assistant", texts[j])]
+            p = v.pair(prompt, chosen, rejected, cfg.max_chars, scores[i], scores[j])
             pairs.setdefault(p.content_hash(), p)
         return list(pairs.values())
     except RecordError as e:
