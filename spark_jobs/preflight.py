@@ -74,17 +74,6 @@ def _first_line(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
-def _with_timeouts(uri: str) -> str:
-    """An S3 URI with pyarrow's connect/request timeouts set unless the user set them."""
-    if not uri.startswith(("s3://", "s3a://", "s3n://")):
-        return uri
-    bare, options = storage.split_options(uri)
-    extra = [f"{k}={v}" for k, v in (("connect_timeout", "2"), ("request_timeout", "3")) if f"{k}=" not in options]
-    if not extra:
-        return uri
-    return bare + (options + "&" if options else "?") + "&".join(extra)
-
-
 # ---------------------------------------------------------------------------- checks
 
 
@@ -140,7 +129,7 @@ def _check_remote(uri: str, key: str, must_exist: bool) -> list[Problem]:
     shown = storage.public(uri)
 
     def probe():
-        fsys, inner = formats.filesystem_for(_with_timeouts(uri))
+        fsys, inner = formats.filesystem_for(uri)
         return fsys.get_file_info(inner).type
 
     try:

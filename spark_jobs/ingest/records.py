@@ -27,6 +27,7 @@ REASONS = {
     "mojibake": "UTF-8 text that was decoded as Latin-1 somewhere upstream (C1 controls everywhere)",
     "unsupported_content_type": "a WARC response that is neither HTML nor plain text",
     "corrupt_file": "the file (or its compression) is unreadable from this record on",
+    "corrupt_record": "the record's framing is broken (a WARC header, a CSV row with more fields than the header)",
     "unknown_format": "the file's format cannot be told from its name; set the source's format",
     "duplicate_record_key": "another record of the same source has the same key",
     "empty_after_normalization": "normalization left no text",
