@@ -19,7 +19,7 @@ The response is the final assistant turn; the prompt is everything before the re
 - Language: ``lang_mismatch`` (1.0 when prompt and response languages differ) from a language-id
   callable passed in (e.g. quality.langid.identify's first field), batch-wise in
   :func:`language_signals`. ``ko+en`` agrees with ``ko`` and with ``en``; ``und`` (no letters:
-  code, numbers) agrees with anything.
+  code, numbers) agrees with anything, and so does a text under ``min_chars`` characters.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ REFUSAL_PHRASES_EN = (
     "sorry, but i can't",
     "i can't help with that",
     "i cannot help with that",
+    "i can't help you",
+    "i cannot help you",
+    "i won't help",
+    "i'm not going to help",
+    "i don't feel comfortable",
+    "i'm not comfortable",
     "i can't assist with that",
     "i cannot assist with that",
     "i'm unable to help",
@@ -65,6 +71,10 @@ REFUSAL_PHRASES_KO = (
     "인공지능으로서",
     "도와드릴 수 없",
     "도와 드릴 수 없",
+    "도와줄 수 없",
+    "도움을 드릴 수 없",
+    "안내해 드릴 수 없",
+    "답변을 드릴 수 없",
     "답변드릴 수 없",
     "답변해 드릴 수 없",
     "제공할 수 없",
@@ -171,9 +181,18 @@ def languages_agree(a: str, b: str) -> bool:
 
 
 def language_signals(
-    prompts: Sequence[str], responses: Sequence[str], identify: Callable[[Sequence[str]], Sequence[str]]
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    identify: Callable[[Sequence[str]], Sequence[str]],
+    min_chars: int = 20,
 ) -> list[dict[str, float]]:
-    """``lang_mismatch`` for each (prompt text, response text); ``identify`` labels a batch of texts."""
-    labels = list(identify([*prompts, *responses]))
+    """``lang_mismatch`` for each (prompt text, response text); ``identify`` labels a batch of texts.
+
+    A text shorter than ``min_chars`` (stripped) counts as ``und``: "Ok", "Haha." or a bare number
+    carry too little for language id to be trusted, and a short reply should not look like a switch.
+    """
+    texts = [*prompts, *responses]
+    labels = list(identify(texts))
+    labels = ["und" if len(t.strip()) < min_chars else label for t, label in zip(texts, labels, strict=True)]
     n = len(prompts)
     return [{"lang_mismatch": float(not languages_agree(p, r))} for p, r in zip(labels[:n], labels[n:], strict=True)]

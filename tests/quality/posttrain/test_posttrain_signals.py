@@ -104,12 +104,16 @@ def test_language_mismatch_with_fasttext_lid():
         "What is the boiling point of water at sea level?",
         "오늘 서울 날씨가 어때요? 우산을 챙겨야 할까요?",
         "Compute 12345 + 678.",
+        "Is 91 a prime number? Explain briefly.",
     ]
     responses = [
         "오후에 비 소식이 있으니 우산을 챙기세요.",
         "Water boils at 100 degrees Celsius at sea level.",
         "It will rain in the afternoon, so take an umbrella with you.",
         "12345 + 678 = 13023",
+        "아니요.",
     ]
     got = language_signals(prompts, responses, lid)
-    assert [g["lang_mismatch"] for g in got] == [0.0, 0.0, 1.0, 0.0]
+    assert [g["lang_mismatch"] for g in got] == [0.0, 0.0, 1.0, 0.0, 0.0]
+    # the short Korean reply to an English question counts only when short texts are trusted
+    assert language_signals(prompts[-1:], responses[-1:], lid, min_chars=0) == [{"lang_mismatch": 1.0}]
