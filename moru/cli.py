@@ -63,18 +63,18 @@ def _preflight(cfg: MoruConfig, jobs: Sequence[Job]) -> None:
     a source matches no file, the Delta jars are missing, ..."""
     from spark_jobs import preflight
 
-    problems = preflight.check(cfg, [j.name for j in jobs])
+    problems = preflight.check(cfg, sources=any(j.name == "ingest" for j in jobs))
     if problems:
-        console.print(f"[red]{escape(preflight.render(problems))}")
+        console.print(f"[red]{escape(chr(10).join(p.paragraph() for p in problems))}")
         raise typer.Exit(2)
 
 
-def _explain(exc: BaseException) -> None:
+def _explain(exc: BaseException, cfg: MoruConfig | None = None) -> None:
     """A failure a stage ran into: a known one (a Java/Py4J error with a user-side cause) is one paragraph and exit
     code 2; any other is re-raised. ``--verbose`` prints the traceback too."""
     from spark_jobs import preflight
 
-    message = preflight.explain(exc)
+    message = preflight.explain(exc, cfg)
     if message is None:
         raise exc
     if _verbose:
@@ -104,7 +104,7 @@ def _run(
         console.print(f"[red]error: {escape(str(exc))}")
         raise typer.Exit(1) from None
     except Exception as exc:  # noqa: BLE001 - mapped to a message or re-raised
-        _explain(exc)
+        _explain(exc, cfg)
 
 
 def _run_direct(cfg: MoruConfig, todo: Sequence[Job], force: bool) -> None:
@@ -130,11 +130,11 @@ def _run_direct(cfg: MoruConfig, todo: Sequence[Job], force: bool) -> None:
             raise typer.Exit(1) from None
         except (FileNotFoundError, ValueError, RuntimeError) as exc:
             if type(exc).__name__ == "Py4JJavaError":
-                _explain(exc)
+                _explain(exc, cfg)
             console.print(f"[red]error: {escape(str(exc))}")
             raise typer.Exit(1) from None
         except Exception as exc:  # noqa: BLE001 - mapped to a message or re-raised
-            _explain(exc)
+            _explain(exc, cfg)
         VIEWS[job.name](console, cfg, stats)
         failed = failed or bool(stats.halt)
     if failed:

@@ -72,14 +72,20 @@ def main(name: str | None = None, argv: Sequence[str] | None = None) -> None:
     except Halt as exc:
         _say(str(exc))
         sys.exit(1)
+    except Exception as exc:
+        from spark_jobs import preflight
+
+        message = preflight.explain(exc, cfg)
+        if message is None:
+            raise
+        _say(message)
+        sys.exit(2)
     print(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
 
 
 def _preflight(cfg, todo) -> str | None:
     """The preflight problems as one message, or None."""
-    try:
-        from spark_jobs import preflight
-    except ImportError:  # pragma: no cover - preflight is part of the package
-        return None
-    problems = preflight.check(cfg, [j.name for j in todo])
-    return preflight.render(problems) if problems else None
+    from spark_jobs import preflight
+
+    problems = preflight.check(cfg, sources=any(j.name == "ingest" for j in todo))
+    return "\n".join(p.paragraph() for p in problems) if problems else None

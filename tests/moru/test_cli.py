@@ -22,7 +22,7 @@ def _write(path: Path, text: str) -> Path:
     ("yaml_text", "needle"),
     [
         ("workdir: w\nsources: [{name: a, path: x, formt: jsonl}]\n", "sources.0.formt: unknown key"),
-        ("workdir: w\nsources: [{name: a, path: x, format: csv}]\n", "sources.0.format"),
+        ("workdir: w\nsources: [{name: a, path: x, format: xlsx}]\n", "sources.0.format"),
         ("workdir: w\nnormalize: {form: NFD}\n", "normalize.form"),
         ("workdir: w\nspark: {profile: yarn}\n", "spark.profile"),
         ("sources: []\n", "workdir: Field required"),
@@ -38,11 +38,36 @@ def test_config_errors_name_the_bad_key(tmp_path, yaml_text, needle):
 
 
 def test_minimal_config_gets_defaults_and_relative_paths(tmp_path):
+    (tmp_path / "data").mkdir()
+    _write(tmp_path / "data" / "a.jsonl", '{"text": "hello"}\n')
     cfg = _write(tmp_path / "c.yaml", "workdir: out\nsources: [{name: news, path: data}]\n")
     result = runner.invoke(app, ["check-config", "--config", str(cfg)])
     assert result.exit_code == 0, result.output
     assert f"workdir: {tmp_path / 'out'}" in result.output
     assert "form: NFC" in result.output and "profile: local" in result.output
+    assert "preflight:" in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # the probe left nothing
+
+
+@pytest.mark.parametrize(
+    ("command", "workdir", "source", "needle"),
+    [
+        (["check-config"], "/proc/no/such/wd", "data", "workdir: cannot create"),
+        (["run"], "/proc/no/such/wd", "data", "workdir: cannot create"),
+        (["ingest"], "wd", "missing", "sources.0.path"),
+        (["run"], "wd", "missing", "sources.0.path"),
+    ],
+)
+def test_user_errors_stop_before_spark_with_exit_2_naming_the_key(tmp_path, command, workdir, source, needle):
+    """Preflight (issue 27): a workdir that cannot be created, a source that matches nothing: one paragraph naming
+    the key, exit code 2, before any Spark session (no JVM is started: the test would take 20 s otherwise)."""
+    (tmp_path / "data").mkdir()
+    _write(tmp_path / "data" / "a.jsonl", '{"text": "hello"}\n')
+    cfg = _write(tmp_path / "c.yaml", f"workdir: {workdir}\nsources: [{{name: a, path: {source}}}]\n")
+    result = runner.invoke(app, [*command, "--config", str(cfg)])
+    assert result.exit_code == 2, result.output
+    assert needle in " ".join(result.output.split())
+    assert "Traceback" not in result.output and "py4j" not in result.output.lower()
 
 
 def test_run_writes_tables_report_and_manifest(spark, tmp_path):
