@@ -23,7 +23,9 @@ class BenchmarkConfig(BaseModel):
         description="a file, a folder (read recursively) or a glob: a local path, or a URI that pyarrow reads "
         "(file://, s3://, gs://, abfs(s)://, hdfs://)"
     )
-    format: Format = Field(default="auto", description="auto: by file suffix (.gz allowed but for parquet)")
+    format: Format = Field(
+        default="auto", description="auto: by file suffix (compressed .gz, .zst, .bz2, .xz allowed but for parquet)"
+    )
     split: str = "test"
     preset: str | None = Field(default=None, description=f"one of: {', '.join(sorted(PRESETS))}")
     fields: Fields | None = None

@@ -1,36 +1,34 @@
-"""Benchmark files: listing (a file, a folder, a glob; local or through pyarrow's file systems) and
-reading records from JSONL, JSON, CSV/TSV (each may be gzipped) and Parquet, with errors naming the
-file and line. Temporary: this moves to ``core.formats``, the one module that reads record files."""
+"""A benchmark's files and their records, through :mod:`core.formats` (the one module that lists and reads
+record files): which files a benchmark's path names, how messages name them, and their records with every
+problem a reader reports turned into a :class:`BenchmarkError` naming the file and the line or row.
+
+Locations in messages: ``<file>:<line>`` for JSON lines (and a JSON document's syntax error), ``<file>, row
+<n>`` for CSV/TSV and Parquet (0-based data rows, as the ``<file>#<n>`` ids count), ``<file>`` for a JSON
+document. A local file (``file://`` and ``dbfs:/`` too) is named by its path, a remote one by its URI without
+keys or pyarrow's options.
+"""
 
 from __future__ import annotations
 
-import abc
-import csv
-import fnmatch
-import glob
-import gzip
-import io
-import json
-import os
+import logging
 import re
-import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
-from urllib.parse import unquote
+from typing import Any
 
-from core import storage
+from core import formats, storage
+from core.formats import Item, Problem
 from spark_jobs.decontaminate.benchmarks.config import BenchmarkConfig
 
-SUFFIXES: dict[str, str] = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "json",
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".parquet": "parquet",
-}
+log = logging.getLogger("moru.decontaminate")
+
+FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
+SUFFIXES = ".jsonl, .ndjson, .json, .csv, .tsv, .parquet (compressed: .gz, .zst, .bz2, .xz, but for parquet)"
+
+_MAGIC = re.compile(r"[*?\[]")
+# the position json (and orjson) put at the end of a syntax error
+_JSON_POSITION = re.compile(r"line (\d+) column (\d+)")
 
 
 class BenchmarkError(ValueError):
@@ -38,137 +36,35 @@ class BenchmarkError(ValueError):
 
 
 def detect_format(name: str) -> str | None:
-    """Format from the file name (``.gz`` stripped for the text formats), or None."""
-    lower = name.lower()
-    gz = lower.endswith(".gz")
-    if gz:
-        lower = lower[:-3]
-    fmt = SUFFIXES.get(os.path.splitext(lower)[1])
-    if gz and fmt == "parquet":
-        return None
-    return fmt
-
-
-class BenchmarkFile(abc.ABC):
-    """One file of a benchmark (LocalFile or RemoteFile). ``str()`` names it in messages (its path, or its URI
-    when remote); ``name`` is its base name, which tells the format."""
-
-    @property
-    @abc.abstractmethod
-    def name(self) -> str:
-        """The file's base name."""
-
-    @abc.abstractmethod
-    def open_binary(self) -> BinaryIO:
-        """The file's bytes, gunzipped when the name ends in ``.gz``."""
-
-    @abc.abstractmethod
-    def parquet_source(self) -> Any:
-        """What ``pyarrow.parquet.ParquetFile`` reads: a path or a file-like object."""
+    """The benchmark format a file name tells (:func:`core.formats.detect_format`, compression set aside), or
+    None for a name that tells none or a format no benchmark is published in (WARC, plain text)."""
+    fmt = formats.detect_format(name)
+    return fmt if fmt in FORMATS else None
 
 
 @dataclass(frozen=True)
-class LocalFile(BenchmarkFile):
-    path: Path
+class BenchmarkFile:
+    """One file of a benchmark: ``name`` names it in messages, ``relpath`` is its path relative to the
+    benchmark's root (the ``<file>`` of ``<file>#<n>`` ids), ``path`` opens it (locally, or in ``filesystem``)."""
+
+    name: str
+    relpath: str
+    path: str
+    filesystem: Any = None  # pyarrow.fs.FileSystem of a remote file
 
     def __str__(self) -> str:
-        return str(self.path)
+        return self.name
 
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    def open_binary(self) -> BinaryIO:
-        if self.name.lower().endswith(".gz"):
-            return gzip.open(self.path, "rb")  # type: ignore[return-value]
-        return open(self.path, "rb")
-
-    def parquet_source(self) -> Any:
-        return self.path
-
-
-@dataclass(frozen=True)
-class RemoteFile(BenchmarkFile):
-    """A file on a pyarrow file system, read whole into memory (test sets are small)."""
-
-    filesystem: Any  # pyarrow.fs.FileSystem
-    path: str  # the file system's own path (``bucket/key`` for S3)
-    uri: str  # as the user wrote it, for messages
-
-    def __str__(self) -> str:
-        return self.uri
-
-    @property
-    def name(self) -> str:
-        return self.path.rstrip("/").rsplit("/", 1)[-1]
-
-    def _read(self) -> bytes:
-        # compression=None: pyarrow would otherwise gunzip by suffix itself; gzip errors are ours to report
+    @contextmanager
+    def open(self) -> Iterator[Any]:
+        """The file's bytes for a reader: a local file opened for reading, or a remote file read whole (test sets
+        are small; the readers decompress, not pyarrow)."""
+        if self.filesystem is None:
+            with open(self.path, "rb") as f:
+                yield f
+            return
         with self.filesystem.open_input_stream(self.path, compression=None) as f:
-            return f.read()
-
-    def open_binary(self) -> BinaryIO:
-        data = io.BytesIO(self._read())
-        if self.name.lower().endswith(".gz"):
-            return gzip.GzipFile(fileobj=data, mode="rb")  # type: ignore[return-value]
-        return data
-
-    def parquet_source(self) -> Any:
-        return io.BytesIO(self._read())
-
-
-# a URI's scheme; two letters at least, so that a Windows drive (C:/...) stays a local path
-_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):/")
-# Hadoop's names for S3, as Spark users write them
-_SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3"}
-
-
-def list_files(cfg: BenchmarkConfig) -> list[tuple[BenchmarkFile, str]]:
-    """(file, name relative to the benchmark's root), sorted. A folder yields its files with a known
-    suffix (hidden ones skipped); a single file or a glob yields what it names. A path with a URI
-    scheme is resolved by pyarrow (``file://`` too); ``dbfs:/`` is the local ``/dbfs`` mount."""
-    match = _URI.match(cfg.path)
-    if match is None:
-        return _list_local(cfg, cfg.path)
-    scheme = match.group(1).lower()
-    if scheme == "dbfs":
-        return _list_local(cfg, "/dbfs/" + cfg.path[len("dbfs:") :].lstrip("/"))
-    return _list_remote(cfg, scheme)
-
-
-def _list_local(cfg: BenchmarkConfig, raw: str) -> list[tuple[BenchmarkFile, str]]:
-    path = Path(raw).expanduser()
-    if glob.has_magic(raw):
-        fixed = []
-        for part in path.parts:
-            if glob.has_magic(part):
-                break
-            fixed.append(part)
-        root = Path(*fixed) if fixed else Path(".")
-        files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
-    elif path.is_dir():
-        root = path
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            and detect_format(p.name)
-        )
-    elif path.is_file():
-        root, files = path.parent, [path]
-    else:
-        raise BenchmarkError(f"benchmark {cfg.name!r}: {cfg.path} does not exist")
-    if not files:
-        raise BenchmarkError(f"benchmark {cfg.name!r}: no benchmark files under {cfg.path}")
-    return [(LocalFile(f), f.relative_to(root).as_posix() if f.is_relative_to(root) else f.name) for f in files]
-
-
-def _from_uri(uri: str) -> tuple[Any, str]:
-    """(pyarrow file system, its path) for a URI; a seam for the tests."""
-    from pyarrow import fs
-
-    return fs.FileSystem.from_uri(uri)
+            yield f.read()
 
 
 def _reason(e: BaseException) -> str:
@@ -179,167 +75,144 @@ def _reason(e: BaseException) -> str:
     return lines[0] + (" (…)" if len(lines) > 1 else "")
 
 
-def _list_remote(cfg: BenchmarkConfig, scheme: str) -> list[tuple[BenchmarkFile, str]]:
+def _public(path: str) -> str:
+    """A URI as messages show it: without pyarrow's ``?options`` and without ``KEY:SECRET@`` keys."""
+    bare, _ = storage.split_options(path)
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/@:]*:[^/@]*@", r"\1", bare)
+
+
+def list_files(cfg: BenchmarkConfig) -> list[BenchmarkFile]:
+    """The benchmark's files in name order. A folder (read recursively) yields its files of a benchmark format;
+    a glob or a single file what it names. Hidden names (``.x``, ``_x``) and empty files are left out, as
+    :func:`core.formats.list_files` does, and logged; so are files of no benchmark format unless ``format`` is
+    set. Raises :class:`BenchmarkError` for a missing path, an unknown scheme, an unreachable store, or no file."""
     import pyarrow as pa
-    from pyarrow import fs
 
     errors = (OSError, ValueError, pa.ArrowException)
-    uri, options = storage.split_options(cfg.path)  # pyarrow's ?options, not a glob's '?'
-    rest = uri[len(scheme) + 1 :]  # after "scheme:"
-    parts = rest.split("/")
-    magic = next((i for i, part in enumerate(parts) if glob.has_magic(part)), None)
-    root_uri = uri if magic is None else uri[: len(scheme) + 1] + "/".join(parts[:magic])
-    pyarrow_uri = _SCHEME_ALIASES.get(scheme, scheme) + root_uri[len(scheme) :] + options
+    shown = _public(cfg.path)
     try:
-        filesystem, base = _from_uri(pyarrow_uri)
+        listing = formats.list_files(cfg.path)
+    except FileNotFoundError as e:
+        if _MAGIC.search(storage.split_options(cfg.path)[0]):
+            raise BenchmarkError(f"benchmark {cfg.name!r}: no benchmark files under {shown}: {e}") from e
+        raise BenchmarkError(f"benchmark {cfg.name!r}: {shown} does not exist") from e
     except errors as e:
-        raise BenchmarkError(f"benchmark {cfg.name!r}: cannot open {cfg.path}: {_reason(e)}") from e
-    trimmed = base.rstrip("/")
-    prefix = trimmed + "/" if trimmed or base.startswith("/") else ""
-    display = root_uri if root_uri.endswith("/") else root_uri + "/"
-
-    def relative(path: str) -> str:
-        # some libhdfs builds put the authority (":8020/...") before the path: find the root inside it
-        if path.startswith(prefix):
-            return path[len(prefix) :]
-        at = path.find(prefix) if trimmed else -1
-        return path[at + len(prefix) :] if at >= 0 else path.rsplit("/", 1)[-1]
-
-    def files_under(allow_not_found: bool) -> list[str]:
-        """Paths relative to the root of every file below it."""
-        selector = fs.FileSelector(base, recursive=True, allow_not_found=allow_not_found)
-        return [relative(info.path) for info in filesystem.get_file_info(selector) if info.type == fs.FileType.File]
-
-    try:
-        if magic is not None:
-            pattern = [unquote(part) for part in parts[magic:]]
-            found = [rel for rel in files_under(True) if _glob_match(pattern, rel.split("/"))]
+        raise BenchmarkError(f"benchmark {cfg.name!r}: cannot open {shown}: {_reason(e)}") from e
+    filesystem, inner = None, ""
+    if listing.remote:
+        filesystem, inner = formats.filesystem_for(cfg.path)
+        uri = shown.rstrip("/")
+        parts = uri.split("/")
+        magic = next((i for i, part in enumerate(parts) if i > 2 and _MAGIC.search(part)), None)
+        root = uri if magic is None else "/".join(parts[:magic])
+    files: list[BenchmarkFile] = []
+    unknown: list[str] = []
+    for f in listing.files:
+        if cfg.format == "auto" and detect_format(f.relpath) is None:
+            unknown.append(f.relpath)
+            continue
+        if filesystem is None:
+            name = f.path
         else:
-            kind = filesystem.get_file_info(base).type
-            found = [] if kind != fs.FileType.Directory else files_under(False)
-    except errors as e:
-        raise BenchmarkError(f"benchmark {cfg.name!r}: cannot list {cfg.path}: {_reason(e)}") from e
-    if magic is None:
-        if kind == fs.FileType.File:
-            return [(RemoteFile(filesystem, base, uri), trimmed.rsplit("/", 1)[-1])]
-        if kind != fs.FileType.Directory:
-            raise BenchmarkError(f"benchmark {cfg.name!r}: {cfg.path} does not exist")
-        found = [rel for rel in found if not any(p.startswith(".") for p in rel.split("/")) and detect_format(rel)]
-    if not found:
-        raise BenchmarkError(f"benchmark {cfg.name!r}: no benchmark files under {cfg.path}")
-    found.sort(key=lambda rel: rel.split("/"))
-    return [(RemoteFile(filesystem, prefix + rel, display + rel), rel) for rel in found]
+            name = uri if f.path == inner else f"{root}/{f.relpath}"  # the path itself names a file, or below it
+        files.append(BenchmarkFile(name, f.relpath, f.path, filesystem))
+    skipped = [f"{s.relpath} ({s.reason})" for s in listing.skipped] + [f"{rel} (unknown format)" for rel in unknown]
+    if not files:
+        why = f"; not read: {', '.join(skipped[:10])}" if skipped else ""
+        hint = f" (suffixes: {SUFFIXES}; or set format)" if unknown else ""
+        raise BenchmarkError(f"benchmark {cfg.name!r}: no benchmark files under {shown}{why}{hint}")
+    if skipped:
+        log.info("benchmark %s: %d file(s) not read: %s", cfg.name, len(skipped), ", ".join(skipped[:20]))
+    return files
 
 
-def _glob_match(pattern: list[str], parts: list[str]) -> bool:
-    """Whether a relative path (its parts) matches a glob (its parts) as ``glob.glob(recursive=True)``
-    would: ``**`` spans any number of folders, and a wildcard matches no hidden name."""
-    if not pattern:
-        return not parts
-    head = pattern[0]
-    if head == "**":
-        if _glob_match(pattern[1:], parts):
-            return True
-        return bool(parts) and not parts[0].startswith(".") and _glob_match(pattern, parts[1:])
-    if not parts or (parts[0].startswith(".") and not head.startswith(".")):
-        return False
-    return fnmatch.fnmatchcase(parts[0], head) and _glob_match(pattern[1:], parts[1:])
+# ---------------------------------------------------------------------------- records
 
 
-_READ_ERRORS = (OSError, EOFError, zlib.error)
-
-
-def _lines(f: BinaryIO, path: BenchmarkFile) -> Iterator[str]:
-    """Decoded lines (UTF-8, a leading BOM dropped), decoded one by one so that an error names its line."""
-    for line_no, raw in enumerate(f, start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise BenchmarkError(f"{path}:{line_no}: not UTF-8: {e.reason} at byte {e.start}") from e
-        yield line.removeprefix("\ufeff") if line_no == 1 else line
-
-
-def _read_jsonl(path: BenchmarkFile) -> Iterator[tuple[str, Any]]:
-    line_no = 0
-    try:
-        with path.open_binary() as f:
-            for line_no, line in enumerate(_lines(f, path), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise BenchmarkError(f"{path}:{line_no}: bad JSON line: {e.msg} (column {e.colno})") from e
-                yield f"{path}:{line_no}", obj
-    except _READ_ERRORS as e:
-        raise BenchmarkError(f"{path}: unreadable after line {line_no}: {e}") from e
-
-
-def _read_json(path: BenchmarkFile) -> Iterator[tuple[str, Any]]:
-    try:
-        with path.open_binary() as f:
-            text = "".join(_lines(f, path))
-    except _READ_ERRORS as e:
-        raise BenchmarkError(f"{path}: unreadable: {e}") from e
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise BenchmarkError(f"{path}:{e.lineno}: bad JSON: {e.msg} (column {e.colno})") from e
-    yield str(path), obj
-
-
-def _read_csv(path: BenchmarkFile, cfg: BenchmarkConfig, delimiter: str) -> Iterator[tuple[str, Any]]:
-    columns = cfg.columns()
-    # a first row that names every column of some layout is a header
-    layout_columns = [{p.split(".")[0] for p in layout.text} for layout in cfg.layouts()]
-    line_no = 0
-    try:
-        with path.open_binary() as f:
-            reader = csv.reader(_lines(f, path), delimiter=delimiter)
-            header: list[str] | None = None
-            for row in reader:
-                line_no = reader.line_num
-                if header is None:
-                    use_header = cfg.csv_header
-                    if use_header is None:
-                        names = {c.strip() for c in row}
-                        use_header = columns is None or any(cols <= names for cols in layout_columns)
-                    if use_header:
-                        header = [c.strip() for c in row]
-                        continue
-                    header = list(columns or [])
-                if not row or row == [""]:
-                    continue
-                if len(row) > len(header):
-                    raise BenchmarkError(
-                        f"{path}:{line_no}: {len(row)} columns, the header has {len(header)} ({', '.join(header)})"
-                    )
-                yield f"{path}:{line_no}", dict(zip(header, row, strict=False))
-    except csv.Error as e:
-        raise BenchmarkError(f"{path}:{line_no + 1}: bad CSV: {e}") from e
-    except _READ_ERRORS as e:
-        raise BenchmarkError(f"{path}: unreadable after line {line_no}: {e}") from e
-
-
-def _read_parquet(path: BenchmarkFile) -> Iterator[tuple[str, Any]]:
-    import pyarrow.parquet as pq
-
-    try:
-        pf = pq.ParquetFile(path.parquet_source())
-        row = 0
-        for batch in pf.iter_batches(batch_size=4096):
-            for record in batch.to_pylist():
-                yield f"{path}, row {row}", record
-                row += 1
-    except (OSError, ValueError) as e:
-        raise BenchmarkError(f"{path}: unreadable Parquet: {e}") from e
-
-
-def documents(path: BenchmarkFile, fmt: str, cfg: BenchmarkConfig) -> Iterator[tuple[str, Any]]:
-    if fmt == "jsonl":
-        return _read_jsonl(path)
-    if fmt == "json":
-        return _read_json(path)
+def read_records(file: BenchmarkFile, fmt: str, cfg: BenchmarkConfig) -> Iterator[tuple[str, Any]]:
+    """(location, record) of every record of the file in order: a JSON line's value, a JSON document, a CSV row
+    or a Parquet row as a dict. The first problem a reader reports stops reading with a BenchmarkError."""
     if fmt in ("csv", "tsv"):
-        return _read_csv(path, cfg, "," if fmt == "csv" else "\t")
-    return _read_parquet(path)
+        yield from _csv_records(file, cfg, "," if fmt == "csv" else "\t")
+        return
+    with file.open() as source:
+        if fmt == "parquet":
+            items = formats.iter_parquet(source)
+        elif fmt == "json":
+            items = formats.iter_json(source, formats.detect_compression(file.relpath))
+        else:
+            items = formats.iter_jsonl(source, formats.detect_compression(file.relpath))
+        if fmt == "json":
+            yield from _json_records(file, items)
+            return
+        for item in items:
+            if isinstance(item, Problem):
+                if item.kind == "blank_line":
+                    continue
+                raise BenchmarkError(_problem(file, fmt, item))
+            yield (f"{file}, row {item.index}" if fmt == "parquet" else f"{file}:{item.index + 1}"), item.value
+
+
+def _json_records(file: BenchmarkFile, items: Iterator[Item]) -> Iterator[tuple[str, Any]]:
+    """A JSON document (named by its file), or JSON lines in a ``.json`` file (named by file and line)."""
+    values = []
+    for item in items:
+        if isinstance(item, Problem):
+            if item.kind != "blank_line":
+                raise BenchmarkError(_problem(file, "json", item))
+            continue
+        values.append(item)
+    if len(values) == 1 and values[0].index == 0:
+        yield str(file), values[0].value
+        return
+    for item in values:
+        yield f"{file}:{item.index + 1}", item.value
+
+
+def _problem(file: BenchmarkFile, fmt: str, p: Problem) -> str:
+    """A reader's problem as a message naming the file and the line or row."""
+    if p.kind == "corrupt_file":
+        if fmt == "parquet":
+            return f"{file}: unreadable Parquet: {p.detail}"
+        unit = "row" if fmt in ("csv", "tsv") else "line"
+        return f"{file}: unreadable after {unit} {p.index}: {p.detail}"
+    if fmt in ("csv", "tsv", "parquet"):
+        where = f"{file}, row {p.index}"
+    elif fmt == "json" and p.index == 0 and p.kind == "invalid_json" and (m := _JSON_POSITION.search(p.detail)):
+        where = f"{file}:{m.group(1)}"  # a document: the line of the syntax error
+    else:
+        where = f"{file}:{p.index + 1}"
+    if p.kind == "invalid_utf8":
+        return f"{where}: not UTF-8: {p.detail}"
+    if p.kind == "invalid_json":
+        return f"{where}: bad JSON{' line' if fmt == 'jsonl' else ''}: {p.detail}"
+    if p.kind == "corrupt_record":
+        return f"{where}: bad CSV row: {p.detail}"
+    return f"{where}: {p.kind}: {p.detail}"
+
+
+def _csv_records(file: BenchmarkFile, cfg: BenchmarkConfig, delimiter: str) -> Iterator[tuple[str, Any]]:
+    """CSV/TSV rows as dicts. Whether the first row is a header: ``csv_header`` when set; otherwise a header
+    unless column names are known (``csv_columns`` or the preset's) and the first row names no layout's fields
+    (MMLU is published without a header)."""
+    compression = formats.detect_compression(file.relpath)
+    columns = cfg.columns()
+    header = cfg.csv_header
+    if header is None:
+        header = True
+        if columns is not None:
+            layout_columns = [{p.split(".")[0] for p in layout.text} for layout in cfg.layouts()]
+            with file.open() as source:
+                first = next(formats.iter_csv(source, compression, delimiter=delimiter, header=False), None)
+            if isinstance(first, formats.Raw):
+                names = {str(v).strip() for v in first.value.values()}
+                header = any(cols <= names for cols in layout_columns)
+    with file.open() as source:
+        items = formats.iter_csv(
+            source, compression, delimiter=delimiter, header=header, columns=None if header else columns
+        )
+        for item in items:
+            if isinstance(item, Problem):
+                raise BenchmarkError(_problem(file, "csv", item))
+            row = {k.strip(): v for k, v in item.value.items()} if header else item.value
+            yield f"{file}, row {item.index}", row

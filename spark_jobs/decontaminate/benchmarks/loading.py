@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from spark_jobs.decontaminate.benchmarks.config import BenchmarkConfig
-from spark_jobs.decontaminate.benchmarks.files import SUFFIXES, BenchmarkError, detect_format, documents, list_files
+from spark_jobs.decontaminate.benchmarks.files import BenchmarkError, detect_format, list_files, read_records
 from spark_jobs.decontaminate.benchmarks.layouts import Fields
 
 
@@ -115,19 +115,15 @@ def load_examples(cfg: BenchmarkConfig) -> Iterator[Example]:
         raise BenchmarkError(f"benchmark {cfg.name!r}: layouts disagree on the records path")
     records_path = records_paths.pop()
     seen: dict[str, str] = {}
-    for path, rel in list_files(cfg):
-        fmt = cfg.format if cfg.format != "auto" else detect_format(path.name)
-        if fmt is None:
-            raise BenchmarkError(
-                f"{path}: unknown format (suffixes: {', '.join(SUFFIXES)}, .gz but for parquet); set format"
-            )
+    for file in list_files(cfg):
+        fmt = cfg.format if cfg.format != "auto" else detect_format(file.relpath)
         position = 0
-        for where, doc in documents(path, fmt, cfg):
+        for where, doc in read_records(file, fmt, cfg):  # type: ignore[arg-type]
             recs = _records(doc, records_path, where)
             for i, record in enumerate(recs):
                 at = where if len(recs) == 1 and records_path is None else f"{where}, record {i}"
                 ident, text = _extract(record, layouts, at)
-                example_id = ident if ident is not None else f"{rel}#{position}"
+                example_id = ident if ident is not None else f"{file.relpath}#{position}"
                 if example_id in seen:
                     raise BenchmarkError(
                         f"{at}: example id {example_id!r} repeats (first at {seen[example_id]}); "

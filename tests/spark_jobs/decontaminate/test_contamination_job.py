@@ -191,8 +191,8 @@ def test_short_window_must_be_below_the_window():
 
 
 def test_the_stage_rebuilds_the_substrings_only_when_the_test_sets_change(spark, contaminated_workdir, tmp_path):
-    from spark_jobs.decontaminate.contamination import DecontaminateConfig, run_stage
     from spark_jobs.decontaminate.benchmarks import BenchmarkConfig
+    from spark_jobs.decontaminate.contamination import DecontaminateConfig, run_stage
 
     workdir, examples, planted, ids, _texts = contaminated_workdir
     bench = tmp_path / "toyqa.jsonl"

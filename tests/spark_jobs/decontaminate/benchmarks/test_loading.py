@@ -89,7 +89,7 @@ def test_bad_utf8(tmp_path):
 def test_csv_without_the_columns(tmp_path):
     f = write_csv(tmp_path / "k.csv", [["prompt", "A", "B"], ["q", "1", "2"]])
     msg = load_error(f, "kmmlu")
-    assert f"{f}:2:" in msg and "question" in msg and "C" in msg
+    assert f"{f}, row 0:" in msg and "question" in msg and "C" in msg
 
 
 def test_csv_row_with_too_many_columns(tmp_path):
@@ -97,7 +97,7 @@ def test_csv_row_with_too_many_columns(tmp_path):
         tmp_path / "k.csv",
         [["question", "A", "B", "C", "D"], ["q", "1", "2", "3", "4"], ["q", "1", "2", "3", "4", "5"]],
     )
-    assert f"{f}:3: 6 columns" in load_error(f, "kmmlu")
+    assert f"{f}, row 1: bad CSV row: row has 6 fields, the header 5" in load_error(f, "kmmlu")
 
 
 def test_json_syntax_error_names_line(tmp_path):
@@ -137,7 +137,7 @@ def test_bad_parquet(tmp_path):
 def test_csv_bad_utf8_and_bom(tmp_path):
     f = tmp_path / "k.csv"
     f.write_bytes("\ufeffquestion,A,B,C,D\nq,1,2,3,4\n".encode() + b"q\xff,1,2,3,4\n")
-    assert f"{f}:3: not UTF-8" in load_error(f, "kmmlu")
+    assert f"{f}, row 1: not UTF-8" in load_error(f, "kmmlu")
     g = tmp_path / "ok.csv"
     g.write_bytes("\ufeffquestion,A,B,C,D\nq,1,2,3,4\n".encode())
     assert texts(load(g, "kmmlu")) == [("ok.csv#0", "q\n1\n2\n3\n4")]
