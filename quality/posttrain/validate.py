@@ -214,15 +214,13 @@ def check_conversation(msgs: Sequence[Message], what: str = "conversation") -> N
 
 
 def check_turn_texts(msgs: Sequence[Message], what: str) -> None:
-    users = [m for m in msgs if m.role == "user"]
-    if not users:
+    """Rules 4 and 5, in that order."""
+    if not any(m.role == "user" for m in msgs):
         raise RecordError("empty_prompt", f"{what} has no user turn")
-    for i, m in enumerate(msgs):
-        if not m.content.strip():
-            if m.role == "user":
-                raise RecordError("empty_prompt", f"{what} turn {i} (user) is empty")
-            if m.role == "assistant":
-                raise RecordError("empty_assistant_turn", f"{what} turn {i} (assistant) is empty")
+    for role, reason in (("user", "empty_prompt"), ("assistant", "empty_assistant_turn")):
+        for i, m in enumerate(msgs):
+            if m.role == role and not m.content.strip():
+                raise RecordError(reason, f"{what} turn {i} ({role}) is empty")
 
 
 def check_length(n_chars: int, max_chars: int) -> None:

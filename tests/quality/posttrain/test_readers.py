@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from quality.posttrain.readers import (
@@ -361,3 +363,35 @@ def test_read_record_keys_without_ids_are_content_hashes():
 def test_read_record_missing_id():
     out = read_record({"Q": "a", "A": "b"}, QAConfig(id_field="id"))
     assert out.rejection == Rejection("missing_field", "field 'id' is absent or null")
+
+
+# ---------------------------------------------------------------------------------------------- any input
+
+
+KEYS = "messages conversations role content from value type text instruction input output Q A prompt chosen rejected"
+KEYS = [*KEYS.split(), "score_chosen", "completions", "response", "overall_score", "id", "system"]
+ROLE_WORDS = ["user", "assistant", "system", "tool", "human", "gpt", "bot"]
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | st.binary(max_size=6)
+SCALARS = SCALARS | st.sampled_from([*ROLE_WORDS, "\n\nHuman: q\n\nAssistant: a", "N/A", "\ud800"])
+JSONISH = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=5),
+    max_leaves=12,
+)
+CONFIGS = [
+    *(MessagesConfig(id_field="id"), ShareGPTConfig(), AlpacaConfig(system_field="system"), QAConfig()),
+    *(PreferenceConfig(), HHConfig(), RatedConfig(rule="all_pairs"), RatedConfig(rule="best_vs_random")),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(KEYS), JSONISH, max_size=6) | JSONISH, st.sampled_from(CONFIGS))
+def test_any_record_gives_items_or_exactly_one_known_rejection(record, cfg):
+    out = read_record(record, cfg)
+    if out.rejection is None:
+        assert out.items and len(out.keys) == len(out.items) == len(set(out.keys))
+        for item in out.items:
+            assert type(item).from_dict(item.to_dict()) == item
+    else:
+        assert not out.items and not out.keys
+        assert out.rejection.reason in REASONS
