@@ -91,7 +91,7 @@ def check_invariants(p, lengths: list[int], seq_length: int, overlong: str) -> N
     assert p.efficiency == pytest.approx(sum(loads) / (len(p.bins) * seq_length) if p.bins else 1.0)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.integers(min_value=1, max_value=300).flatmap(
         lambda s: st.tuples(

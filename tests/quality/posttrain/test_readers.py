@@ -384,7 +384,7 @@ CONFIGS = [
 ]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(KEYS), JSONISH, max_size=6) | JSONISH, st.sampled_from(CONFIGS))
 def test_any_record_gives_items_or_exactly_one_known_rejection(record, cfg):
     out = read_record(record, cfg)
