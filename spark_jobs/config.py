@@ -20,6 +20,7 @@ from spark_jobs.dedup.config import DedupConfig
 from spark_jobs.emit.config import EmitConfig
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.normalize import NormalizeConfig
+from spark_jobs.posttrain.config import PosttrainConfig
 from spark_jobs.select import SelectConfig
 from spark_jobs.session import SparkConfig
 from tokenizer.config import TokenizerConfig
@@ -48,6 +49,7 @@ class JobsConfig(BaseModel):
     gates: GatesConfig = Field(default_factory=GatesConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     emit: EmitConfig = Field(default_factory=EmitConfig)
+    posttrain: PosttrainConfig = Field(default_factory=PosttrainConfig)
 
 
 def load_jobs_config(path: str | Path) -> JobsConfig:

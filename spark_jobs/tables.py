@@ -257,6 +257,70 @@ EMIT_TOKEN_STATS = Table(
     ),
 )
 
+# ---------------------------------------------------------------- post-training (spark_jobs/posttrain)
+# messages everywhere: ARRAY<STRUCT<role, content>> in conversation order (quality.posttrain.schema's row form)
+_MESSAGES = "ARRAY<STRUCT<role: STRING, content: STRING>>"
+
+RAW_CONVERSATIONS = Table(
+    name="raw_conversations",
+    key=("doc_id",),
+    ddl=(
+        "doc_id STRING NOT NULL, source STRING NOT NULL, record_key STRING NOT NULL, source_file STRING NOT NULL, "
+        f"record_index BIGINT NOT NULL, layout STRING NOT NULL, messages {_MESSAGES} NOT NULL, "
+        "n_turns INT NOT NULL, n_chars INT NOT NULL, record_sha1 STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
+    ),
+    doc="one row per accepted SFT record (messages / ShareGPT / Alpaca / Q-A layouts), content as read",
+    stats_columns=("doc_id", "source", "source_file", "record_index", "n_turns", "n_chars", "ingested_at"),
+)
+
+RAW_PREFERENCE_PAIRS = Table(
+    name="raw_preference_pairs",
+    key=("doc_id",),
+    ddl=(
+        "doc_id STRING NOT NULL, source STRING NOT NULL, record_key STRING NOT NULL, source_file STRING NOT NULL, "
+        f"record_index BIGINT NOT NULL, layout STRING NOT NULL, prompt {_MESSAGES} NOT NULL, "
+        f"chosen {_MESSAGES} NOT NULL, rejected {_MESSAGES} NOT NULL, chosen_score DOUBLE, rejected_score DOUBLE, "
+        "n_chars INT NOT NULL, record_sha1 STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
+    ),
+    doc="one row per preference pair read (TRL layouts, Anthropic HH text, pairs made from rated completions)",
+    stats_columns=("doc_id", "source", "source_file", "record_index", "n_chars", "ingested_at"),
+)
+
+CONVERSATIONS = Table(
+    name="conversations",
+    key=("doc_id",),
+    ddl=(
+        f"doc_id STRING NOT NULL, source STRING NOT NULL, messages {_MESSAGES} NOT NULL, "
+        "turn_langs ARRAY<STRING> NOT NULL, lang STRING NOT NULL, lang_mix MAP<STRING, INT> NOT NULL, "
+        "prompt_lang STRING NOT NULL, response_lang STRING NOT NULL, lang_mismatch BOOLEAN NOT NULL, "
+        "n_turns INT NOT NULL, n_chars INT NOT NULL, prompt_hash STRING NOT NULL, first_user_hash STRING NOT NULL, "
+        "normalize_fingerprint STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
+    ),
+    doc=(
+        "normalized conversations: every turn normalized, its language (turn_langs, in order), the conversation's "
+        "language (lang) and mix (turns per language), the prompt's and the final response's language and whether "
+        "they differ; hashes of the canonical first user turn and whole prompt (dedup keys)"
+    ),
+    stats_columns=("doc_id", "source", "lang", "n_turns", "n_chars", "ingested_at"),
+)
+
+PREFERENCE_PAIRS = Table(
+    name="preference_pairs",
+    key=("doc_id",),
+    ddl=(
+        f"doc_id STRING NOT NULL, source STRING NOT NULL, prompt {_MESSAGES} NOT NULL, chosen {_MESSAGES} NOT NULL, "
+        f"rejected {_MESSAGES} NOT NULL, chosen_score DOUBLE, rejected_score DOUBLE, lang STRING NOT NULL, "
+        "prompt_lang STRING NOT NULL, chosen_lang STRING NOT NULL, rejected_lang STRING NOT NULL, "
+        "lang_mismatch BOOLEAN NOT NULL, n_chars INT NOT NULL, prompt_hash STRING NOT NULL, "
+        "pair_hash STRING NOT NULL, normalize_fingerprint STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
+    ),
+    doc=(
+        "normalized preference pairs with the language of the prompt and of each response; pair_hash (canonical "
+        "prompt + chosen) is the pairs' dedup key"
+    ),
+    stats_columns=("doc_id", "source", "lang", "n_chars", "ingested_at"),
+)
+
 ALL_TABLES = {
     t.name: t
     for t in (
@@ -274,6 +338,10 @@ ALL_TABLES = {
         CONTAMINATION,
         EMITTED_DOCUMENTS,
         EMIT_TOKEN_STATS,
+        RAW_CONVERSATIONS,
+        RAW_PREFERENCE_PAIRS,
+        CONVERSATIONS,
+        PREFERENCE_PAIRS,
     )
 }
 
