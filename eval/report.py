@@ -503,6 +503,26 @@ def demo_checks_section(checks: list[dict]) -> str:
     )
 
 
+def skipped_files_section(ingest: dict, limit: int = 200) -> str:
+    """Ingest's files that were not read (hidden, empty, no records, symlink cycles, duplicates ...), each with
+    its reason; the counts cover all of them, the table the first ``limit``."""
+    extra = ingest.get("extra") or {}
+    skipped = extra.get("skipped_files") or []
+    files = extra.get("files") or {}
+    counts = ", ".join(f"{reason} {n:,}" for reason, n in sorted((extra.get("skipped_by_reason") or {}).items()))
+    head = (
+        f"<h2>Ingest: skipped files</h2><p>{files.get('listed', 0):,} files listed, {files.get('read', 0):,} read, "
+        f"{files.get('skipped', len(skipped)):,} skipped{': ' + counts if counts else ''}.</p>"
+    )
+    if not skipped:
+        return head
+    shown = skipped[:limit]
+    more = files.get("skipped", len(skipped)) - len(shown)
+    note = f"<p>… and {more:,} more (the run manifest lists up to 10,000).</p>" if more > 0 else ""
+    rows = [[s["source"], s["file"], s["reason"], s.get("detail", "")] for s in shown]
+    return head + _table(["source", "file", "reason", "detail"], rows) + note
+
+
 def _table(headers: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
@@ -602,6 +622,9 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
                 [[r["stage"], r["source"], r["reason"], r["count"]] for r in summary["quarantine"]],
             )
         )
+    ingest = next((s for s in stages if s.get("stage") == "ingest" and (s.get("extra") or {}).get("files")), None)
+    if ingest is not None:
+        sections.append(skipped_files_section(ingest))
     docs = summary.get("documents") or {}
     if docs.get("per_lang"):
         files["languages.png"] = language_chart(docs["per_lang"])
