@@ -388,3 +388,17 @@ def test_one_ingest_over_every_hostile_file(spark, tmp_path):
     assert "Ingest: skipped files" in page and "symlink_cycle" in page and "pipe.jsonl" in page
     assert stats.extra["files"]["listed"] == stats.extra["files"]["read"] + stats.extra["skipped_by_reason"].get(
         "no_records", 0)  # fmt: skip
+
+
+def test_the_entry_point_stops_on_config_problems_with_one_paragraph(tmp_path, capsys):
+    from spark_jobs.ingest.__main__ import main
+
+    (tmp_path / "file").write_text("x")
+    cfg = {"workdir": str(tmp_path / "file" / "wd"), "sources": [{"name": "gone", "path": str(tmp_path / "gone")}]}
+    (tmp_path / "moru.yaml").write_text(json.dumps(cfg))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(tmp_path / "moru.yaml")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("workdir: cannot create") and "sources.0.path: source 'gone'" in err
+    assert "Traceback" not in err
