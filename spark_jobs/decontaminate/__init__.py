@@ -1,3 +1,4 @@
-"""Benchmark decontamination (EXAONE 3.5, §2.2): a registry of benchmark test sets and their readers
-(:mod:`.registry`), and the Spark jobs that index their normalized 50-character substrings and flag
-training documents that contain one."""
+"""Benchmark decontamination (EXAONE 3.5, §2.2): the benchmark test sets and how their examples are read
+(:mod:`.benchmarks`: layouts and presets as data, config, loading through core.formats), and the Spark jobs that
+index their normalized 50-character substrings and flag training documents that contain one
+(:mod:`.contamination`)."""

@@ -17,7 +17,7 @@ from demo.text import josa
 from quality.decontam import normalize_for_matching
 from quality.langid import LangIdConfig, identify
 from quality.substrings import window_hashes
-from spark_jobs.decontaminate.registry import BenchmarkConfig, load_examples
+from spark_jobs.decontaminate.benchmarks import BenchmarkConfig, load_examples
 from spark_jobs.ingest.config import IngestConfig, SourceConfig
 from spark_jobs.ingest.readers import Accepted, read_file
 from spark_jobs.ingest.records import REASONS
