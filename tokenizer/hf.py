@@ -9,6 +9,12 @@ Chat format (EXAONE 3.0 / 3.5): every conversation starts with a system turn (an
 messages have none); ``[|system|]…[|endofturn|]\\n``, ``[|user|]…\\n``, ``[|assistant|]…[|endofturn|]\\n``,
 ``[|tool|]…[|endofturn|]\\n``; the generation prompt is ``[|assistant|]``. ``[|endofturn|]`` is the
 EOS token, so generation stops at the end of the assistant's turn.
+
+Loss mask: each supervised assistant turn's content and its ``[|endofturn|]`` sit in a ``{% generation %}``
+block (the header and the ``\\n`` after it do not), so ``apply_chat_template(...,
+return_assistant_tokens_mask=True)`` gives moru's mask (tokenizer.chat); the template variable
+``supervised_turns='last'`` supervises only the assistant turns after the last user turn. The markers change no
+rendered text.
 """
 
 from __future__ import annotations
@@ -23,13 +29,23 @@ from tokenizer.config import TokenizerConfig
 ROLES = ("system", "user", "assistant", "tool")
 
 CHAT_TEMPLATE = (
+    # the index after the last user turn: where the response starts (supervised_turns='last')
+    "{%- set ns = namespace(response_start=0) -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'user' -%}{%- set ns.response_start = loop.index -%}{%- endif -%}"
+    "{%- endfor -%}"
     "{%- for message in messages -%}"
     "{%- if message['role'] not in ['system', 'user', 'assistant', 'tool'] -%}"
     "{{- raise_exception('unknown chat role: ' ~ message['role']) -}}"
     "{%- endif -%}"
     "{%- if loop.first and message['role'] != 'system' -%}{{- '[|system|][|endofturn|]\\n' -}}{%- endif -%}"
-    "{{- '[|' ~ message['role'] ~ '|]' ~ message['content'] -}}"
-    "{%- if message['role'] == 'user' -%}{{- '\\n' -}}{%- else -%}{{- '[|endofturn|]\\n' -}}{%- endif -%}"
+    "{{- '[|' ~ message['role'] ~ '|]' -}}"
+    "{%- if message['role'] == 'user' -%}{{- message['content'] ~ '\\n' -}}"
+    "{%- elif message['role'] == 'assistant' and (supervised_turns is not defined or supervised_turns != 'last' "
+    "or loop.index0 >= ns.response_start) -%}"
+    "{%- generation -%}{{- message['content'] ~ '[|endofturn|]' -}}{%- endgeneration -%}{{- '\\n' -}}"
+    "{%- else -%}{{- message['content'] ~ '[|endofturn|]\\n' -}}"
+    "{%- endif -%}"
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '[|assistant|]' -}}{%- endif -%}"
 )
