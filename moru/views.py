@@ -19,13 +19,15 @@ def show_classifier(console: Console, cfg, stats: StageStats) -> None:
         f"trained on {r['train_positive']:,} positive + {r['train_negative']:,} negative texts "
         f"({r['dropped_duplicates']:,} duplicate texts dropped, {r['downsampled']:,} downsampled to balance)"
     )
-    if r.get("holdout_positive", 0) + r.get("holdout_negative", 0) == 0 or r.get("auc") is None:
+    if r.get("holdout_positive", 0) + r.get("holdout_negative", 0) == 0 or not r.get("auc") == r.get("auc"):
         console.print("[yellow]no held-out texts (the sets are too small to hold any out): no precision / recall / AUC")
     else:
         console.print(
             f"held out {r['holdout_positive']:,} + {r['holdout_negative']:,}: precision {r['precision']:.3f}, "
             f"recall {r['recall']:.3f}, F1 {r['f1']:.3f} at p >= {r['threshold']}, AUC {r['auc']:.3f}"
         )
+    for note in r.get("notes") or []:
+        console.print(f"[yellow]{escape(str(note))}")
     console.print(f"model: {r['model_path']} (sha256 {r['model_sha256'][:12]}…), report beside it")
 
 
