@@ -4,6 +4,7 @@ the pipeline, which prints the stage table and writes the report."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from rich.console import Console
@@ -19,7 +20,8 @@ def show_classifier(console: Console, cfg, stats: StageStats) -> None:
         f"trained on {r['train_positive']:,} positive + {r['train_negative']:,} negative texts "
         f"({r['dropped_duplicates']:,} duplicate texts dropped, {r['downsampled']:,} downsampled to balance)"
     )
-    if r.get("holdout_positive", 0) + r.get("holdout_negative", 0) == 0 or not r.get("auc") == r.get("auc"):
+    auc = r.get("auc")
+    if auc is None or math.isnan(auc):  # an empty held-out split measures nothing
         console.print("[yellow]no held-out texts (the sets are too small to hold any out): no precision / recall / AUC")
     else:
         console.print(
