@@ -275,11 +275,12 @@ class Expected:
     moment: int
 
 
-def verify(local_prefix: str, expected: Expected, eod: int, dtype: np.dtype) -> dict:
+def verify(local_prefix: str, expected: Expected, eod: int | None, dtype: np.dtype) -> dict:
     """Read the shard back with megatron-core's ``IndexedDataset`` and check it against ``expected``: the index
     header (MMIDIDX, version 1, the dtype's code), one sequence per document, the sequence lengths' count, sum and
     moment, the ``.bin`` size (tokens x item size), and an end-of-document token ending every sequence and
-    nowhere else. Returns the sizes and SHA-256 of both files; raises ShardError naming what differs."""
+    nowhere else (not checked with ``eod=None``: datasets that are not documents, such as loss masks or packed
+    conversations). Returns the sizes and SHA-256 of both files; raises ShardError naming what differs."""
     import struct
 
     DType = indexed_dataset().DType  # noqa: N806
@@ -310,7 +311,7 @@ def verify(local_prefix: str, expected: Expected, eod: int, dtype: np.dtype) -> 
     size = os.path.getsize(bin_path)
     if size != total * itemsize:
         problems.append(f".bin holds {size} bytes, expected {total * itemsize}")
-    if not problems and total:
+    if not problems and total and eod is not None:
         data = np.memmap(bin_path, dtype=dtype, mode="r")
         last = np.cumsum(lengths) - 1
         if not np.all(data[last] == eod):
