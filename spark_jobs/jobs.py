@@ -21,6 +21,8 @@ MODULES = (
     "spark_jobs.gate",
     "spark_jobs.tokenizer.job",
     "spark_jobs.emit.job",
+    "spark_jobs.posttrain.ingest",
+    "spark_jobs.posttrain.normalize",
 )
 
 _JOBS: tuple[Job, ...] | None = None

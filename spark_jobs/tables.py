@@ -294,12 +294,15 @@ CONVERSATIONS = Table(
         "turn_langs ARRAY<STRING> NOT NULL, lang STRING NOT NULL, lang_mix MAP<STRING, INT> NOT NULL, "
         "prompt_lang STRING NOT NULL, response_lang STRING NOT NULL, lang_mismatch BOOLEAN NOT NULL, "
         "n_turns INT NOT NULL, n_chars INT NOT NULL, prompt_hash STRING NOT NULL, first_user_hash STRING NOT NULL, "
-        "normalize_fingerprint STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
+        "raw_sha1 STRING NOT NULL, normalize_fingerprint STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
     ),
     doc=(
         "normalized conversations: every turn normalized, its language (turn_langs, in order), the conversation's "
-        "language (lang) and mix (turns per language), the prompt's and the final response's language and whether "
-        "they differ; hashes of the canonical first user turn and whole prompt (dedup keys)"
+        "language (lang, of its user and assistant text) and mix (turns per language), the language of the last "
+        "question (prompt_lang: the last user turn before the final response) and of the final answer "
+        "(response_lang: the last assistant turn) and whether they disagree (lang_mismatch); hashes of the "
+        "canonical first user turn and of the whole prompt (every turn before the final response; dedup keys); "
+        "raw_sha1 + normalize_fingerprint say which raw row and settings made the row"
     ),
     stats_columns=("doc_id", "source", "lang", "n_turns", "n_chars", "ingested_at"),
 )
@@ -310,13 +313,16 @@ PREFERENCE_PAIRS = Table(
     ddl=(
         f"doc_id STRING NOT NULL, source STRING NOT NULL, prompt {_MESSAGES} NOT NULL, chosen {_MESSAGES} NOT NULL, "
         f"rejected {_MESSAGES} NOT NULL, chosen_score DOUBLE, rejected_score DOUBLE, lang STRING NOT NULL, "
-        "prompt_lang STRING NOT NULL, chosen_lang STRING NOT NULL, rejected_lang STRING NOT NULL, "
-        "lang_mismatch BOOLEAN NOT NULL, n_chars INT NOT NULL, prompt_hash STRING NOT NULL, "
-        "pair_hash STRING NOT NULL, normalize_fingerprint STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
+        "prompt_turn_langs ARRAY<STRING> NOT NULL, prompt_lang STRING NOT NULL, chosen_lang STRING NOT NULL, "
+        "rejected_lang STRING NOT NULL, lang_mismatch BOOLEAN NOT NULL, n_chars INT NOT NULL, "
+        "prompt_hash STRING NOT NULL, first_user_hash STRING NOT NULL, pair_hash STRING NOT NULL, "
+        "raw_sha1 STRING NOT NULL, normalize_fingerprint STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
     ),
     doc=(
-        "normalized preference pairs with the language of the prompt and of each response; pair_hash (canonical "
-        "prompt + chosen) is the pairs' dedup key"
+        "normalized preference pairs: every turn normalized, the language of each prompt turn, of the last "
+        "question (prompt_lang) and of each response's last assistant turn; lang (of prompt + chosen); "
+        "lang_mismatch: the question and the chosen answer disagree; prompt_hash / first_user_hash as in "
+        "conversations, pair_hash (canonical prompt + chosen) is the pairs' dedup key"
     ),
     stats_columns=("doc_id", "source", "lang", "n_chars", "ingested_at"),
 )

@@ -62,16 +62,16 @@ def test_the_real_job_list_is_in_pipeline_order_and_every_read_is_written_earlie
     listed = jobs()
     assert [j.name for j in listed] == [
         "ingest", "normalize", "exact_dedup", "minhash_dedup", "classifier", "signals", "decontaminate", "select",
-        "gate", "tokenizer", "emit",
+        "gate", "tokenizer", "emit", "posttrain_ingest", "posttrain_normalize",
     ]  # fmt: skip
-    external = {"sources", "benchmarks", "classifier_sets"}
+    external = {"sources", "benchmarks", "classifier_sets", "posttrain_sources"}
     written: set[str] = set()
     for j in listed:
         assert set(j.reads) <= written | external, (j.name, set(j.reads) - written)
         written |= set(j.writes)
     assert {j.cli_command for j in listed} == {
         "ingest", "normalize", "dedup", "quality train", "signals", "decontaminate", "select", "gate",
-        "tokenizer train", "emit",
+        "tokenizer train", "emit", "posttrain ingest", "posttrain normalize",
     }  # fmt: skip
 
 
