@@ -68,3 +68,13 @@ def emit_meta(workdir: str) -> str:
 def train_output(workdir: str, stage: str) -> str:
     """One training stage's output (checkpoints, metrics, loss.png)."""
     return storage.join(workdir, "train", stage)
+
+
+def posttrain_gates(workdir: str) -> str:
+    """The post-training gate's verdicts (``latest.json`` and one file per run), apart from pretraining's."""
+    return storage.join(workdir, "gates", "posttrain")
+
+
+def posttrain_emit_output(workdir: str) -> str:
+    """Packed SFT and preference-pair datasets, their blends and manifest."""
+    return storage.join(workdir, "posttrain_emit")
