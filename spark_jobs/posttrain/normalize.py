@@ -11,8 +11,10 @@ lid.176 with the Hangul-share and code-switching rules). A conversation also get
 - ``prompt_lang``: the last question (the last user turn before the final response); ``response_lang``: the final
   answer (the last assistant turn); ``lang_mismatch``: they disagree under
   :func:`quality.posttrain.signals.language_signals`' rule (``ko+en`` agrees with ``ko`` and ``en``, ``und`` with
-  anything, and a text under ``posttrain.normalize.mismatch_min_chars`` counts as ``und``). A Korean question
-  answered in English is flagged;
+  anything, and a text under ``posttrain.normalize.mismatch_min_chars`` counts as ``und``), where a text labelled
+  ``other`` only because fastText's confidence was under ``normalize.langid.min_score`` also counts as ``und``
+  (short English questions often score 0.3-0.5 for ``en``; on Anthropic HH that alone flagged 2 % of the pairs).
+  A Korean question answered in English is flagged;
 - dedup keys over the exact-dedup canonical form (``dedup.exact.canonical``,
   :func:`quality.dedup.canonical.content_hash`): ``first_user_hash`` is ``content_hash`` of the first user turn
   (the same hash a pretraining document of that text gets), ``prompt_hash`` hashes every turn before the final
@@ -43,6 +45,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
@@ -119,17 +122,33 @@ def _dialogue_text(msgs: Sequence[Message]) -> str:
     return "\n".join(m.content for m in msgs if m.role in ("user", "assistant"))
 
 
-def _mismatch(question: str, answer: str, labels: tuple[str, str], min_chars: int) -> bool:
-    """quality.posttrain.signals' rule over labels already computed."""
-    found = language_signals([question], [answer], lambda _texts: list(labels), min_chars)
-    return found[0]["lang_mismatch"] == 1.0
+class Label(NamedTuple):
+    """A text's language label (``lang``, as pretraining's ``documents.lang``) and the label its language agreement
+    is judged by (``sure``): ``und`` where the label is ``other`` only because fastText was not confident (short
+    English questions often score 0.3-0.5 for ``en``: they are not another language)."""
+
+    lang: str
+    sure: str
 
 
-Labeller = Callable[[Sequence[str]], list[str]]
+Labeller = Callable[[Sequence[str]], list[Label]]
 
 
 def labeller(cfg: NormalizeConfig) -> Labeller:
-    return lambda texts: [found[0] for found in identify(texts, cfg.langid)] if texts else []
+    """Labels of a list of texts: quality.langid.identify with the ``normalize.langid`` settings."""
+
+    def label(texts: Sequence[str]) -> list[Label]:
+        found = identify(texts, cfg.langid) if texts else []
+        return [Label(lang, "und" if lang == "other" and score < cfg.langid.min_score else lang)
+                for lang, _label, score, _ratios in found]  # fmt: skip
+
+    return label
+
+
+def _mismatch(question: str, answer: str, labels: tuple[Label, Label], min_chars: int) -> bool:
+    """quality.posttrain.signals' rule (language_signals) over labels already computed."""
+    found = language_signals([question], [answer], lambda _texts: [lb.sure for lb in labels], min_chars)
+    return found[0]["lang_mismatch"] == 1.0
 
 
 def check_conversation(messages: Sequence[dict], cfg: NormalizeConfig) -> list[Message] | Rejection:
@@ -166,19 +185,19 @@ def normalize_conversations(rows: Sequence[list[dict]], s: Settings, label: Labe
         if isinstance(c, Rejection):
             out.append(c)
             continue
-        turn_langs = [next(labels) for _ in c]
-        lang = next(labels)
+        turns = [next(labels) for _ in c]
+        turn_langs = [lb.lang for lb in turns]
+        lang = next(labels).lang
         prompt, _response = split_prompt_response(c)
         q, a = _last(prompt, "user"), _last(c, "assistant")
-        labels_qa = (turn_langs[q], turn_langs[a])
         out.append({
             "messages": [m.to_dict() for m in c],
             "turn_langs": turn_langs,
             "lang": lang,
             "lang_mix": sorted(Counter(turn_langs).items()),
-            "prompt_lang": labels_qa[0],
-            "response_lang": labels_qa[1],
-            "lang_mismatch": _mismatch(c[q].content, c[a].content, labels_qa, s.mismatch_min_chars),
+            "prompt_lang": turn_langs[q],
+            "response_lang": turn_langs[a],
+            "lang_mismatch": _mismatch(c[q].content, c[a].content, (turns[q], turns[a]), s.mismatch_min_chars),
             "n_turns": len(c),
             "n_chars": sum(len(m.content) for m in c),
             "prompt_hash": turns_hash(prompt, s.canonical),
@@ -204,10 +223,12 @@ def normalize_pairs(rows: Sequence[dict], s: Settings, label: Labeller) -> list[
             out.append(c)
             continue
         prompt, chosen, rejected = c
-        prompt_langs = [next(labels) for _ in prompt]
-        chosen_lang, rejected_lang, lang = next(labels), next(labels), next(labels)
+        prompt_labels = [next(labels) for _ in prompt]
+        chosen_label, rejected_label, lang = next(labels), next(labels), next(labels).lang
+        prompt_langs = [lb.lang for lb in prompt_labels]
         q = _last(prompt, "user")
         answer = chosen[_last(chosen, "assistant")].content
+        mismatch = _mismatch(prompt[q].content, answer, (prompt_labels[q], chosen_label), s.mismatch_min_chars)
         prompt_hash = turns_hash(prompt, s.canonical)
         pair_key = f"{prompt_hash}\x1d{turns_hash(chosen, s.canonical)}"
         out.append({
@@ -217,9 +238,9 @@ def normalize_pairs(rows: Sequence[dict], s: Settings, label: Labeller) -> list[
             "lang": lang,
             "prompt_turn_langs": prompt_langs,
             "prompt_lang": prompt_langs[q],
-            "chosen_lang": chosen_lang,
-            "rejected_lang": rejected_lang,
-            "lang_mismatch": _mismatch(prompt[q].content, answer, (prompt_langs[q], chosen_lang), s.mismatch_min_chars),
+            "chosen_lang": chosen_label.lang,
+            "rejected_lang": rejected_label.lang,
+            "lang_mismatch": mismatch,
             "n_chars": sum(len(m.content) for m in prompt)
             + max(sum(len(m.content) for m in chosen), sum(len(m.content) for m in rejected)),
             "prompt_hash": prompt_hash,
