@@ -35,7 +35,10 @@ CODEC_ERRORS: tuple[type[BaseException], ...] = _codec_errors()
 def describe(exc: BaseException) -> str:
     """``Type: message`` for a problem's detail (the codec's own words)."""
     text = str(exc).strip() or "(no message)"
-    return f"{type(exc).__name__}: {text}"
+    name = type(exc).__name__
+    if name == "error":  # zlib.error says nothing by its name alone
+        name = f"{type(exc).__module__}.error"
+    return f"{name}: {text}"
 
 
 Source = bytes | bytearray | memoryview | BinaryIO

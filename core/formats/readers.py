@@ -312,12 +312,26 @@ def iter_warc(source: Source, *, record_types: Sequence[str] = ("response", "res
     """WARC/ARC records (compressed or not, told from the bytes) of ``record_types`` as
     ``Raw(index, WarcRecord)``; a record whose header is broken is a ``corrupt_record`` (reading goes on), one
     cut short or unreadable ends the file with ``corrupt_file``."""
+    stream = as_stream(source)
+    arc = _is_arc(source if isinstance(source, bytes | bytearray | memoryview) else stream)
+    start = stream.tell() if getattr(stream, "seekable", lambda: False)() else None
+    items = _warc_items(stream, arc, record_types)
+    first = next(items, None)
+    if isinstance(first, Problem) and first.index == 0 and "non-chunked gzip" in first.detail and start is not None:
+        # a WARC gzipped as one stream, not record by record (warcio wants the latter): read it decompressed
+        stream.seek(start)
+        yield from _warc_items(open_decompressed(stream, "gzip"), arc, record_types)
+        return
+    if first is not None:
+        yield first
+        yield from items
+
+
+def _warc_items(stream, arc: bool, record_types: Sequence[str]) -> Iterator[Item]:
     from warcio.archiveiterator import ArchiveIterator
 
     index = 0
     try:
-        stream = as_stream(source)
-        arc = _is_arc(source if isinstance(source, bytes | bytearray | memoryview) else stream)
         for rec in ArchiveIterator(stream, arc2warc=True):
             broken = _broken_header(rec)
             if broken is None and rec.rec_type not in record_types:

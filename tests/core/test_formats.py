@@ -114,6 +114,39 @@ def test_gzip_with_a_flipped_byte_mid_file_is_a_corrupt_file_not_an_exception():
     assert [i.value for i in items if isinstance(i, Raw)][:5] == ROWS[:5]
 
 
+def test_a_flipped_byte_that_breaks_deflate_is_a_zlib_error_reported_not_raised():
+    import zlib
+
+    data = COMPRESS["gzip"](_jsonl(ROWS))
+    for pos in range(len(data) // 3, len(data)):  # the first flip that deflate itself rejects
+        bad = bytearray(data)
+        bad[pos] ^= 0xFF
+        try:
+            gzip.decompress(bytes(bad))
+        except zlib.error:
+            break
+        except Exception:  # noqa: BLE001 - a CRC or length error: try the next byte
+            continue
+    else:
+        pytest.fail("no flip gave a zlib.error")
+    items = list(formats.iter_jsonl(bytes(bad), "gzip"))
+    _check_order(items)
+    assert items[-1].kind == "corrupt_file" and items[-1].detail.startswith("zlib.error: Error -3")
+
+
+def test_arc_records_have_no_made_up_ids():
+    body = b"<html><body><p>hello arc world</p></body></html>"
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + body
+    version = b"1 0 Test\nURL IP-address Archive-date Content-type Archive-length\n"
+    arc = b"filedesc://test.arc 0.0.0.0 20050614070159 text/plain %d\n" % len(version) + version + b"\n"
+    arc += b"http://example.com/ 93.184.216.119 20140216050323 text/html %d\n" % len(http) + http + b"\n"
+    for data in (arc, gzip.compress(arc)):
+        (item,) = formats.iter_warc(data)
+        assert item.value.url == "http://example.com/" and item.value.payload == body
+        assert item.value.record_id is None  # warcio invents a random one per read: no stable key
+    assert next(formats.iter_warc(_warc())).value.record_id.startswith("<urn:uuid:")
+
+
 def test_zstd_with_several_frames_and_a_truncated_first_block():
     frames = b"".join(COMPRESS["zstd"](_jsonl(ROWS[i : i + 100])) for i in range(0, 400, 100))
     assert [i.value for i in formats.iter_jsonl(frames, "zstd")] == ROWS
@@ -243,6 +276,9 @@ def test_warc_records():
         assert [i.value.url for i in items] == ["http://x/0", "http://x/1", "http://x/2"]
         assert items[0].value.content_type == "text/html" and items[0].value.http_status == "200"
         assert items[1].value.payload == b"<html><p>page 1</p></html>"
+    whole = gzip.compress(_warc())  # gzipped as one stream, not record by record
+    assert [i.value.url for i in formats.iter_warc(whole)] == ["http://x/0", "http://x/1", "http://x/2"]
+    assert [i.value.url for i in formats.iter_warc(io.BytesIO(whole))] == ["http://x/0", "http://x/1", "http://x/2"]
 
 
 @pytest.mark.parametrize(
