@@ -8,9 +8,12 @@ Fixtures:
   ``raw_preference_pairs``, ``conversations``, ``preference_pairs`` and ``quarantine``, with the two jobs' stats
   (session-scoped: read it, don't write into it; ``copy_to(path)`` gives a private copy to write into);
 - ``run_posttrain``: a function ``(workdir, sources, **posttrain_section) -> PosttrainRun`` that runs both jobs on any
-  sources (the jobs through their ``JOB``, as the CLI runs them).
+  sources (the jobs through their ``JOB``, as the CLI runs them); :func:`write_corpus` writes the corpus anywhere.
 
-``EXPECTED`` says what each source holds: accepted records, rows, quarantined records per reason.
+``EXPECTED`` says what ingest makes of each source (records read and accepted, rows per table, quarantined records
+per reason), ``EXPECTED_NORMALIZE_REJECTED`` what normalize quarantines; the shared workdir ends with 16
+conversations (ko, en, ko+en; one planted Korean-question/English-answer mismatch, ``MISMATCH_Q``) and 11
+preference pairs (TRL explicit and implicit prompts, Anthropic HH with a multi-turn prompt, rated completions).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -245,7 +248,6 @@ class PosttrainRun:
     cfg: object  # spark_jobs.config.JobsConfig
     ingest: object  # core.stats.StageStats
     normalize: object
-    extra: dict = field(default_factory=dict)
 
     def copy_to(self, path: Path) -> str:
         """A private copy of the workdir (Delta tables are plain folders) to write into."""
