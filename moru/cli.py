@@ -61,9 +61,9 @@ def _session(cfg: MoruConfig, emits: bool = True):
 def _preflight(cfg: MoruConfig, jobs: Sequence[Job]) -> None:
     """Stop with exit code 2 and one paragraph per problem before Spark starts, when the workdir cannot be written,
     a source matches no file, the Delta jars are missing, ..."""
-    from spark_jobs import preflight
+    from spark_jobs.entry import preflight_problems
 
-    problems = preflight.check(cfg, sources=any(j.name == "ingest" for j in jobs))
+    problems = preflight_problems(cfg, [j.name for j in jobs])
     if problems:
         console.print(f"[red]{escape(chr(10).join(p.paragraph() for p in problems))}")
         raise typer.Exit(2)

@@ -83,9 +83,18 @@ def main(name: str | None = None, argv: Sequence[str] | None = None) -> None:
     print(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
 
 
-def _preflight(cfg, todo) -> str | None:
-    """The preflight problems as one message, or None."""
+def preflight_problems(cfg, names: Sequence[str]) -> list:
+    """What :mod:`spark_jobs.preflight` finds wrong with ``cfg`` for running the jobs ``names`` (sources are
+    checked only for the jobs that read them)."""
     from spark_jobs import preflight
 
-    problems = preflight.check(cfg, sources=any(j.name == "ingest" for j in todo))
+    problems = preflight.check(cfg, sources="ingest" in names)
+    if "posttrain_ingest" in names and hasattr(cfg, "posttrain"):
+        problems += preflight.check_sources(cfg.posttrain.sources, key="posttrain.sources")
+    return problems
+
+
+def _preflight(cfg, todo) -> str | None:
+    """The preflight problems as one message, or None."""
+    problems = preflight_problems(cfg, [j.name for j in todo])
     return "\n".join(p.paragraph() for p in problems) if problems else None
