@@ -211,19 +211,22 @@ BENCHMARK_SUBSTRINGS = Table(
 
 CONTAMINATION = Table(
     name="contamination",
-    key=("doc_id", "benchmark", "split", "example_id"),
+    key=("source_table", "doc_id", "turn_column", "turn", "benchmark", "split", "example_id"),
     ddl=(
         "doc_id STRING NOT NULL, benchmark STRING NOT NULL, split STRING NOT NULL, example_id STRING NOT NULL, "
         "matched_substring STRING NOT NULL, offset INT NOT NULL, matched_windows INT NOT NULL, mode STRING NOT NULL, "
-        "match STRING NOT NULL"
+        "match STRING NOT NULL, source_table STRING, turn_column STRING, turn INT, role STRING"
     ),
     doc=(
-        "one row per (document, benchmark example) found in it: the first matched substring (normalized), its "
-        "offset in the document's text (characters), how many of the document's checked windows matched the "
-        "example, the mode (sampled or exhaustive) and the match: `window` (a shared substring) or `whole` (an "
-        "example shorter than the window, contained whole)"
+        "one row per (document or turn, benchmark example) found in it: the first matched substring (normalized), "
+        "its offset in the text (characters), how many of the text's checked windows matched the example, the mode "
+        "(sampled or exhaustive) and the match: `window` (a shared substring) or `whole` (an example shorter than the "
+        "window, contained whole). source_table is the table doc_id belongs to (documents, conversations, "
+        "preference_pairs); a post-training row also names the turn: its column (messages, prompt, chosen, "
+        "rejected), its index there and its role (null for documents). Tables written before these columns get "
+        "them by schema evolution, their rows marked documents"
     ),
-    stats_columns=("doc_id", "benchmark", "split"),
+    stats_columns=("doc_id", "benchmark", "split", "source_table"),
 )
 
 EMITTED_DOCUMENTS = Table(
@@ -327,6 +330,101 @@ PREFERENCE_PAIRS = Table(
     stats_columns=("doc_id", "source", "lang", "n_chars", "ingested_at"),
 )
 
+# post-training dedup, signals, select (spark_jobs/posttrain/{dedup,signals,select}.py)
+POSTTRAIN_DUPLICATES = Table(
+    name="posttrain_duplicates",
+    key=("source_table", "doc_id", "key_kind"),
+    ddl=(
+        "source_table STRING NOT NULL, doc_id STRING NOT NULL, key_kind STRING NOT NULL, source STRING NOT NULL, "
+        "key_hash STRING NOT NULL, cluster_id STRING NOT NULL, cluster_size INT NOT NULL, is_keeper BOOLEAN NOT NULL, "
+        "keeper_doc_id STRING NOT NULL, response_chars INT NOT NULL, chosen_score DOUBLE, margin DOUBLE"
+    ),
+    doc=(
+        "one row per (conversation or preference pair, dedup key): key_kind first_user / prompt (conversations) or "
+        "pair (prompt + chosen); key_hash the hash of the key's canonical form; its cluster of exact and near "
+        "duplicates (cluster_id = the smallest doc_id in it), the cluster's keeper, and what the keeper rule ranked "
+        "by (response_chars of the final response or the chosen one, chosen_score, margin = chosen - rejected score)"
+    ),
+    stats_columns=("source_table", "doc_id", "key_kind", "cluster_id", "cluster_size"),
+)
+
+
+def _posttrain_signals_ddl() -> str:
+    # the kernel's signals in its order, then the language one (quality.posttrain.signals)
+    from quality.posttrain.schema import Message
+    from quality.posttrain.signals import conversation_signals
+
+    names = [*conversation_signals([Message("user", "q"), Message("assistant", "a")]), "lang_mismatch"]
+    return ", ".join(f"{n} DOUBLE NOT NULL" for n in names)
+
+
+POSTTRAIN_SIGNALS = Table(
+    name="posttrain_signals",
+    key=("source_table", "doc_id", "side"),
+    ddl="source_table STRING NOT NULL, doc_id STRING NOT NULL, side STRING NOT NULL, lang STRING NOT NULL, "
+    + _posttrain_signals_ddl(),
+    doc=(
+        "numbers only, no thresholds: quality.posttrain.signals of each conversation's final response (side "
+        "`response`) and of each preference pair's chosen and rejected responses (sides `chosen`, `rejected`, each "
+        "after the pair's prompt): lengths, Gopher repetition, refusal phrases (ko/en), chat-template leftovers, "
+        "and lang_mismatch (1.0 when the prompt's and the response's languages differ); lang is the response's"
+    ),
+    stats_columns=("source_table", "doc_id", "side", "lang"),
+)
+
+POSTTRAIN_SELECTION = Table(
+    name="posttrain_selection",
+    key=("source_table", "doc_id"),
+    ddl=(
+        "source_table STRING NOT NULL, doc_id STRING NOT NULL, source STRING NOT NULL, lang STRING NOT NULL, "
+        "n_chars INT NOT NULL, kept BOOLEAN NOT NULL, dropped_at STRING, first_failed_rule STRING, "
+        "failed_rules ARRAY<STRING> NOT NULL, contaminated BOOLEAN NOT NULL, rules_fingerprint STRING NOT NULL"
+    ),
+    doc=(
+        "one row per conversation and preference pair: kept or not by the post-training select step; a dropped row "
+        "names the step that dropped it (language, dedup, signals, contamination), its first failing rule and every "
+        "failing rule (duplicate:prompt, refusal_at_start>0, rejected:template_markers_response>0, "
+        "contaminated:gsm8k, ...); rules_fingerprint hashes the settings that decided it"
+    ),
+    stats_columns=("source_table", "doc_id", "source", "lang", "dropped_at"),
+)
+
+SFT_CORPUS = Table(
+    name="sft_corpus",
+    key=("doc_id",),
+    ddl=(
+        f"doc_id STRING NOT NULL, source STRING NOT NULL, messages {_MESSAGES} NOT NULL, "
+        "turn_langs ARRAY<STRING> NOT NULL, lang STRING NOT NULL, prompt_lang STRING NOT NULL, "
+        "response_lang STRING NOT NULL, lang_mismatch BOOLEAN NOT NULL, n_turns INT NOT NULL, n_chars INT NOT NULL, "
+        "assistant_chars INT NOT NULL, first_user_key STRING, prompt_key STRING, contaminated BOOLEAN NOT NULL, "
+        "rules_fingerprint STRING NOT NULL"
+    ),
+    doc=(
+        "the conversations the post-training select step kept, ready for SFT emission: messages, languages, "
+        "characters in all and in assistant turns; first_user_key / prompt_key are the dedup keys' hashes "
+        "(posttrain_duplicates; null when that key is not deduplicated), contaminated whether a benchmark substring "
+        "was found in a turn (false unless posttrain.select.drop_contaminated is off)"
+    ),
+    stats_columns=("doc_id", "source", "lang", "n_turns", "n_chars"),
+)
+
+PREFERENCE_CORPUS = Table(
+    name="preference_corpus",
+    key=("doc_id",),
+    ddl=(
+        f"doc_id STRING NOT NULL, source STRING NOT NULL, prompt {_MESSAGES} NOT NULL, chosen {_MESSAGES} NOT NULL, "
+        f"rejected {_MESSAGES} NOT NULL, chosen_score DOUBLE, rejected_score DOUBLE, lang STRING NOT NULL, "
+        "prompt_lang STRING NOT NULL, chosen_lang STRING NOT NULL, rejected_lang STRING NOT NULL, "
+        "lang_mismatch BOOLEAN NOT NULL, n_chars INT NOT NULL, pair_key STRING, contaminated BOOLEAN NOT NULL, "
+        "rules_fingerprint STRING NOT NULL"
+    ),
+    doc=(
+        "the preference pairs the post-training select step kept, ready for DPO / SimPO emission; pair_key is the "
+        "hash of the dedup key prompt + chosen (posttrain_duplicates; null when pairs are not deduplicated)"
+    ),
+    stats_columns=("doc_id", "source", "lang", "n_chars"),
+)
+
 ALL_TABLES = {
     t.name: t
     for t in (
@@ -348,6 +446,11 @@ ALL_TABLES = {
         RAW_PREFERENCE_PAIRS,
         CONVERSATIONS,
         PREFERENCE_PAIRS,
+        POSTTRAIN_DUPLICATES,
+        POSTTRAIN_SIGNALS,
+        POSTTRAIN_SELECTION,
+        SFT_CORPUS,
+        PREFERENCE_CORPUS,
     )
 }
 

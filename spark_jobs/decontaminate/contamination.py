@@ -1,6 +1,12 @@
 """Decontamination jobs: benchmark examples → Delta ``benchmark_substrings``; ``documents`` ×
 ``benchmark_substrings`` → Delta ``contamination``.
 
+The matching is one function over any frame of ``(text_id, text)`` rows (:func:`find_matches`): pretraining
+calls it with the documents, post-training (spark_jobs.posttrain.decontaminate) with every turn of its
+conversations and preference pairs. ``contamination`` says where each match is (``source_table``; for
+post-training rows also ``turn_column``, ``turn`` and ``role``), and each job replaces only its own tables' rows
+(:func:`write_contamination`), so neither erases the other's.
+
 The method is EXAONE 3.5's (technical report §2.2): normalize the test examples, take every
 S-character substring (S = 50, stride 1), and flag a training document when a substring of its
 normalized text is among them. Two modes:
@@ -25,6 +31,8 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -164,19 +172,24 @@ def build_substrings(
     return stats
 
 
-# ---------------------------------------------------------------------------- document side
+# ---------------------------------------------------------------------------- text side
 
-_WIN_DDL = "doc_key BIGINT, hash BIGINT, norm_offset INT, offset INT"
+_WIN_DDL = "text_key BIGINT, hash BIGINT, norm_offset INT, offset INT"
+# what find_matches gives for each (text, example) found: the text's id, the example, the first match
+MATCH_DDL = (
+    "text_id STRING, benchmark STRING, split STRING, example_id STRING, matched_windows INT, offset INT, "
+    "norm_offset INT, match STRING, matched_substring STRING"
+)
 
 
 def _window_mapper(cfg: ContaminationConfig, sizes: tuple[int, ...]):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            keys = batch.column("doc_key").to_numpy()
-            ids = batch.column("doc_id").to_pylist()
+            keys = batch.column("text_key").to_numpy()
+            ids = batch.column("text_id").to_pylist()
             out_key, out_hash, out_norm, out_off = [], [], [], []
             for i, text in enumerate(batch.column("text").to_pylist()):
-                norm, offsets = _normalize_with_offsets(text)
+                norm, offsets = _normalize_with_offsets(text or "")
                 offsets = np.asarray(offsets, dtype=np.int32)
                 starts = None
                 for size in sizes:
@@ -199,7 +212,7 @@ def _window_mapper(cfg: ContaminationConfig, sizes: tuple[int, ...]):
                 continue
             yield pa.RecordBatch.from_arrays(
                 [pa.array(np.concatenate(a)) for a in (out_key, out_hash, out_norm, out_off)],
-                names=["doc_key", "hash", "norm_offset", "offset"],
+                names=["text_key", "hash", "norm_offset", "offset"],
             )
 
     return run
@@ -207,12 +220,12 @@ def _window_mapper(cfg: ContaminationConfig, sizes: tuple[int, ...]):
 
 def _matched_text(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """The matched substring of each candidate; a short example's candidate is kept only when the
-    document contains the whole normalized example (its offset is then the example's first place)."""
+    text contains the whole normalized example (its offset is then the example's first place)."""
     for batch in batches:
         keep, subs, offs = [], [], []
         cols = [batch.column(c).to_pylist() for c in ("text", "norm_offset", "offset", "window", "match", "normalized")]
         for text, start, offset, window, match, example in zip(*cols, strict=True):
-            norm, offsets = _normalize_with_offsets(text)
+            norm, offsets = _normalize_with_offsets(text or "")
             if match == "whole":
                 at = norm.find(example)
                 keep.append(at >= 0)
@@ -228,10 +241,25 @@ def _matched_text(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]
         yield out.filter(pa.array(keep))
 
 
-def run(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> StageStats:
-    """``documents`` → ``contamination`` (overwritten: the documents and test sets as they are now)."""
-    started = time.time()
-    stats = StageStats("decontaminate")
+@dataclass
+class Matches:
+    """What :func:`find_matches` found: ``rows`` (``MATCH_DDL`` + ``mode``; lazy, read it while the context is
+    open), the substrings matched against, the candidate (text, example) pairs and whether the join broadcast."""
+
+    rows: DataFrame
+    benchmark_substrings: int
+    candidates: int
+    broadcast: bool
+
+
+@contextmanager
+def find_matches(spark: SparkSession, workdir: str, texts: DataFrame, cfg: ContaminationConfig) -> Iterator[Matches]:
+    """Every (text, benchmark example) where the text holds one of the example's indexed substrings.
+
+    ``texts`` is any frame with a unique ``text_id`` (string) and a ``text`` column: the documents (pretraining),
+    the turns of conversations and preference pairs (post-training). The one matching kernel for both; the caller
+    writes the rows (with its own provenance) inside the ``with`` block, since they read a cached frame.
+    """
     for t in (tables.BENCHMARK_EXAMPLES, tables.BENCHMARK_SUBSTRINGS):
         if not tables.exists(spark, workdir, t):
             raise FileNotFoundError(f"{t.name} does not exist yet: build it from the benchmarks first")
@@ -249,13 +277,14 @@ def run(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> StageSta
         "hash", _ex_key("benchmark", "split", "example_id").alias("ex_key")
     )
     n_subs = subs.count()
-    if n_subs <= cfg.broadcast_max_rows:
+    broadcast = n_subs <= cfg.broadcast_max_rows
+    if broadcast:
         subs = F.broadcast(subs)
-    docs = tables.read(spark, workdir, tables.DOCUMENTS).select("doc_id", "text", F.xxhash64("doc_id").alias("doc_key"))
-    windows = docs.mapInArrow(_window_mapper(cfg, sizes), _WIN_DDL)
+    keyed = texts.select("text_id", "text", F.xxhash64("text_id").alias("text_key"))
+    windows = keyed.mapInArrow(_window_mapper(cfg, sizes), _WIN_DDL)
     candidates = (
         windows.join(subs, "hash")
-        .groupBy("doc_key", "ex_key")
+        .groupBy("text_key", "ex_key")
         .agg(
             F.countDistinct("norm_offset").cast("int").alias("matched_windows"),
             F.min(F.struct("offset", "norm_offset")).alias("first"),
@@ -276,34 +305,112 @@ def run(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> StageSta
         )  # fmt: skip
         .persist()
     )
-    n_candidates = candidates.count()
-    pairs = F.broadcast(candidates) if n_candidates <= cfg.broadcast_max_rows // 10 else candidates
-    matched = (
-        docs.join(pairs, "doc_key")
-        .select(
-            "doc_id",
-            "benchmark",
-            "split",
-            "example_id",
-            "matched_windows",
-            F.col("first.offset").alias("offset"),
-            F.col("first.norm_offset").alias("norm_offset"),
-            "window",
-            "match",
-            "normalized",
-            "text",
-        )  # fmt: skip
-        .mapInArrow(
-            _matched_text,
-            "doc_id STRING, benchmark STRING, split STRING, example_id STRING, matched_windows INT, offset INT, "
-            "norm_offset INT, match STRING, matched_substring STRING",
+    try:
+        n_candidates = candidates.count()
+        pairs = F.broadcast(candidates) if n_candidates <= cfg.broadcast_max_rows // 10 else candidates
+        rows = (
+            keyed.join(pairs, "text_key")
+            .select(
+                "text_id",
+                "benchmark",
+                "split",
+                "example_id",
+                "matched_windows",
+                F.col("first.offset").alias("offset"),
+                F.col("first.norm_offset").alias("norm_offset"),
+                "window",
+                "match",
+                "normalized",
+                "text",
+            )  # fmt: skip
+            .mapInArrow(_matched_text, MATCH_DDL)
+            .withColumn("mode", F.lit(cfg.mode))
         )
-        .withColumn("mode", F.lit(cfg.mode))
-    )
-    written = tables.overwrite(spark, matched, workdir, tables.CONTAMINATION)
-    candidates.unpersist()
+        yield Matches(rows, n_subs, n_candidates, broadcast)
+    finally:
+        candidates.unpersist()
+
+
+# ---------------------------------------------------------------------------- the contamination table
+
+# the provenance columns added with post-training decontamination; a table written before them gets them (null),
+# and its rows, which can only have come from documents, are marked source_table = 'documents'
+PROVENANCE_COLUMNS = ("source_table", "turn_column", "turn", "role")
+DOCUMENTS_TABLE = tables.DOCUMENTS.name
+
+
+def ensure_contamination_schema(spark: SparkSession, workdir: str) -> list[str]:
+    """Bring an existing ``contamination`` table to the declared schema (Delta schema evolution: ADD COLUMNS);
+    the columns added (none when it is current or does not exist)."""
+    if not tables.exists(spark, workdir, tables.CONTAMINATION):
+        return []
+    have = set(tables.read(spark, workdir, tables.CONTAMINATION).columns)
+    missing = [f for f in tables.CONTAMINATION.schema.fields if f.name not in have]
+    if not missing:
+        return []
+    uri = tables.table_uri(workdir, tables.CONTAMINATION)
+    columns = ", ".join(f"`{f.name}` {f.dataType.simpleString().upper()}" for f in missing)
+    spark.sql(f"ALTER TABLE delta.`{uri}` ADD COLUMNS ({columns})")
+    if "source_table" in {f.name for f in missing}:
+        from delta.tables import DeltaTable
+
+        DeltaTable.forPath(spark, uri).update("source_table IS NULL", {"source_table": F.lit(DOCUMENTS_TABLE)})
+    log.info("contamination: added columns %s (rows before them are from documents)", [f.name for f in missing])
+    return [f.name for f in missing]
+
+
+def write_contamination(spark: SparkSession, workdir: str, rows: DataFrame, source_tables: tuple[str, ...]) -> int:
+    """Replace the ``contamination`` rows of ``source_tables`` with ``rows`` (every one of which must come from
+    them) in one commit, leaving other tables' rows as they are: pretraining and post-training decontamination
+    each own their rows. Returns the rows written."""
+    from delta.tables import DeltaTable
+
+    ensure_contamination_schema(spark, workdir)
+    tables.ensure(spark, workdir, tables.CONTAMINATION)
+    uri = tables.table_uri(workdir, tables.CONTAMINATION)
+    where = "source_table IN (" + ", ".join(f"'{t}'" for t in source_tables) + ")"
+    rows.select(*tables.CONTAMINATION.columns).write.format("delta").mode("overwrite").option(
+        "replaceWhere", where
+    ).save(uri)
+    metrics = DeltaTable.forPath(spark, uri).history(1).select("operationMetrics").head()[0] or {}
+    return int(metrics.get("numOutputRows", 0))
+
+
+def read_contamination(spark: SparkSession, workdir: str, source_table: str | None = None) -> DataFrame | None:
+    """The ``contamination`` rows (of ``source_table`` only, when given), or None without a table. A table
+    written before the provenance columns reads as if it had them (its rows are documents')."""
+    if not tables.exists(spark, workdir, tables.CONTAMINATION):
+        return None
+    df = tables.read(spark, workdir, tables.CONTAMINATION)
+    if "source_table" not in df.columns:
+        df = df.withColumn("source_table", F.lit(DOCUMENTS_TABLE))
+    for name in PROVENANCE_COLUMNS[1:]:
+        if name not in df.columns:
+            df = df.withColumn(name, F.lit(None).cast("int" if name == "turn" else "string"))
+    return df if source_table is None else df.filter(F.col("source_table") == source_table)
+
+
+# ---------------------------------------------------------------------------- documents
+
+
+def run(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> StageStats:
+    """``documents`` → the ``contamination`` rows of ``source_table = 'documents'`` (replaced: the documents and
+    test sets as they are now; post-training rows are left alone)."""
+    started = time.time()
+    stats = StageStats("decontaminate")
+    docs = tables.read(spark, workdir, tables.DOCUMENTS).select(F.col("doc_id").alias("text_id"), "text")
+    with find_matches(spark, workdir, docs, cfg) as found:
+        rows = found.rows.select(
+            F.col("text_id").alias("doc_id"),
+            "*",
+            F.lit(DOCUMENTS_TABLE).alias("source_table"),
+            F.lit(None).cast("string").alias("turn_column"),
+            F.lit(None).cast("int").alias("turn"),
+            F.lit(None).cast("string").alias("role"),
+        )
+        written = write_contamination(spark, workdir, rows, (DOCUMENTS_TABLE,))
     n_docs = docs.count()
-    flagged = tables.read(spark, workdir, tables.CONTAMINATION).select("doc_id").distinct().count()
+    flagged = read_contamination(spark, workdir, DOCUMENTS_TABLE).select("doc_id").distinct().count()
     stats.rows_in = n_docs
     stats.rows_out = n_docs - flagged
     stats.rows_rejected = flagged  # flagged, kept in documents; the select step drops them
@@ -311,10 +418,10 @@ def run(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> StageSta
     stats.extra = {
         "mode": cfg.mode,
         "contamination_rows": written,
-        "candidates": n_candidates,
-        "short_candidates_not_contained": n_candidates - written,
-        "benchmark_substrings": n_subs,
-        "broadcast": n_subs <= cfg.broadcast_max_rows,
+        "candidates": found.candidates,
+        "short_candidates_not_contained": found.candidates - written,
+        "benchmark_substrings": found.benchmark_substrings,
+        "broadcast": found.broadcast,
     }
     stats.seconds = time.time() - started
     stats.check()
@@ -359,10 +466,9 @@ def fingerprint(rows: list[tuple[str, str, str, str]], cfg: ContaminationConfig)
     return h.hexdigest()
 
 
-def run_stage(spark: SparkSession, workdir: str, cfg: DecontaminateConfig) -> StageStats:
-    """Flag ``documents`` against the configured test sets, rebuilding ``benchmark_examples`` and
-    ``benchmark_substrings`` only when the examples, the window sizes or the normalization changed."""
-    started = time.time()
+def ensure_index(spark: SparkSession, workdir: str, cfg: DecontaminateConfig) -> dict[str, object]:
+    """Build ``benchmark_examples`` and ``benchmark_substrings`` from the configured test sets, unless they are
+    already built from the same examples, window sizes and normalization; what was found, for the stats."""
     if not cfg.benchmarks:
         raise ValueError("decontaminate.benchmarks is empty: name the benchmark test sets to check against")
     rows = example_rows(cfg)
@@ -376,14 +482,16 @@ def run_stage(spark: SparkSession, workdir: str, cfg: DecontaminateConfig) -> St
         frame = local_frame(spark, rows, _EXAMPLE_ROWS)
         sub_stats = build_substrings(spark, workdir, frame, cfg, fingerprint=fp)
         n_examples, n_short = sub_stats.rows_in, sub_stats.rows_rejected
+    return {"benchmark_examples": n_examples, "examples_too_short": n_short, "benchmark_substrings_reused": reused}
+
+
+def run_stage(spark: SparkSession, workdir: str, cfg: DecontaminateConfig) -> StageStats:
+    """Flag ``documents`` against the configured test sets, rebuilding ``benchmark_examples`` and
+    ``benchmark_substrings`` only when the examples, the window sizes or the normalization changed."""
+    started = time.time()
+    index = ensure_index(spark, workdir, cfg)
     stats = run(spark, workdir, cfg)
-    stats.extra.update(
-        {
-            "benchmark_examples": n_examples,
-            "examples_too_short": n_short,
-            "benchmark_substrings_reused": reused,
-        }
-    )
+    stats.extra.update(index)
     stats.seconds = time.time() - started
     return stats
 

@@ -285,48 +285,46 @@ def run(spark: SparkSession, workdir: str, cfg: PosttrainDedupConfig | None = No
         stats.rows_out = stats.rows_in
         stats.check()
         return stats
-    keyed = keyed.localCheckpoint(eager=True)  # read by the exact, near, member and keeper steps
-    edges = _exact_edges(keyed)
     if cfg.near:
+        keyed = keyed.localCheckpoint(eager=True)  # read by the exact, near, member and keeper steps
         groups = [(CONVERSATIONS, k) for k in cfg.conversation_keys] + ([(PAIRS, "pair")] if cfg.pairs else [])
+        edges = _exact_edges(keyed)
         near = _near_edges(keyed, groups, cfg.minhash)
         if near is not None:
             edges = edges.unionByName(near)
-    components, rounds = connected_components(edges, cfg.minhash.max_iterations)
-    members = keyed.drop("signature", "key_text").join(
-        components.select(F.col("node"), F.col("component")), "node", "left"
-    )
-    clustered = members.withColumn(
-        "cluster_id", F.substring_index(F.coalesce("component", "node"), ":", -1)
-    )  # the root node's doc_id
+        components, rounds = connected_components(edges, cfg.minhash.max_iterations)
+        members = keyed.drop("signature", "key_text").join(components, "node", "left")
+        # the component is its smallest node; a node in no edge is a cluster of its own
+        clustered = members.withColumn("cluster_id", F.substring_index(F.coalesce("component", "node"), ":", -1))
+    else:  # exact groups are the clusters: no graph to walk
+        rounds = 0
+        group = Window.partitionBy("source_table", "key_kind", "key_hash")
+        clustered = keyed.drop("signature", "key_text").withColumn("cluster_id", F.min("doc_id").over(group))
     out = choose_keepers(clustered, cfg)
     written = tables.overwrite(spark, out, workdir, tables.POSTTRAIN_DUPLICATES)
-    result = tables.read(spark, workdir, tables.POSTTRAIN_DUPLICATES)
-    by_kind = {
-        r["key_kind"]: r
-        for r in result.groupBy("key_kind")
-        .agg(
-            F.sum((~F.col("is_keeper")).cast("int")).alias("duplicates"),
-            F.countDistinct(F.when(F.col("cluster_size") > 1, F.col("cluster_id"))).alias("clusters"),
-        )
-        .collect()
-    }
-    dropped = (
-        result.groupBy("source_table", "doc_id")
-        .agg(F.min(F.when(~F.col("is_keeper"), F.col("key_kind"))).alias("first_kind"))
-        .filter(F.col("first_kind").isNotNull())
-        .groupBy("first_kind")
+    # one small query for the counts: how many examples lost which keys (the first one in name order is the reason)
+    lost = (
+        tables.read(spark, workdir, tables.POSTTRAIN_DUPLICATES)
+        .groupBy("source_table", "doc_id")
+        .agg(F.array_sort(F.collect_list(F.when(~F.col("is_keeper"), F.col("key_kind")))).alias("kinds"))
+        .groupBy("kinds")
         .count()
         .collect()
     )
-    stats.rows_rejected = sum(r["count"] for r in dropped)
+    by_reason: dict[str, int] = {}
+    by_key: dict[str, int] = {}
+    for r in lost:
+        if r["kinds"]:
+            by_reason[f"duplicate:{r['kinds'][0]}"] = by_reason.get(f"duplicate:{r['kinds'][0]}", 0) + r["count"]
+            for kind in r["kinds"]:
+                by_key[kind] = by_key.get(kind, 0) + r["count"]
+    stats.rows_rejected = sum(by_reason.values())
     stats.rows_out = stats.rows_in - stats.rows_rejected
-    stats.by_reason = {f"duplicate:{r['first_kind']}": r["count"] for r in dropped}
+    stats.by_reason = by_reason
     stats.extra = {
         "rows": written,
         "inputs": counts,
-        "duplicates_by_key": {k: r["duplicates"] or 0 for k, r in by_kind.items()},
-        "clusters_by_key": {k: r["clusters"] or 0 for k, r in by_kind.items()},
+        "duplicates_by_key": by_key,
         "component_rounds": rounds,
         "canonical_form": cfg.canonical.key(),
     }

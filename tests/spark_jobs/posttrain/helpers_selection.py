@@ -34,7 +34,8 @@ def _plain(field: T.StructField):
     raise TypeError(f"no plain value for {field.name} {t}")
 
 
-def _row(table: tables.Table, values: dict) -> tuple:
+def table_row(table: tables.Table, values: dict) -> tuple:
+    """``values`` in ``table``'s column order, plain values for the columns it leaves out."""
     return tuple(values[f.name] if f.name in values else _plain(f) for f in table.schema.fields)
 
 
@@ -69,7 +70,7 @@ def write_conversations(spark, workdir: str, rows: list[dict]) -> None:
             "n_turns": len(msgs),
             "n_chars": n_chars,
         }
-        out.append(_row(tables.CONVERSATIONS, values))
+        out.append(table_row(tables.CONVERSATIONS, values))
     tables.overwrite(spark, local_frame(spark, out, tables.CONVERSATIONS.schema), workdir, tables.CONVERSATIONS)
 
 
@@ -86,5 +87,5 @@ def write_pairs(spark, workdir: str, rows: list[dict]) -> None:
             "rejected_lang": r["lang"],
             "n_chars": prompt_chars + longer,
         }
-        out.append(_row(tables.PREFERENCE_PAIRS, values))
+        out.append(table_row(tables.PREFERENCE_PAIRS, values))
     tables.overwrite(spark, local_frame(spark, out, tables.PREFERENCE_PAIRS.schema), workdir, tables.PREFERENCE_PAIRS)
