@@ -88,9 +88,11 @@ def preflight_problems(cfg, names: Sequence[str]) -> list:
     checked only for the jobs that read them)."""
     from spark_jobs import preflight
 
-    problems = preflight.check(cfg, sources="ingest" in names)
-    if "posttrain_ingest" in names and hasattr(cfg, "posttrain"):
-        problems += preflight.check_sources(cfg.posttrain.sources, key="posttrain.sources")
+    post = getattr(getattr(cfg, "posttrain", None), "sources", None) or []
+    # a config may hold only post-training sources: then pretraining's empty list is not a problem
+    problems = preflight.check(cfg, sources="ingest" in names and (bool(cfg.sources) or not post))
+    if "posttrain_ingest" in names and post:
+        problems += preflight.check_sources(post, key="posttrain.sources")
     return problems
 
 
