@@ -313,7 +313,7 @@ def _hostile_folder(root: Path) -> list[str]:
     (root / "sub" / "three.jsonl").write_bytes(_jsonl(_docs(3, "sub")))
     for name in HOSTILE_NAMES:
         (root / name).write_bytes(_jsonl([{"text": f"{EN} {name}"}]))
-    big = _jsonl(_docs(3000, "long text " * 5))
+    big = _jsonl(_docs(1200, "long text " * 5))
     (root / "not-zstd.jsonl.zst").write_bytes(big[:500])
     flipped = bytearray(gzip.compress(big, mtime=0))
     flipped[len(flipped) // 2] ^= 0xFF
