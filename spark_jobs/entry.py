@@ -33,6 +33,8 @@ def parser(name: str | None) -> argparse.ArgumentParser:
         p.add_argument("job", choices=commands, help="the job (or CLI command) to run")
     p.add_argument("--config", required=True, help="the moru YAML config")
     p.add_argument("--force", action="store_true", help="redo the work even when its inputs did not change")
+    p.add_argument("--skip-checks", action="store_true", help="do not run the preflight checks before Spark starts")
+    p.add_argument("--verbose", action="store_true", help="show the traceback of a failure preflight explains")
     return p
 
 
@@ -49,7 +51,7 @@ def main(name: str | None = None, argv: Sequence[str] | None = None) -> None:
         _say(str(exc))
         sys.exit(2)
     todo = select_jobs(jobs(), wanted)
-    problems = _preflight(cfg, todo)
+    problems = None if args.skip_checks else _preflight(cfg, todo)
     if problems:
         _say(problems)
         sys.exit(2)
@@ -79,6 +81,8 @@ def main(name: str | None = None, argv: Sequence[str] | None = None) -> None:
         if message is None:
             raise
         _say(message)
+        if args.verbose:
+            raise
         sys.exit(2)
     print(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
 
