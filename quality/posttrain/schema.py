@@ -5,10 +5,9 @@ The dict forms are what Spark rows hold: a message is ``{"role", "content"}``; a
 "rejected": [...], "chosen_score", "rejected_score"}`` (scores may be None). ``from_dict``
 inverts ``to_dict`` exactly and refuses anything else (unknown role, non-string content).
 
-Ids follow pretraining's ``doc_id`` (spark_jobs/ingest/records.py): a 128-bit BLAKE2b over
-``(source, record_key)``, with ``record_key`` ``"id:<the record's own id>"`` when the source has
-ids and ``"sha:<content hash>"`` when it has none. ``stable_id`` here is the same function,
-repeated because quality/ may not import spark_jobs/ (tests check they agree); it belongs in core/.
+Ids follow pretraining's ``doc_id`` (:mod:`core.ids`): a 128-bit BLAKE2b over ``(source, record_key)``, with
+``record_key`` ``"id:<the record's own id>"`` when the source has ids and ``"sha:<content hash>"`` when it has
+none.
 """
 
 from __future__ import annotations
@@ -19,24 +18,9 @@ from dataclasses import dataclass
 
 import orjson
 
+from core.ids import doc_id, stable_id  # noqa: F401 - re-exported: the id convention
+
 ROLES = ("system", "user", "assistant", "tool")
-
-
-def stable_id(*parts: str) -> str:
-    """128-bit hex id from its parts; the same parts give the same id on any machine.
-
-    Byte for byte ``spark_jobs.ingest.records.stable_id``.
-    """
-    h = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return h.hexdigest()
-
-
-def doc_id(source: str, record_key: str) -> str:
-    """The row id: the same convention as pretraining's ``doc_id``."""
-    return stable_id(source, record_key)
 
 
 def _content_hash(obj) -> str:

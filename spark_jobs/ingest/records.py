@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from core.ids import doc_id, stable_id  # noqa: F401 - re-exported: the id convention
 from spark_jobs.ingest.config import FieldMapping
 
 # Every reason a record can be quarantined for (the ``quarantine.reason`` column).
@@ -57,19 +58,6 @@ class RecordError(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-def stable_id(*parts: str) -> str:
-    """128-bit hex id from its parts; the same parts give the same id on any machine."""
-    h = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return h.hexdigest()
-
-
-def doc_id(source: str, record_key: str) -> str:
-    return stable_id(source, record_key)
 
 
 def record_sha1(text: str, url: str | None, metadata: dict[str, str]) -> str:

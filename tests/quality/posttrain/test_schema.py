@@ -69,8 +69,8 @@ def test_from_dict_refuses_what_to_dict_never_writes():
 
 
 def test_stable_id_is_pretraining_doc_id():
-    from spark_jobs.ingest.records import doc_id as ingest_doc_id
-    from spark_jobs.ingest.records import stable_id as ingest_stable_id
+    from core.ids import doc_id as ingest_doc_id
+    from core.ids import stable_id as ingest_stable_id
 
     for parts in [("a",), ("src", "id:7"), ("한국어", "pos:x.jsonl:3"), ("", "")]:
         assert stable_id(*parts) == ingest_stable_id(*parts)
