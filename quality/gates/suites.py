@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from quality.gates.config import DocumentsGateConfig, TableGateConfig, TrainingCorpusGateConfig
+from quality.gates.config import DocumentsGateConfig, LanguageShare, TableGateConfig, TrainingCorpusGateConfig
 
 # whitespace only (or empty); (?U) makes \s match Unicode spaces too (Spark's rlike is Java regex)
 BLANK_TEXT_REGEX = r"(?U)^\s*$"
@@ -33,6 +33,35 @@ def _meta(check: str, **extra) -> dict:
 def _mostly(value: float) -> float:
     # 1 - 0.95 is 0.050000000000000044: a corpus at exactly the bound must pass
     return round(value, 9)
+
+
+def language_share_expectations(
+    language_share: Mapping[str, LanguageShare], rows: str = "documents"
+) -> list[gxe.Expectation]:
+    """The bounds on each language's share of the rows (``lang``), as two exact row-wise expectations each."""
+    out: list[gxe.Expectation] = []
+    for lang, share in language_share.items():
+        if share.min > 0:
+            out.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="lang",
+                    value_set=[lang],
+                    mostly=_mostly(share.min),
+                    meta=_meta(f"lang_share_min:{lang}", lang=lang, bound=share.min),
+                    description=f"share of {rows} with lang {lang!r} is at least {share.min:g}",
+                )
+            )
+        if share.max < 1:
+            out.append(
+                gxe.ExpectColumnValuesToNotBeInSet(
+                    column="lang",
+                    value_set=[lang],
+                    mostly=_mostly(1 - share.max),
+                    meta=_meta(f"lang_share_max:{lang}", lang=lang, bound=share.max),
+                    description=f"share of {rows} with lang {lang!r} is at most {share.max:g}",
+                )
+            )
+    return out
 
 
 def _common(cfg: TableGateConfig, schema: Mapping[str, str]) -> list[gxe.Expectation]:
@@ -57,27 +86,7 @@ def _common(cfg: TableGateConfig, schema: Mapping[str, str]) -> list[gxe.Expecta
     # row-wise (not expect_column_distinct_values_to_be_in_set): it counts the offending rows, and GX
     # 1.24's Data Docs fail to render a failed distinct-values result
     add(gxe.ExpectColumnValuesToBeInSet(column="lang", value_set=list(cfg.languages), meta=_meta("lang_set")))
-    for lang, share in cfg.language_share.items():
-        if share.min > 0:
-            add(
-                gxe.ExpectColumnValuesToBeInSet(
-                    column="lang",
-                    value_set=[lang],
-                    mostly=_mostly(share.min),
-                    meta=_meta(f"lang_share_min:{lang}", lang=lang, bound=share.min),
-                    description=f"share of documents with lang {lang!r} is at least {share.min:g}",
-                )
-            )
-        if share.max < 1:
-            add(
-                gxe.ExpectColumnValuesToNotBeInSet(
-                    column="lang",
-                    value_set=[lang],
-                    mostly=_mostly(1 - share.max),
-                    meta=_meta(f"lang_share_max:{lang}", lang=lang, bound=share.max),
-                    description=f"share of documents with lang {lang!r} is at most {share.max:g}",
-                )
-            )
+    out.extend(language_share_expectations(cfg.language_share))
     add(
         gxe.ExpectColumnValuesToBeBetween(
             column="n_chars", min_value=cfg.min_chars, max_value=cfg.max_chars, meta=_meta("n_chars_range")
