@@ -92,12 +92,11 @@ def run(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> StageSta
         )
         written = write_contamination(spark, workdir, rows, SOURCE_TABLES)
     cont = read_contamination(spark, workdir).filter(F.col("source_table").isin(*SOURCE_TABLES))
-    flagged = {
-        (r["source_table"], r["turn_column"]): r["n"]
-        for r in cont.groupBy("source_table", "turn_column").agg(F.countDistinct("doc_id").alias("n")).collect()
-    }
-    examples = {r["source_table"]: r["n"] for r in cont.groupBy("source_table")
-                .agg(F.countDistinct("doc_id").alias("n")).collect()}  # fmt: skip
+    # flagged examples per table and per turn column, in one query
+    counts_rows = cont.rollup("source_table", "turn_column").agg(F.countDistinct("doc_id").alias("n")).collect()
+    flagged = {(r["source_table"], r["turn_column"]): r["n"] for r in counts_rows if r["turn_column"] is not None}
+    examples = {r["source_table"]: r["n"] for r in counts_rows
+                if r["source_table"] is not None and r["turn_column"] is None}  # fmt: skip
     stats.rows_rejected = sum(examples.values())  # flagged, kept in their tables; the select step drops them
     stats.rows_out = stats.rows_in - stats.rows_rejected
     stats.by_reason = {f"contaminated:{t}": n for t, n in sorted(examples.items())}

@@ -2,13 +2,16 @@
 
 Numbers only (the thresholds are the select step's, spark_jobs.posttrain.select), from the kernels of
 :mod:`quality.posttrain.signals`: the response's length and Gopher repetition, refusal phrases (Korean and
-English), chat-template leftovers in the prompt and the response, and whether the prompt's and the response's
+English), chat-template leftovers in the prompt and the response, and whether the question's and the answer's
 languages disagree. A conversation has one row (side ``response``: its final response after its prompt); a
 preference pair two (``chosen`` and ``rejected``, each after the pair's prompt). Korean responses are counted in
-MeCab morphemes, as pretraining's signals do (quality.signals.compute.words_of); the language of the question (the
-last user turn before the response) and of the answer (the response's last turn) comes from fastText lid.176 with
-the normalize step's rules (quality.langid), a text under ``lang_min_chars`` counting as undetermined.
-The table is rebuilt on every run.
+MeCab morphemes, as pretraining's signals do (quality.signals.compute.words_of).
+
+Language: the normalize step has already labelled every turn and applied the kernel's rule
+(:func:`quality.posttrain.signals.language_signals`) to the question (the last user turn) and the answer, so a
+conversation's and a pair's chosen ``lang_mismatch`` are the table's; a rejected response's is the same rule over the
+labels the table holds (``prompt_lang``, ``rejected_lang``), a text under ``lang_min_chars`` counting as
+undetermined. No language id runs twice. The table is rebuilt on every run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from pyspark.sql import DataFrame, SparkSession
 
 from core.job import Job, JobContext
 from core.stats import StageStats
-from quality.langid import LangIdConfig
 from spark_jobs import tables
 
 log = logging.getLogger("moru.posttrain.signals")
@@ -36,13 +38,15 @@ SIGNAL_NAMES: tuple[str, ...] = tuple(
 
 
 class PosttrainSignalsConfig(BaseModel):
-    """``posttrain.signals``: how the language signal and the Korean word counts are made."""
+    """``posttrain.signals``: how the Korean word counts and a rejected response's language signal are made."""
 
     model_config = ConfigDict(extra="forbid")
 
-    langid: LangIdConfig = Field(default_factory=LangIdConfig, description="as normalize.langid")
     lang_min_chars: int = Field(
-        default=20, ge=0, description="a question or answer shorter than this counts as undetermined (never a mismatch)"
+        default=20,
+        ge=0,
+        description="a question or rejected answer shorter than this counts as undetermined (as "
+        "posttrain.normalize.mismatch_min_chars for the chosen one)",
     )
     korean_morphemes: bool = Field(
         default=True, description="count Korean responses in MeCab morphemes (false: whitespace words)"
@@ -51,18 +55,22 @@ class PosttrainSignalsConfig(BaseModel):
 
 def response_signals(
     prompt: list[dict], response: list[dict], lang: str, cfg: PosttrainSignalsConfig
-) -> tuple[dict[str, float], str, str]:
-    """Every signal but the language one for ``prompt`` + ``response`` (row-form messages), and the question and
-    answer texts the language one compares."""
+) -> dict[str, float]:
+    """Every signal but the language one for ``prompt`` + ``response`` (row-form messages; ``lang``: the
+    response's language, which decides how words are counted)."""
     from quality.posttrain.schema import Message
     from quality.posttrain.signals import conversation_signals
     from quality.signals.compute import words_of
 
     msgs = [Message(m["role"], m["content"] or "") for m in [*prompt, *response]]
     answer = (response[-1]["content"] or "") if response else ""
-    words = words_of(answer, lang) if cfg.korean_morphemes else None
-    question = next((m.content for m in reversed(msgs[: len(prompt)]) if m.role == "user"), "")
-    return conversation_signals(msgs, words), question, answer
+    return conversation_signals(msgs, words_of(answer, lang) if cfg.korean_morphemes else None)
+
+
+def question_answer(prompt: list[dict], response: list[dict]) -> tuple[str, str]:
+    """The texts the language signal compares: the prompt's last user turn and the response's last turn."""
+    question = next((m["content"] or "" for m in reversed(prompt) if m["role"] == "user"), "")
+    return question, (response[-1]["content"] or "") if response else ""
 
 
 def _split(messages: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -73,33 +81,31 @@ def _split(messages: list[dict]) -> tuple[list[dict], list[dict]]:
 
 def _mapper(table: str, cfg: PosttrainSignalsConfig):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from quality.langid import identify
         from quality.posttrain.signals import language_signals
-
-        def labels(texts):
-            return [lang for lang, *_ in identify(texts, cfg.langid)]
 
         for batch in batches:
             keys: list[tuple[str, str, str]] = []
-            values, questions, answers = [], [], []
+            values: list[dict[str, float]] = []
             for row in batch.to_pylist():
                 if table == tables.CONVERSATIONS.name:
                     prompt, response = _split(row["messages"])
-                    sides = [("response", response, row["response_lang"])]
+                    sides = [("response", response, row["response_lang"], float(row["lang_mismatch"]))]
                 else:
                     prompt = row["prompt"]
-                    sides = [("chosen", row["chosen"], row["chosen_lang"]),
-                             ("rejected", row["rejected"], row["rejected_lang"])]  # fmt: skip
-                for side, response, lang in sides:
-                    sig, question, answer = response_signals(prompt, response, lang, cfg)
+                    question, answer = question_answer(prompt, row["rejected"])
+                    labels = [row["prompt_lang"], row["rejected_lang"]]
+                    (rejected,) = language_signals([question], [answer], lambda _t, lb=labels: lb, cfg.lang_min_chars)
+                    sides = [
+                        ("chosen", row["chosen"], row["chosen_lang"], float(row["lang_mismatch"])),
+                        ("rejected", row["rejected"], row["rejected_lang"], rejected["lang_mismatch"]),
+                    ]
+                for side, response, lang, mismatch in sides:
+                    sig = response_signals(prompt, response, lang, cfg)
+                    sig["lang_mismatch"] = mismatch
                     keys.append((row["doc_id"], side, lang))
                     values.append(sig)
-                    questions.append(question)
-                    answers.append(answer)
             if not keys:
                 continue
-            for sig, lang in zip(values, language_signals(questions, answers, labels, cfg.lang_min_chars), strict=True):
-                sig.update(lang)
             doc_ids, sides, langs = zip(*keys, strict=True)
             arrays = [pa.array([table] * len(keys)), pa.array(doc_ids), pa.array(sides), pa.array(langs)]
             arrays += [pa.array([float(v[n]) for v in values], pa.float64()) for n in SIGNAL_NAMES]
@@ -113,8 +119,9 @@ def compute(spark: SparkSession, workdir: str, cfg: PosttrainSignalsConfig) -> t
     ddl = tables.POSTTRAIN_SIGNALS.ddl.replace(" NOT NULL", "")
     frames, counts = [], {}
     inputs = {
-        tables.CONVERSATIONS.name: ["doc_id", "messages", "response_lang"],
-        tables.PREFERENCE_PAIRS.name: ["doc_id", "prompt", "chosen", "rejected", "chosen_lang", "rejected_lang"],
+        tables.CONVERSATIONS.name: ["doc_id", "messages", "response_lang", "lang_mismatch"],
+        tables.PREFERENCE_PAIRS.name: ["doc_id", "prompt", "chosen", "rejected", "prompt_lang", "chosen_lang",
+                                       "rejected_lang", "lang_mismatch"],  # fmt: skip
     }
     for name, columns in inputs.items():
         table = tables.ALL_TABLES[name]

@@ -50,11 +50,12 @@ def conversation(doc_id: str, *turns: tuple[str, str], source: str = "s", lang: 
 
 
 def pair(doc_id: str, prompt, chosen: str, rejected: str, chosen_score: float | None = None,
-         rejected_score: float | None = None, source: str = "s", lang: str = "en") -> dict:  # fmt: skip
+         rejected_score: float | None = None, source: str = "s", lang: str = "en",
+         rejected_lang: str | None = None) -> dict:  # fmt: skip
     prompt = [("user", prompt)] if isinstance(prompt, str) else list(prompt)
     return {"doc_id": doc_id, "source": source, "prompt": _msgs(prompt), "chosen": _msgs([("assistant", chosen)]),
             "rejected": _msgs([("assistant", rejected)]), "chosen_score": chosen_score,
-            "rejected_score": rejected_score, "lang": lang}  # fmt: skip
+            "rejected_score": rejected_score, "lang": lang, "rejected_lang": rejected_lang or lang}  # fmt: skip
 
 
 def write_conversations(spark, workdir: str, rows: list[dict]) -> None:
@@ -84,7 +85,6 @@ def write_pairs(spark, workdir: str, rows: list[dict]) -> None:
             "prompt_turn_langs": [r["lang"]] * len(r["prompt"]),
             "prompt_lang": r["lang"],
             "chosen_lang": r["lang"],
-            "rejected_lang": r["lang"],
             "n_chars": prompt_chars + longer,
         }
         out.append(table_row(tables.PREFERENCE_PAIRS, values))

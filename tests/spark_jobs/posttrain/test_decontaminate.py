@@ -1,7 +1,7 @@
 """posttrain_decontaminate on small tables: benchmark questions planted in a user turn, in an assistant turn and in
 a rejected response are flagged with their table, turn column, index and role; the pretraining rows of
-``contamination`` are left alone; and the select step keeps every flagged example out of sft_corpus and
-preference_corpus."""
+``contamination`` are left alone (tests/spark_jobs/decontaminate/test_contamination_schema.py has the other
+direction); and the select step keeps every flagged example out of sft_corpus and preference_corpus."""
 
 from __future__ import annotations
 
@@ -109,16 +109,6 @@ def test_flagged_examples_never_reach_the_corpora(spark, flagged):
     assert {r["doc_id"] for r in tables.read(spark, wd, tables.PREFERENCE_CORPUS).collect()} == {"p_clean"}
     assert stats.by_reason == {"contamination": 3}
     assert tables.read(spark, wd, tables.SFT_CORPUS).filter(F.col("contaminated")).count() == 0
-
-
-def test_a_rerun_replaces_only_its_own_rows(spark, flagged):
-    # (runs last: it changes the module's tables)
-    wd, cfg, _stats = flagged
-    write_pairs(spark, wd, PAIRS[1:])  # the contaminated pair is gone
-    stats = run_stage(spark, wd, cfg)
-    assert stats.extra["benchmark_substrings_reused"] is True
-    assert {(t, d) for t, d, *_ in _rows(spark, wd)} == {("conversations", "c_user"), ("conversations", "c_assistant"),
-                                                        ("documents", "doc1")}  # fmt: skip
 
 
 def test_the_job_runs_only_with_sources_and_benchmarks():

@@ -32,7 +32,9 @@ CONVERSATIONS = [
                  (A, "Hello, everyone, and welcome!<|im_end|>")),  # fmt: skip
     conversation("template_prompt", (U, "### Instruction:\nSay hello to the new teachers."),
                  (A, "Hello, and welcome to the school!")),  # fmt: skip
-    conversation("mismatch", (U, "How long does the KTX take from Seoul to Busan?"), (A, KO_ANSWER)),
+    # normalize found the question English and the answer Korean
+    conversation("mismatch", (U, "How long does the KTX take from Seoul to Busan?"), (A, KO_ANSWER),
+                 response_lang="ko", lang_mismatch=True),  # fmt: skip
     conversation("loop", (U, "Is this a good idea, do you think?"), (A, LOOP)),
     conversation("french", (U, "Quelle est la capitale de la France ?"), (A, "C'est Paris, bien sûr."), lang="other"),
     conversation("dup_a", (U, "What is the boiling point of water at sea level?"), (A, "Water boils at 100 degrees.")),
@@ -40,7 +42,9 @@ CONVERSATIONS = [
                  (A, "It boils at 100 degrees Celsius (212 F).")),  # fmt: skip
 ]
 PAIRS = [
-    pair("p_ok", "Name a good habit for studying.", "Review your notes the same day.", "Cram the night before."),
+    # a rejected answer in another language is a fine negative
+    pair("p_ok", "Name a good habit for studying.", "Review your notes the same day.",
+         "벼락치기를 하는 것이 제일 좋아요, 진짜로요.", rejected_lang="ko"),  # fmt: skip
     pair("p_rejected_template", "Name a healthy breakfast.", "Oatmeal with fruit.", "[INST] donuts [/INST]"),
     pair("p_chosen_refusal", "Name a fun weekend activity.", "I'm sorry, but I cannot help with that.", "Hiking."),
     pair("p_dup_hi", "Name a primary color.", "Blue is one.", "Green.", 0.9, 0.1),
@@ -87,6 +91,8 @@ def test_signals_are_numbers_per_response(spark, workdir):
     assert sig[("p_rejected_template", "rejected")]["template_markers_response"] == 2.0
     assert sig[("p_rejected_template", "chosen")]["template_markers_response"] == 0.0
     assert sig[("p_ok", "chosen")]["response_chars"] == len("Review your notes the same day.")
+    assert sig[("p_ok", "rejected")]["lang_mismatch"] == 1.0 and sig[("p_ok", "chosen")]["lang_mismatch"] == 0.0
+    assert sig[("p_ok", "rejected")]["lang"] == "ko"
 
 
 def test_select_drops_each_problem_with_its_reason(spark, workdir):
