@@ -2,8 +2,8 @@
 
 As the pretraining gate (spark_jobs.gate), each table is read at its current Delta version, validated in a GX
 checkpoint (suites: :mod:`quality.gates.posttrain`, after the per-row check columns are added) and Data Docs are
-written, here to ``<workdir>/report/posttrain_data_docs/``. The result goes to its own file,
-``<workdir>/gates/posttrain_latest.json`` (and ``posttrain-gate-<time>.json`` per run), so the two gates never
+written, here to ``<workdir>/report/posttrain_data_docs/``. The result goes to its own folder,
+``<workdir>/gates/posttrain/latest.json`` (and ``gate-<time>.json`` per run beside it), so the two gates never
 overwrite each other. :func:`require_passed_posttrain_gate` is what the post-training emit calls first: it raises
 :class:`GateFailed` unless the latest post-training gate passed on the corpus versions that are current now.
 
@@ -36,11 +36,15 @@ GATED = (
     (tables.SFT_CORPUS, tables.CONVERSATIONS),
     (tables.PREFERENCE_CORPUS, tables.PREFERENCE_PAIRS),
 )
-RESULT_NAME = "posttrain_latest.json"
+
+
+def results_dir(workdir: str) -> str:
+    return storage.join(locations.gates(workdir), "posttrain")
 
 
 def result_uri(workdir: str) -> str:
-    return storage.join(locations.gates(workdir), RESULT_NAME)
+    """Where the latest post-training gate result is (GateResult JSON)."""
+    return storage.join(results_dir(workdir), "latest.json")
 
 
 def data_docs_uri(workdir: str) -> str:
@@ -130,7 +134,7 @@ def run(spark: SparkSession, workdir: str, cfg: PosttrainGateConfig | None = Non
 def write_result(workdir: str, result: GateResult) -> str:
     data = result.to_json().encode()
     stamp = result.run_time.replace(":", "").replace("-", "").replace("+0000", "Z")
-    storage.write_bytes(storage.join(locations.gates(workdir), f"posttrain-gate-{stamp}.json"), data)
+    storage.write_bytes(storage.join(results_dir(workdir), f"gate-{stamp}.json"), data)
     uri = result_uri(workdir)
     storage.write_bytes(uri, data)
     return uri
@@ -201,7 +205,7 @@ JOB = Job(
     name="posttrain_gate",
     run=run_job,
     summary="Great Expectations gates on sft_corpus and preference_corpus (roles, empty assistant turns, supervised "
-    "character share, languages, duplicates, contamination): writes Data Docs and gates/posttrain_latest.json; exits "
+    "character share, languages, duplicates, contamination): writes Data Docs and gates/posttrain/latest.json; exits "
     "1 on failure, and the post-training emit refuses to run past a failed gate.",
     reads=("sft_corpus", "preference_corpus", "conversations", "preference_pairs"),
     writes=("file:posttrain_gate",),
@@ -211,7 +215,7 @@ JOB = Job(
 )
 
 
-__all__ = ["JOB", "GateFailed", "read_latest", "require_passed_posttrain_gate", "run", "run_job"]
+__all__ = ["JOB", "GateFailed", "read_latest", "require_passed_posttrain_gate", "result_uri", "run", "run_job"]
 
 if __name__ == "__main__":
     from spark_jobs.entry import main

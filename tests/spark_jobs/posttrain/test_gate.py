@@ -1,5 +1,5 @@
-"""posttrain_gate: the check kernels, a clean sft_corpus / preference_corpus passing (result in its own file, Data
-Docs written, require_passed_posttrain_gate satisfied), and a gate that fails (a turn order broken, an empty
+"""posttrain_gate: the check kernels, a clean sft_corpus (and an empty preference_corpus) passing (result in its own
+file, Data Docs written, require_passed_posttrain_gate satisfied), and a gate that fails (a turn order broken, an empty
 assistant turn, a leaked duplicate prompt, a contaminated row, chosen equal to rejected) halting the run and
 blocking emission, as does a corpus changed since the gate or other bounds."""
 
@@ -89,15 +89,16 @@ def test_a_clean_corpus_passes_and_a_changed_one_must_be_gated_again(spark, tmp_
     wd = str(tmp_path / "wd")
     with pytest.raises(FileNotFoundError, match="sft_corpus"):
         gate_run(spark, wd)
-    _write(spark, wd, CLEAN_SFT, CLEAN_PAIRS)
+    # SFT data only: an empty preference_corpus (no preference_pairs to make it from) passes
+    _write(spark, wd, CLEAN_SFT, [])
     result = gate_run(spark, wd)
     assert result.passed, result.failure_messages()
-    assert set(result.tables) == {"sft_corpus", "preference_corpus"}
+    assert set(result.tables) == {"sft_corpus", "preference_corpus"} and result.tables["preference_corpus"].rows == 0
     checks = {e.check for t in result.tables.values() for e in t.expectations}
     assert {"roles_valid", "no_empty_assistant_turn", "supervised_char_share", "duplicate_fraction:prompt_key",
             "duplicate_fraction:pair_key", "contaminated_fraction", "lang_share_min:ko", "responses_differ"} <= checks
     # its own result file and Data Docs; the pretraining gate's are not touched
-    stored = json.loads((Path(wd) / "gates" / "posttrain_latest.json").read_text())
+    stored = json.loads((Path(wd) / "gates" / "posttrain" / "latest.json").read_text())
     versions = {t.name: tables.version(spark, wd, t) for t in (tables.SFT_CORPUS, tables.PREFERENCE_CORPUS)}
     assert stored["passed"] and stored["table_versions"] == versions
     assert not (Path(wd) / "gates" / "latest.json").exists()
