@@ -23,6 +23,12 @@ MODULES = (
     "spark_jobs.emit.job",
     "spark_jobs.posttrain.ingest",
     "spark_jobs.posttrain.normalize",
+    "spark_jobs.posttrain.dedup",
+    "spark_jobs.posttrain.decontaminate",
+    "spark_jobs.posttrain.signals",
+    "spark_jobs.posttrain.select",
+    "spark_jobs.posttrain.gate",
+    "spark_jobs.posttrain.emit",
 )
 
 _JOBS: tuple[Job, ...] | None = None

@@ -23,7 +23,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.paths import ConfigPath
+from quality.gates.posttrain import PosttrainGateConfig
 from quality.posttrain.readers import LayoutConfig, MessagesConfig
+from spark_jobs.posttrain.dedup import PosttrainDedupConfig
+from spark_jobs.posttrain.emit import PosttrainEmitConfig
+from spark_jobs.posttrain.select import PosttrainSelectConfig
+from spark_jobs.posttrain.signals import PosttrainSignalsConfig
 
 # the record formats post-training data comes in (WARC and plain text hold no conversations)
 PosttrainFormat = Literal["auto", "jsonl", "json", "csv", "tsv", "parquet"]
@@ -84,6 +89,11 @@ class PosttrainConfig(BaseModel):
     sources: list[PosttrainSource] = Field(default_factory=list)
     ingest: PosttrainIngestConfig = Field(default_factory=PosttrainIngestConfig)
     normalize: PosttrainNormalizeConfig = Field(default_factory=PosttrainNormalizeConfig)
+    dedup: PosttrainDedupConfig = Field(default_factory=PosttrainDedupConfig)
+    signals: PosttrainSignalsConfig = Field(default_factory=PosttrainSignalsConfig)
+    select: PosttrainSelectConfig = Field(default_factory=PosttrainSelectConfig)
+    gate: PosttrainGateConfig = Field(default_factory=PosttrainGateConfig)
+    emit: PosttrainEmitConfig = Field(default_factory=PosttrainEmitConfig)
 
     @field_validator("sources")
     @classmethod

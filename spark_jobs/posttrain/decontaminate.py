@@ -141,7 +141,8 @@ JOB = Job(
     summary="Flag conversations and preference pairs with a benchmark substring in any turn (prompts, responses, "
     "chosen and rejected), by the pretraining method and index: -> contamination (source_table, turn).",
     reads=("conversations", "preference_pairs", "benchmarks"),
-    writes=("benchmark_examples", "benchmark_substrings", "contamination"),
+    # its own rows of the contamination table (source_table != documents): pretraining's select does not wait on it
+    writes=("benchmark_examples", "benchmark_substrings", "posttrain_contamination"),
     section="decontaminate",
     command="posttrain decontaminate",
     enabled=_enabled,

@@ -311,7 +311,7 @@ JOB = Job(
     run=run_job,
     summary="Keep or drop every conversation and preference pair (language, duplicates, signal thresholds, "
     "contamination), with reasons: -> posttrain_selection, sft_corpus, preference_corpus.",
-    reads=("conversations", "preference_pairs", "posttrain_signals", "posttrain_duplicates", "contamination"),
+    reads=("conversations", "preference_pairs", "posttrain_signals", "posttrain_duplicates", "posttrain_contamination"),
     writes=("posttrain_selection", "sft_corpus", "preference_corpus"),
     section="posttrain.select",
     command="posttrain select",
