@@ -1,6 +1,8 @@
 """``moru demo``: generate the corpus and the classifier's training sets, write WORKDIR/moru.yaml (the fixed
 sections of configs/demo.yaml + what was generated), run every stage, then check the results against the
-generator's ground truth and re-render the report with the checks and the tiny model's training run.
+generator's ground truth and re-render the report with the checks and the tiny model's training run. The
+post-training sources (conversations and preference pairs, demo.posttrain) are generated beside the corpus, so the
+post-training jobs run in the same pipeline.
 
 The CLI hands in what only it has (config loading with its error handling, the pipeline run, the Spark session),
 so this package never imports ``moru``."""
@@ -15,26 +17,38 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-#: the demo config's fixed sections (train, tokenizer, emit, select thresholds, the classifier's bucket)
+#: the demo config's fixed sections (train, tokenizer, emit, select thresholds, the classifier's bucket, posttrain)
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+# good post-training records generated (planted ones among them; malformed ones on top): small, since every
+# post-training job's cost here is Spark's per-job overhead, not the rows
+POSTTRAIN_CONVERSATIONS = 200
+POSTTRAIN_PAIRS = 120
 
 
-def demo_config(workdir: Path, manifest: Any, positive: str, negative: str, fixed: dict | None = None) -> dict:
+def demo_config(
+    workdir: Path, manifest: Any, positive: str, negative: str, fixed: dict | None = None, posttrain: Any = None
+) -> dict:
     """The demo's config: ``fixed`` (default: configs/demo.yaml) with the generated parts filled in: the workdir,
     the corpus's sources, the classifier's training sets (generated with another seed than the corpus it scores)
-    and the benchmark test set whose examples are planted in the corpus (exhaustive mode, the default)."""
+    and the benchmark test set whose examples are planted in the corpus (exhaustive mode, the default); with
+    ``posttrain`` (demo.posttrain's manifest) its sources go first in the ``posttrain`` section. Without it the
+    fixed ``posttrain`` settings are left out (no sources: the post-training jobs would not run)."""
     fixed = dict(fixed if fixed is not None else yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8")))
     quality = dict(fixed.pop("quality", {}))
     classifier = {"positive": [positive], "negative": [negative], **quality.pop("classifier", {})}
     decontaminate = dict(fixed.pop("decontaminate", {}))
     benchmarks = [manifest.benchmark["config"], *decontaminate.pop("benchmarks", [])]
-    return {
+    posttrain_fixed = dict(fixed.pop("posttrain", {}))
+    out = {
         "workdir": str(workdir),
         "sources": manifest.sources,
         "quality": {"classifier": classifier, **quality},
         "decontaminate": {"benchmarks": benchmarks, **decontaminate},
         **fixed,
     }
+    if posttrain is not None:
+        out["posttrain"] = {"sources": [*posttrain.sources, *posttrain_fixed.pop("sources", [])], **posttrain_fixed}
+    return out
 
 
 def run_demo(
@@ -50,8 +64,16 @@ def run_demo(
     """Run the demo in ``workdir``: ``docs`` generated documents from ``seed``. ``load_config(path)`` reads a
     config file, ``run_pipeline(cfg, title)`` runs every stage and ``session(cfg)`` gives the Spark session, each
     as the CLI does them (exiting on errors)."""
-    from demo.checks import add_to_report, decontamination_checks, emit_checks, quality_checks, tokenizer_checks
+    from demo.checks import (
+        add_to_report,
+        decontamination_checks,
+        emit_checks,
+        posttrain_checks,
+        quality_checks,
+        tokenizer_checks,
+    )
     from demo.corpus import classifier_sets, generate
+    from demo.posttrain import generate as generate_posttrain
     from demo.training import train_tiny_model
 
     workdir = workdir.resolve()
@@ -70,10 +92,20 @@ def run_demo(
         f"{bench['by_lang'].get('en', 0)} English; GSM8K layout) in {bench['path']}, planted in "
         f"{len(manifest.contaminated_docs)} documents (whole, partial, perturbed)"
     )
+    with console.status("generating the post-training conversations and preference pairs"):
+        posttrain = generate_posttrain(workdir / "input", seed=seed, n_conversations=POSTTRAIN_CONVERSATIONS,
+                                       n_pairs=POSTTRAIN_PAIRS, benchmark=bench["path"])  # fmt: skip
+    (workdir / "posttrain_manifest.json").write_text(posttrain.to_json(), encoding="utf-8")
+    console.print(
+        f"demo post-training data: {posttrain.conversations:,} conversations and {posttrain.pairs:,} preference pairs "
+        f"+ {len(posttrain.malformed):,} malformed records in {len(posttrain.sources)} sources under "
+        f"{workdir / 'input' / 'posttrain'}; {len(posttrain.contaminated)} benchmark copies planted in turns, "
+        f"{len(posttrain.duplicate_groups)} duplicate groups"
+    )
     positive, negative = classifier_sets(workdir / "input" / "classifier", n_per_class=1500, seed=seed + 1)
     console.print(f"quality classifier sets: {positive}, {negative}")
     config_path = workdir / "moru.yaml"
-    config = demo_config(workdir, manifest, positive, negative)
+    config = demo_config(workdir, manifest, positive, negative, posttrain=posttrain)
     config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     console.print(f"config: {config_path} (re-run with: moru run --config {config_path})")
     cfg = load_config(config_path)
@@ -83,6 +115,7 @@ def run_demo(
     checks += decontamination_checks(spark, cfg, manifest.contaminated_docs, console=console)
     checks += tokenizer_checks(cfg, console=console)
     checks += emit_checks(spark, cfg, console=console)
+    checks += posttrain_checks(spark, cfg, posttrain, console=console)
     training = train_tiny_model(config_path, cfg, console=console, load_config=load_config)
     checks += training.pop("checks")
     add_to_report(cfg.workdir, checks, training=training)

@@ -173,6 +173,233 @@ def emit_checks(spark, cfg: Any, *, console: Console) -> list[dict]:
     ]  # fmt: skip
 
 
+# where a planted benchmark copy is -> (contamination.source_table, turn_column, role)
+_PLANTED_AT = {
+    "user_turn": ("conversations", "messages", "user"),
+    "assistant_turn": ("conversations", "messages", "assistant"),
+    "prompt": ("preference_pairs", "prompt", "user"),
+    "chosen": ("preference_pairs", "chosen", "assistant"),
+    "rejected": ("preference_pairs", "rejected", "assistant"),
+}
+CONTROLS = 20  # kept examples per kind whose turns the search of the decoded emitted tokens must find
+
+
+def posttrain_checks(spark, cfg: Any, manifest: Any, *, console: Console) -> list[dict]:
+    """The post-training jobs against the post-training generator's ground truth (``manifest``: a
+    demo.posttrain.PosttrainManifest): the tables written, every planted malformed record quarantined with its
+    reason, every planted benchmark copy flagged at its table and turn and absent from the corpora and from the
+    emitted tokens (decoded), the planted duplicates collapsed, the planted problem examples dropped, the gate, the
+    emitted datasets read back, packing efficiency and mask share (see :func:`posttrain`)."""
+    p = posttrain(spark, cfg, manifest)
+    e, sft = p["emit"], (p["emit"] or {}).get("sft") or {}
+    where = ", ".join(f"{k} {n}/{of}" for k, (n, of) in p["flagged_by_where"].items())
+    seq = cfg.posttrain.emit.seq_length
+    eff, share = sft.get("packing_efficiency"), sft.get("mask_share")
+    eff_min, share_lo, share_hi = 0.9, 0.1, 0.9
+    ok_cont = (p["flagged"] == p["planted"] and not p["other_flagged"] and not p["in_corpora"]
+               and not p["in_emitted"])  # fmt: skip
+    color = "[green]" if ok_cont else "[red]"
+    console.print(
+        f"{color}post-training: {p['conversations']:,} conversations and {p['pairs']:,} preference pairs "
+        f"(planted {manifest.conversations:,} and {manifest.pairs:,}); {p['quarantined_ok']} of {p['malformed']} "
+        f"planted malformed records quarantined with their reason ({p['quarantined_other']} others); "
+        f"{p['flagged']} of {p['planted']} planted benchmark copies flagged at their turn ({where}), "
+        f"{p['other_flagged']} other examples flagged, {p['in_corpora']} in sft_corpus/preference_corpus, "
+        f"{p['in_emitted']} in the decoded emitted tokens ({p['controls_found']} of {p['controls']} kept examples "
+        f"found there); {p['dups_collapsed']} of {p['dup_groups']} planted duplicate groups collapsed to one keeper"
+    )
+    if e:
+        console.print(
+            f"{'[green]' if p['emit_ok'] else '[red]'}post-training emit: {sft['examples']:,} conversations in "
+            f"{sft['sequences']:,} packed sequences of {seq:,} tokens, packing efficiency {eff:.3f}, mask share "
+            f"{share:.3f}; {e['pairs']['pairs']:,} preference pairs; {p['datasets_whole']} of {p['datasets']} "
+            "datasets read back whole"
+        )
+    bench_ok = p["flagged"] == p["planted"] > 0
+    return [
+        {"check": "post-training conversations / preference pairs written (normalized)",
+         "result": f"{p['conversations']:,} / {p['pairs']:,}",
+         "expected": f"{manifest.conversations:,} / {manifest.pairs:,}",
+         "ok": (p["conversations"], p["pairs"]) == (manifest.conversations, manifest.pairs)},
+        {"check": "planted malformed post-training records quarantined with their planted reason (others quarantined)",
+         "result": f"{p['quarantined_ok']} of {p['malformed']} ({p['quarantined_other']})",
+         "expected": f"{p['malformed']} of {p['malformed']} (0)",
+         "ok": p["quarantined_ok"] == p["malformed"] > 0 and p["quarantined_other"] == 0},
+        {"check": f"planted benchmark copies in conversations / pairs flagged with their table, turn and example "
+                  f"({where})", "result": f"{p['flagged']} of {p['planted']}",
+         "expected": f"{p['planted']} of {p['planted']}", "ok": bench_ok},
+        {"check": "conversations / pairs flagged that have no planted copy", "result": str(p["other_flagged"]),
+         "expected": "0", "ok": p["other_flagged"] == 0},
+        {"check": "planted benchmark copies in sft_corpus / preference_corpus", "result": str(p["in_corpora"]),
+         "expected": "0", "ok": p["in_corpora"] == 0},
+        {"check": "planted benchmark turns in the emitted SFT / pair tokens, decoded (kept examples' turns found "
+                  "there)", "result": f"{p['in_emitted']} of {p['searched']} ({p['controls_found']} of "
+                                      f"{p['controls']})",
+         "expected": f"0 of {p['planted']} ({p['controls']} of {p['controls']})",
+         "ok": e is not None and p["searched"] == p["planted"] and p["in_emitted"] == 0
+               and p["controls_found"] == p["controls"] > 0},
+        {"check": "planted duplicate groups (exact, re-spaced Korean, re-cased English) collapsed to one keeper",
+         "result": f"{p['dups_collapsed']} of {p['dup_groups']}", "expected": f"{p['dup_groups']} of {p['dup_groups']}",
+         "ok": p["dups_collapsed"] == p["dup_groups"] > 0},
+        {"check": "planted refusals, template leftovers and language mismatches in sft_corpus / preference_corpus",
+         "result": f"{p['problems_kept']} of {p['problems']}", "expected": f"0 of {p['problems']}",
+         "ok": p["problems"] > 0 and p["problems_kept"] == 0},
+        {"check": "post-training gate (Great Expectations) on sft_corpus and preference_corpus",
+         "result": p["gate"], "expected": "passed", "ok": p["gate"] == "passed"},
+        {"check": "packed SFT + pair datasets that IndexedDataset reads back with their recorded sizes; corpus rows "
+                  "in them", "result": f"{p['datasets_whole']} of {p['datasets']}; {p['emitted_rows']:,} of "
+                  f"{p['corpus_rows']:,}",
+         "expected": f"{p['datasets']} of {p['datasets']} (> 0); {p['corpus_rows']:,} of {p['corpus_rows']:,}",
+         "ok": p["emit_ok"]},
+        {"check": f"SFT packing efficiency at seq_length {seq:,} (0.97 is the target at 4,096 on real sizes)",
+         "result": "-" if eff is None else f"{eff:.3f}", "expected": f">= {eff_min}",
+         "ok": eff is not None and eff >= eff_min},
+        {"check": "SFT mask share (supervised tokens / tokens)", "result": "-" if share is None else f"{share:.3f}",
+         "expected": f"{share_lo}-{share_hi}", "ok": share is not None and share_lo <= share <= share_hi},
+    ]  # fmt: skip
+
+
+def posttrain(spark, cfg: Any, manifest: Any) -> dict:
+    """The post-training tables and emitted datasets held against the generator's ``manifest``
+    (demo.posttrain.PosttrainManifest). The collected rows are the planted ones and the post-training rows of
+    ``quarantine`` and ``contamination`` (a few dozen each); the emitted tokens are decoded on the driver."""
+    from pyspark.sql import functions as F
+
+    from core import storage
+    from quality.gates.result import GateResult
+    from spark_jobs import tables
+    from spark_jobs.emit import job as emit_job
+    from spark_jobs.posttrain import emit as pt_emit
+
+    wd = cfg.workdir
+
+    def read(table):
+        return tables.read(spark, wd, table) if tables.exists(spark, wd, table) else None
+
+    def count(table) -> int:
+        df = read(table)
+        return 0 if df is None else df.count()
+
+    out: dict[str, Any] = {"conversations": count(tables.CONVERSATIONS), "pairs": count(tables.PREFERENCE_PAIRS)}
+    # malformed records: (source, file, record index) -> reason, as planted and as quarantined
+    planted_bad = {(m["source"], m["file"], m["index"]): m["reason"] for m in manifest.malformed}
+    q = read(tables.QUARANTINE)
+    got = {}
+    if q is not None:
+        for r in q.filter(F.col("stage").startswith("posttrain_")).collect():
+            got[r["source"], r["source_file"], r["record_index"]] = r["reason"]
+    out["malformed"] = len(planted_bad)
+    out["quarantined_ok"] = sum(got.get(k) == reason for k, reason in planted_bad.items())
+    out["quarantined_other"] = len(set(got) - set(planted_bad))
+    # planted benchmark copies: flagged at their table, turn column, turn index and role with their example
+    cont = read(tables.CONTAMINATION)
+    flagged: dict[tuple, set] = {}
+    if cont is not None:
+        rows = cont.filter(F.col("source_table").isin("conversations", "preference_pairs")).collect()
+        for r in rows:
+            flagged.setdefault((r["source_table"], r["doc_id"], r["turn_column"], r["turn"], r["role"]), set()).add(
+                r["example_id"]
+            )
+    planted = manifest.contaminated
+    by_where: dict[str, tuple[int, int]] = {}
+    for c in planted:
+        table, column, role = _PLANTED_AT[c["where"]]
+        hit = c["example_id"] in flagged.get((table, c["doc_id"], column, c["turn"], role), ())
+        n, of = by_where.get(c["where"], (0, 0))
+        by_where[c["where"]] = (n + hit, of + 1)
+    out["planted"] = len(planted)
+    out["flagged"] = sum(n for n, _ in by_where.values())
+    out["flagged_by_where"] = by_where
+    planted_ids = {c["doc_id"] for c in planted}
+    out["other_flagged"] = len({k[1] for k in flagged} - planted_ids)
+    corpora = {column: df for column, df in (("messages", read(tables.SFT_CORPUS)),
+                                             ("chosen", read(tables.PREFERENCE_CORPUS))) if df is not None}  # fmt: skip
+
+    def in_corpora(ids: set[str]) -> int:
+        return sum(df.filter(F.col("doc_id").isin(sorted(ids))).count() for df in corpora.values()) if ids else 0
+
+    out["in_corpora"] = in_corpora(planted_ids)
+    # planted duplicates: every group in one cluster of its key, exactly one member kept
+    groups = manifest.duplicate_groups
+    dups = read(tables.POSTTRAIN_DUPLICATES)
+    members = {d for g in groups for d in g["members"]}
+    cluster: dict[tuple[str, str], str] = {}
+    if dups is not None and members:
+        for r in dups.filter(F.col("doc_id").isin(sorted(members))).collect():
+            cluster[r["key_kind"], r["doc_id"]] = r["cluster_id"]
+    kept: set[str] = set()
+    for df in corpora.values():
+        kept |= {r["doc_id"] for r in df.filter(F.col("doc_id").isin(sorted(members))).select("doc_id").collect()}
+    out["dup_groups"] = len(groups)
+    out["dups_collapsed"] = sum(
+        len({cluster.get((g["key"], d)) for d in g["members"]} - {None}) == 1
+        and all((g["key"], d) in cluster for d in g["members"])
+        and sum(d in kept for d in g["members"]) == 1
+        for g in groups
+    )
+    # planted problem examples the select step must drop (a refusal as the rejected answer is a fine negative)
+    problems = {r["doc_id"] for r in manifest.refusals if r["where"] == "response"}
+    problems |= {r["doc_id"] for r in manifest.template_leftovers} | set(manifest.lang_mismatch)
+    out["problems"], out["problems_kept"] = len(problems), in_corpora(problems)
+    # the post-training gate
+    try:
+        gate = GateResult.from_json(storage.read_bytes(pt_emit.gate_result_uri(wd)).decode("utf-8"))
+        out["gate"] = "passed" if gate.passed else "FAILED: " + "; ".join(gate.failure_messages())
+    except (FileNotFoundError, OSError):
+        out["gate"] = "no result"
+    # the emitted datasets: read back, rows, and the planted turns searched in the decoded tokens
+    m = emit_job.read_manifest(cfg.posttrain.emit.output or pt_emit.output_default(wd))
+    out["emit"] = None if m is None else pt_emit.summary(m)
+    out.update(datasets=0, datasets_whole=0, emitted_rows=0, corpus_rows=0, searched=0, in_emitted=0, controls=0,
+               controls_found=0, emit_ok=False)  # fmt: skip
+    if m is None:
+        return out
+    out.update(_emitted(spark, cfg, m, planted, corpora))
+    out["corpus_rows"] = count(tables.SFT_CORPUS) + count(tables.PREFERENCE_CORPUS)
+    out["emitted_rows"] = m["counts"]["rows_out"]
+    out["emit_ok"] = out["datasets_whole"] == out["datasets"] > 0 and out["emitted_rows"] == out["corpus_rows"]
+    return out
+
+
+def _emitted(spark, cfg: Any, m: dict, planted: list[dict], corpora: dict) -> dict:
+    """Every dataset of the published post-training emit run read with megatron-core's IndexedDataset (documents and
+    elements as recorded), its token datasets decoded with the tokenizer; the planted benchmark turns searched in
+    that text, and the turns of the first ``CONTROLS`` kept examples of each kind (which must be found there)."""
+    from pyspark.sql import functions as F
+    from tokenizers import Tokenizer
+
+    from spark_jobs import tables
+    from spark_jobs.emit.shards import read_dataset
+    from tokenizer.config import output_dir
+
+    tok_dir = cfg.posttrain.emit.tokenizer or output_dir(cfg.tokenizer, cfg.workdir)
+    tok = Tokenizer.from_file(str(Path(tok_dir) / "tokenizer.json"))
+    whole, texts = 0, []
+    for s in m["shards"]:
+        ds = read_dataset(str(Path(m["run_dir"]) / s["path"]))
+        seqs = [ds[i] for i in range(len(ds))]
+        whole += (len(seqs), sum(len(x) for x in seqs)) == (s["files"]["documents"], s["files"]["elements"])
+        if s["dataset"] in ("tokens", "prompt", "chosen", "rejected"):
+            texts += tok.decode_batch([x.tolist() for x in seqs], skip_special_tokens=False)
+        del ds
+    emitted = "\x00".join(texts)
+    # the planted turns, as normalize wrote them (what emission would have rendered)
+    turns = []
+    for c in planted:
+        table, column, _ = _PLANTED_AT[c["where"]]
+        df = tables.read(spark, cfg.workdir, tables.ALL_TABLES[table])
+        row = df.filter(F.col("doc_id") == c["doc_id"]).select(column).head()
+        if row is not None and c["turn"] < len(row[0]):
+            turns.append(row[0][c["turn"]]["content"])
+    controls = []
+    for column, df in corpora.items():
+        for r in df.orderBy("doc_id").select(column).limit(CONTROLS).collect():
+            controls.append(next(t["content"] for t in r[0] if t["role"] == "assistant"))
+    return {"datasets": len(m["shards"]), "datasets_whole": whole,
+            "searched": len(turns), "in_emitted": sum(t in emitted for t in turns),
+            "controls": len(controls), "controls_found": sum(t in emitted for t in controls)}  # fmt: skip
+
+
 def add_to_report(workdir: str, checks: list[dict], training: dict | None = None) -> None:
     """Re-render the run report (from its summary.json) with the demo's checks (and its training run) in it."""
     from core import storage

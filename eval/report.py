@@ -495,6 +495,208 @@ def emit_section(e: dict, files: dict[str, bytes]) -> str:
     return body
 
 
+POSTTRAIN_KINDS = (("conversations", "Conversations (SFT)"), ("pairs", "Preference pairs"))
+
+
+def posttrain_funnel_chart(funnel: list[dict]) -> bytes:
+    """Rows kept after each post-training stage, one panel per kind (conversations, preference pairs), stacked by
+    language; each bar's total with its share of the records read."""
+    kinds = [(k, t) for k, t in POSTTRAIN_KINDS if any(r["kind"] == k for r in funnel)]
+    stages = list(dict.fromkeys(r["stage"] for r in funnel))
+    langs = _ordered_langs(r["lang"] for r in funnel)
+    fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(12, 1.3 + 0.5 * len(stages)), sharey=True,
+                             squeeze=False)  # fmt: skip
+    y = list(range(len(stages)))[::-1]
+    for ax, (kind, title) in zip(axes[0], kinds, strict=False):
+        rows = [r for r in funnel if r["kind"] == kind]
+        left = [0.0] * len(stages)
+        for lang in langs:
+            vals = [sum(r["rows"] for r in rows if r["stage"] == st and r["lang"] == lang) for st in stages]
+            color = "#bbbbbb" if lang == "all" else LANG_COLORS.get(lang, "#8c564b")
+            ax.barh(y, vals, left=left, color=color, label=lang if lang != "all" else "all (before language id)")
+            left = [a + b for a, b in zip(left, vals, strict=True)]
+        top = max(left) if left and max(left) else 1
+        base = next((v for v in left if v), 0)
+        for yi, total, st in zip(y, left, stages, strict=True):
+            if any(r["stage"] == st for r in rows):
+                pct = f" ({100 * total / base:.0f}%)" if base else ""
+                ax.text(total + top * 0.01, yi, f"{total:,.0f}{pct}", va="center", fontsize=8)
+        ax.set_xlim(0, top * 1.3)
+        ax.set_title(f"{title} kept per stage")
+        ax.set_xlabel("records (read) / rows")
+    axes[0][0].set_yticks(y, stages)
+    handles, labels = {}, []
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in handles:
+                handles[lab] = h
+                labels.append(lab)
+    fig.legend([handles[lab] for lab in labels], labels, loc="lower center", ncol=max(1, len(labels)), fontsize=8,
+               frameon=False, title="language", title_fontsize=8)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def posttrain_flags_chart(quarantine: list[dict], contamination: list[dict]) -> bytes:
+    """Left: post-training records quarantined per reason, stacked by kind. Right: examples flagged as contaminated
+    per table and turn (column, role), stacked by benchmark."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 1.6 + 0.3 * max(4, len({r["reason"] for r in quarantine}))))
+    kind_colors = {"conversations": "#4c72b0", "pairs": "#dd8452", "-": "#8c8c8c"}
+    reasons = sorted({r["reason"] for r in quarantine}, key=lambda x: sum(r["count"] for r in quarantine
+                                                                         if r["reason"] == x))  # fmt: skip
+    left = [0] * len(reasons)
+    for kind in dict.fromkeys(r["kind"] for r in quarantine):
+        vals = [sum(r["count"] for r in quarantine if r["reason"] == x and r["kind"] == kind) for x in reasons]
+        ax.barh(reasons, vals, left=left, color=kind_colors.get(kind, "#8c8c8c"), label=kind)
+        left = [a + b for a, b in zip(left, vals, strict=True)]
+    for i, total in enumerate(left):
+        ax.text(total, i, f" {total:,}", va="center", fontsize=8)
+    if reasons:
+        ax.set_xlim(0, max(left) * 1.15)
+        ax.legend(fontsize=8, title="kind", title_fontsize=8, loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "nothing quarantined", ha="center", va="center", transform=ax.transAxes)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_xlabel("records")
+    ax.set_title("Post-training records quarantined, by reason")
+    # the table's order top to bottom (barh draws the first row at the bottom)
+    where = list(dict.fromkeys(f"{r['table']}.{r['turn_column']} ({r['role'] or '-'})" for r in contamination))[::-1]
+    benches = list(dict.fromkeys(r["benchmark"] for r in contamination))
+    left2 = [0] * len(where)
+    cmap = plt.get_cmap("Reds")
+    for j, b in enumerate(benches):
+        vals = [sum(r["examples"] for r in contamination if r["benchmark"] == b
+                    and f"{r['table']}.{r['turn_column']} ({r['role'] or '-'})" == w) for w in where]  # fmt: skip
+        ax2.barh(where, vals, left=left2, color=cmap(0.45 + 0.45 * j / max(1, len(benches) - 1)), label=b)
+        left2 = [a + v for a, v in zip(left2, vals, strict=True)]
+    for i, total in enumerate(left2):
+        ax2.text(total, i, f" {total:,}", va="center", fontsize=8)
+    if where:
+        ax2.set_xlim(0, max(left2) * 1.2)
+        ax2.legend(fontsize=8, title="benchmark", title_fontsize=8, loc="lower right")
+    else:
+        ax2.text(0.5, 0.5, "no benchmark text found", ha="center", va="center", transform=ax2.transAxes)
+    ax2.tick_params(axis="y", labelsize=8)
+    ax2.set_xlabel("examples flagged (a conversation or a pair)")
+    ax2.set_title("Contamination found, by table and turn (role)")
+    return _png(fig)
+
+
+def posttrain_section(pt: dict, files: dict[str, bytes]) -> str:
+    """Post-training data: the funnel per kind and language (records read to emitted), the post-training
+    quarantine, why examples were dropped, contamination found per table / turn / benchmark, and the emitted
+    datasets (packing efficiency, mask share)."""
+    funnel = pt.get("funnel") or []
+    e = pt.get("emit") or {}
+    sft, pairs = e.get("sft") or {}, e.get("pairs") or {}
+    head = "<h2>Post-training data: conversations and preference pairs</h2>"
+    if e:
+        state = "unchanged since it was emitted" if e.get("unchanged") else "the published run"
+        notes = "".join(f" {html.escape(n)}." for n in e.get("notes") or [])
+        head += f"<p>Emit run <code>{html.escape(str(e['run_id']))}</code> ({state}) under <code>" \
+                f"{html.escape(str(e['run_dir']))}</code>."  # fmt: skip
+        if sft:
+            head += (
+                f" SFT: {sft['examples']:,} conversations packed into {sft['sequences']:,} sequences of at most "
+                f"{sft['seq_length']:,} tokens ({sft['tokens']:,} tokens, {sft['truncated']:,} truncated): packing "
+                f"efficiency <b>{sft['packing_efficiency']:.3f}</b> (tokens / (sequences × seq_length)), mask share "
+                f"<b>{sft['mask_share']:.3f}</b> (supervised tokens / tokens)."
+            )
+        if pairs:
+            head += f" Preference pairs: {pairs['pairs']:,}."
+        head += notes + "</p>"
+    else:
+        head += "<p>Nothing emitted yet (no published post-training emit run).</p>"
+    body = head
+    if funnel:
+        files["posttrain_funnel.png"] = posttrain_funnel_chart(funnel)
+        body += (
+            '<img src="posttrain_funnel.png" alt="post-training funnel per language">'
+            "<p>records read = records of the sources (accepted + quarantined at ingest); accepted = rows read (a "
+            "rated record may give several pairs); then the rows per language after normalize, after each step of "
+            "the post-training select (language, dedup, signals, contamination) and in the emitted datasets.</p>"
+        )
+        for kind, title in POSTTRAIN_KINDS:
+            rows = [r for r in funnel if r["kind"] == kind]
+            if not rows:
+                continue
+            stages = list(dict.fromkeys(r["stage"] for r in rows))
+            langs = _ordered_langs(r["lang"] for r in rows if r["lang"] != "all")
+            body += f"<h3>{html.escape(title)}</h3>" + _table(
+                ["stage", "total", *langs],
+                [[st, sum(r["rows"] for r in rows if r["stage"] == st),
+                  *(next((r["rows"] for r in rows if r["stage"] == st and r["lang"] == lang), "-") for lang in langs)]
+                 for st in stages],
+            )  # fmt: skip
+    quarantine, contamination = pt.get("quarantine") or [], pt.get("contamination") or []
+    files["posttrain_flags.png"] = posttrain_flags_chart(quarantine, contamination)
+    body += '<img src="posttrain_flags.png" alt="post-training quarantine reasons and contamination found">'
+    by_reason: dict[tuple[str, str, str], dict[str, int]] = {}
+    for r in quarantine:
+        sources = by_reason.setdefault((r["stage"], r["kind"], r["reason"]), {})
+        sources[r["source"]] = sources.get(r["source"], 0) + r["count"]
+    body += "<h3>Quarantined (post-training stages)</h3>" + (
+        _table(
+            ["stage", "kind", "reason", "records", "sources"],
+            [
+                [stage, kind, reason, sum(src.values()), ", ".join(f"{k} {v:,}" for k, v in sorted(src.items()))]
+                for (stage, kind, reason), src in sorted(by_reason.items())
+            ],
+        )  # fmt: skip
+        if quarantine
+        else "<p>nothing quarantined</p>"
+    )
+    if pt.get("selection_rules"):
+        body += "<h3>Post-training select: why examples were dropped (first failing rule)</h3>" + _table(
+            ["kind", "step", "rule", "examples"],
+            [[r["kind"], r["step"], r["rule"], r["count"]] for r in pt["selection_rules"]],
+        )
+    body += (
+        "<h3>Contamination found in turns</h3><p>turns = flagged turns; examples = conversations or pairs with a "
+        "flagged turn (the select step drops them); benchmark examples = test examples found</p>"
+        + (
+            _table(
+                ["table", "turn column", "role", "benchmark", "turns", "examples", "benchmark examples"],
+                [
+                    [
+                        r["table"],
+                        r["turn_column"],
+                        r["role"] or "-",
+                        r["benchmark"],
+                        r["turns"],
+                        r["examples"],
+                        r["benchmark_examples"],
+                    ]
+                    for r in contamination
+                ],
+            )  # fmt: skip
+            if contamination
+            else "<p>no benchmark text found in any turn</p>"
+        )
+    )
+    if sft or pairs:
+        rows = [[f"sft {split}", v["examples"], v["sequences"], v["tokens"], v["supervised_tokens"],
+                 f"{v['supervised_tokens'] / v['tokens']:.3f}" if v["tokens"] else "-",
+                 f"{v['tokens'] / (v['sequences'] * sft['seq_length']):.3f}" if v["sequences"] else "-"]
+                for split, v in sorted((sft.get("splits") or {}).items())]  # fmt: skip
+        rows += [[f"pairs {split}", v["pairs"], "-", v["prompt_tokens"] + v["chosen_tokens"] + v["rejected_tokens"],
+                  v["chosen_supervised_tokens"] + v["rejected_supervised_tokens"],
+                  f"{v['chosen_supervised_tokens'] / v['chosen_tokens']:.3f} (chosen)" if v["chosen_tokens"] else "-",
+                  "-"] for split, v in sorted((pairs.get("splits") or {}).items())]  # fmt: skip
+        body += "<h3>Emitted datasets</h3>" + _table(
+            ["dataset", "examples", "packed sequences", "tokens", "supervised tokens", "mask share",
+             "packing efficiency"], rows)  # fmt: skip
+        rejected = {f"{k}: {reason}": n for k, c in (e.get("counts") or {}).items() if isinstance(c, dict)
+                    for reason, n in (c.get("rejected") or {}).items()}  # fmt: skip
+        if rejected:
+            body += "<p>Left out at emission: " + html.escape(", ".join(f"{k} {n:,}" for k, n in rejected.items()))
+            body += "</p>"
+    return body
+
+
 def demo_checks_section(checks: list[dict]) -> str:
     """The demo's checks against its generator's ground truth (check, result, expected, ok)."""
     return "<h2>Demo: checks against the generated corpus's ground truth</h2>" + _table(
@@ -607,6 +809,8 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
         sections.append(tokenizer_section(summary["tokenizer"], files))
     if summary.get("emit"):
         sections.append(emit_section(summary["emit"], files))
+    if summary.get("posttrain"):
+        sections.append(posttrain_section(summary["posttrain"], files))
     if summary.get("training"):
         sections.append(training_section(summary["training"]))
     reasons: dict[str, int] = {}

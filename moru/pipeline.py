@@ -104,6 +104,7 @@ def run_stages(
                 "classifier": saved_report(cfg.workdir, cfg.quality.classifier),
                 "tokenizer": next((s.extra for s in result.stages if s.stage == "tokenizer"), None),
                 "emit": next((s.extra for s in result.stages if s.stage == "emit"), None),
+                "posttrain": summaries.posttrain_summary(spark, cfg.workdir, cfg.posttrain),
                 "gate": _gate_summary(result),
                 "quarantine": quarantine,
                 "documents": summaries.document_summary(spark, cfg.workdir),

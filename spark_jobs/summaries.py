@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from core import storage
 from spark_jobs import tables
 
 # log-spaced character-length bins for the length histogram
@@ -195,7 +196,10 @@ def contamination_summary(spark: SparkSession, workdir: str) -> list[dict]:
     found: dict[str, dict] = {}
     mode = None
     if tables.exists(spark, workdir, tables.CONTAMINATION):
-        cont = tables.read(spark, workdir, tables.CONTAMINATION)
+        # documents only: the post-training rows (conversations, preference_pairs) are posttrain_summary's
+        cont = tables.read(spark, workdir, tables.CONTAMINATION).filter(
+            F.coalesce(F.col("source_table"), F.lit("documents")) == "documents"
+        )
         for r in (
             cont.groupBy("benchmark", "mode")
             .agg(F.countDistinct("split", "example_id").alias("examples"), F.countDistinct("doc_id").alias("docs"))
@@ -246,3 +250,143 @@ def contamination_by_length(spark: SparkSession, workdir: str) -> dict:
             for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
         ],
     }  # fmt: skip
+
+
+# the post-training funnel's steps after normalize: (name, posttrain select step it follows; None = before select)
+POSTTRAIN_FUNNEL_STEPS = (
+    ("normalized", None),
+    ("language selected", "language"),
+    ("after dedup", "dedup"),
+    ("after signals", "signals"),
+    ("selected (after decontamination)", "contamination"),
+)
+
+
+def posttrain_summary(spark: SparkSession, workdir: str, posttrain) -> dict | None:
+    """The post-training data as it stands (None without ``posttrain.sources``): ``funnel`` (rows: kind
+    ``conversations`` / ``pairs``, stage, lang, rows: records read and accepted rows with lang ``all``, then per
+    language the normalized rows, the rows left after each select step, and the rows in the published emit run),
+    ``quarantine`` (stage, kind, source, reason, count of the post-training stages), ``selection_rules`` (kind, step,
+    rule, count of first failing rules), ``contamination`` (table, turn_column, role, benchmark, turns, examples,
+    benchmark_examples of the post-training rows of ``contamination``) and ``emit`` (the published run's summary,
+    spark_jobs.posttrain.emit.summary, with its row counts; None before a run). ``posttrain`` is the config's
+    ``posttrain`` section (its sources say which kind each quarantined record is, its emit where the run is)."""
+    from spark_jobs.emit import job as emit_job
+    from spark_jobs.posttrain import emit as pt_emit
+    from spark_jobs.posttrain.ingest import SFT_LAYOUTS
+    from spark_jobs.posttrain.select import STEPS
+
+    if not posttrain.sources:
+        return None
+    kind_of = {s.name: "conversations" if s.layout.layout in SFT_LAYOUTS else "pairs" for s in posttrain.sources}
+    kinds = {
+        "conversations": (tables.RAW_CONVERSATIONS, tables.CONVERSATIONS),
+        "pairs": (tables.RAW_PREFERENCE_PAIRS, tables.PREFERENCE_PAIRS),
+    }
+    quarantine: list[dict] = []
+    if tables.exists(spark, workdir, tables.QUARANTINE):
+        rows = (
+            tables.read(spark, workdir, tables.QUARANTINE)
+            .filter(F.col("stage").startswith("posttrain_"))
+            .groupBy("stage", "source", "reason")
+            .count()
+            .collect()
+        )
+        quarantine = sorted(
+            ({"stage": r["stage"], "kind": kind_of.get(r["source"], "-"), "source": r["source"],
+              "reason": r["reason"], "count": r["count"]} for r in rows),
+            key=lambda r: (r["stage"], r["kind"], r["source"], r["reason"]),
+        )  # fmt: skip
+    funnel: list[dict] = []
+    selection = (
+        tables.read(spark, workdir, tables.POSTTRAIN_SELECTION)
+        if tables.exists(spark, workdir, tables.POSTTRAIN_SELECTION)
+        else None
+    )
+    step_index = F.lit(len(STEPS))  # the index of the step that dropped each row (len(STEPS) = kept)
+    for i, step in reversed(list(enumerate(STEPS))):
+        step_index = F.when(F.col("dropped_at") == step, F.lit(i)).otherwise(step_index)
+    for kind, (raw_table, table) in kinds.items():
+        ingest_rejected = sum(r["count"] for r in quarantine if r["kind"] == kind and r["stage"] == "posttrain_ingest")
+        if tables.exists(spark, workdir, raw_table):
+            raw = (
+                tables.read(spark, workdir, raw_table)
+                .agg(
+                    F.count("*").alias("rows"),
+                    F.countDistinct("source", "source_file", "record_index").alias("records"),
+                )
+                .head()
+            )
+            funnel.append({"kind": kind, "stage": "records read", "lang": "all",
+                           "rows": raw["records"] + ingest_rejected})  # fmt: skip
+            funnel.append({"kind": kind, "stage": "accepted", "lang": "all", "rows": raw["rows"]})
+        if not tables.exists(spark, workdir, table):
+            continue
+        if selection is None:
+            for r in tables.read(spark, workdir, table).groupBy("lang").count().collect():
+                funnel.append({"kind": kind, "stage": "normalized", "lang": r["lang"], "rows": r["count"]})
+            continue
+        counts = (
+            selection.filter(F.col("source_table") == table.name)
+            .groupBy("lang", step_index.alias("dropped_step"))
+            .count()
+            .collect()
+        )
+        for name, step in POSTTRAIN_FUNNEL_STEPS:
+            bound = -1 if step is None else STEPS.index(step)  # kept after `step` = dropped later, or kept
+            for lang in sorted({r["lang"] for r in counts}):
+                n = sum(r["count"] for r in counts if r["lang"] == lang and r["dropped_step"] > bound)
+                funnel.append({"kind": kind, "stage": name, "lang": lang, "rows": n})
+    selection_rules = []
+    if selection is not None:
+        rows = (
+            selection.filter(~F.col("kept"))
+            .groupBy("source_table", "dropped_at", "first_failed_rule")
+            .count()
+            .collect()
+        )
+        kind_of_table = {t.name: k for k, (_, t) in kinds.items()}
+        selection_rules = sorted(
+            ({"kind": kind_of_table.get(r["source_table"], r["source_table"]), "step": r["dropped_at"],
+              "rule": r["first_failed_rule"], "count": r["count"]} for r in rows),
+            key=lambda r: (r["kind"], STEPS.index(r["step"]) if r["step"] in STEPS else 99, -r["count"], r["rule"]),
+        )  # fmt: skip
+    contamination = []
+    if tables.exists(spark, workdir, tables.CONTAMINATION):
+        rows = (
+            tables.read(spark, workdir, tables.CONTAMINATION)
+            .filter(F.col("source_table").isin(tables.CONVERSATIONS.name, tables.PREFERENCE_PAIRS.name))
+            .groupBy("source_table", "turn_column", "role", "benchmark")
+            .agg(
+                F.count("*").alias("turns"),
+                F.countDistinct("doc_id").alias("examples"),
+                F.countDistinct("split", "example_id").alias("benchmark_examples"),
+            )
+            .collect()
+        )
+        contamination = sorted(
+            ({"table": r["source_table"], "turn_column": r["turn_column"], "role": r["role"],
+              "benchmark": r["benchmark"], "turns": r["turns"], "examples": r["examples"],
+              "benchmark_examples": r["benchmark_examples"]} for r in rows),
+            key=lambda r: (r["table"], r["turn_column"], r["role"] or "", r["benchmark"]),
+        )  # fmt: skip
+    out_uri = posttrain.emit.output or pt_emit.output_default(workdir)
+    manifest = emit_job.read_manifest(out_uri)
+    emit = None
+    if manifest is not None:
+        run_uri = storage.join(out_uri, "runs", manifest["run_id"])
+        emit = pt_emit.summary(manifest) | {
+            "counts": {
+                k: ({kk: vv for kk, vv in v.items() if kk != "rejected_doc_ids"} if isinstance(v, dict) else v)
+                for k, v in manifest["counts"].items()
+            }  # fmt: skip
+        }
+        for kind, name in (("conversations", "examples.parquet"), ("pairs", "pairs.parquet")):
+            parts = [p for p in manifest["parts"] if p["kind"] == ("sft" if kind == "conversations" else "pairs")]
+            if not parts:
+                continue
+            paths = [storage.to_spark_path(storage.join(run_uri, p["path"], name)) for p in parts]
+            for r in spark.read.parquet(*paths).groupBy("lang").count().collect():
+                funnel.append({"kind": kind, "stage": "emitted", "lang": r["lang"], "rows": r["count"]})
+    return {"funnel": funnel, "quarantine": quarantine, "selection_rules": selection_rules,
+            "contamination": contamination, "emit": emit}  # fmt: skip
