@@ -1,14 +1,14 @@
-"""`moru demo` end to end on a small corpus: every stage, tables, report, counts against the
-generator's ground truth."""
+"""`moru demo` end to end on a small corpus: every stage (pretraining and post-training), tables, report, counts
+against the generators' ground truth."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 from typer.testing import CliRunner
 
+from demo.posttrain import PAIR_SOURCES, SFT_SOURCES
 from moru.cli import app
 from quality.dedup.shingles import jaccard, shingles
 from spark_jobs import tables
@@ -25,7 +25,11 @@ def test_demo_end_to_end(spark, tmp_path):
     reasons = Counter(
         {
             r["reason"]: r["count"]
-            for r in tables.read(spark, str(workdir), tables.QUARANTINE).groupBy("reason").count().collect()
+            for r in tables.read(spark, str(workdir), tables.QUARANTINE)
+            .filter("stage NOT LIKE 'posttrain_%'")
+            .groupBy("reason")
+            .count()
+            .collect()
         }
     )
     assert reasons == Counter(truth["malformed"])
@@ -100,7 +104,11 @@ def test_demo_end_to_end(spark, tmp_path):
     assert stage["rows_rejected"] == len(planted) and stage["extra"]["mode"] == "exhaustive"
     key_of = {doc: f"{src}/{rid}" for doc, (src, rid) in ids.items()}
     found: dict[str, set] = {}
-    for r in tables.read(spark, str(workdir), tables.CONTAMINATION).collect():
+    for r in (
+        tables.read(spark, str(workdir), tables.CONTAMINATION)
+        .filter("coalesce(source_table, 'documents') = 'documents'")
+        .collect()
+    ):
         assert r["benchmark"] == "demo_bench" and r["mode"] == "exhaustive"
         found.setdefault(key_of[r["doc_id"]], set()).add(r["example_id"])
     assert set(found) == set(planted), (set(planted) - set(found), set(found) - set(planted))
@@ -126,10 +134,11 @@ def test_demo_end_to_end(spark, tmp_path):
     assert f"decontamination on the demo corpus (exhaustive mode): {len(planted)} of {len(planted)} planted" in out
     assert "0 other documents flagged; 0 planted documents in training_corpus" in out
     checks = summary["demo_checks"]
-    assert len(checks) == 13 and all(c["ok"] for c in checks), checks
+    assert len(checks) == 25 and all(c["ok"] for c in checks), checks
     names = " | ".join(c["check"] for c in checks)
     for part in ("decode(encode(x))", "Korean share", "emitted stage-1 blend", "training loss", "valid loss",
-                 "IndexedDataset reads back", "stage-2 long documents", "replay share"):  # fmt: skip
+                 "IndexedDataset reads back", "stage-2 long documents", "replay share", "post-training gate",
+                 "emitted SFT / pair tokens, decoded", "SFT packing efficiency", "SFT mask share"):  # fmt: skip
         assert part in names, names
     assert "Demo: checks against the generated corpus" in index and ">FAIL<" not in index
     # the tokenizer and the training run on the emitted data, in the report
@@ -141,25 +150,57 @@ def test_demo_end_to_end(spark, tmp_path):
     assert summary["training"]["steps"] == summary["training"]["train_iters"] == 100
     assert {r["tokenizer"] for r in summary["tokenizer"]["compression"]} >= {"moru", "moru + MeCab at encode"}
 
-
-def test_report_decontamination_section_without_the_measured_plot(tmp_path, monkeypatch):
-    import eval.report as report
-    from eval.report import measured_detection_plot, write_report
-
-    assert measured_detection_plot(Path(__file__).resolve().parents[2]) is not None  # committed in the repo
-    assert measured_detection_plot(tmp_path) is None
-    summary = {
-        "contamination": [{"benchmark": "b", "indexed_examples": 5, "contaminated_examples": 1,
-                           "contaminated_docs": 2, "mode": "sampled"}],
-        "contamination_by_length": {"edges": [0, 500, 10**12], "mode": "sampled", "buckets": [
-            {"bin": 0, "lo": 0, "hi": 500, "docs": 10, "flagged": 2},
-            {"bin": 1, "lo": 500, "hi": 10**12, "docs": 0, "flagged": 0}]},
-    }  # fmt: skip
-    files: dict[str, bytes] = {}
-    monkeypatch.setattr(report, "measured_detection_plot", lambda root=None: None)  # an install without it
-    written = write_report(summary, files.__setitem__)
-    index = files["index.html"].decode()
-    assert "contamination_lengths.png" in written and "decontam_detection.png" not in written
-    assert 'src="decontam_detection.png"' not in index and "is not next to the installed package" in index
-    assert "<td>&lt;500</td><td>10</td><td>2</td><td>20.00%</td>" in index
-    assert json.loads(files["summary.json"]) == summary
+    # post-training: the generated conversations and preference pairs went through every post-training job
+    pt = json.loads((workdir / "posttrain_manifest.json").read_text(encoding="utf-8"))
+    wd = str(workdir)
+    assert tables.read(spark, wd, tables.CONVERSATIONS).count() == pt["conversations"] > 0
+    assert tables.read(spark, wd, tables.PREFERENCE_PAIRS).count() == pt["pairs"] > 0
+    quarantined = tables.read(spark, wd, tables.QUARANTINE).filter("stage LIKE 'posttrain_%'").collect()
+    assert Counter(r["reason"] for r in quarantined) == Counter(m["reason"] for m in pt["malformed"])
+    assert {(r["source"], r["source_file"], r["record_index"]) for r in quarantined} == {
+        (m["source"], m["file"], m["index"]) for m in pt["malformed"]
+    }
+    # every planted benchmark copy flagged with its example at its table and turn; nothing else; none selected
+    where = {"user_turn": ("conversations", "messages"), "assistant_turn": ("conversations", "messages"),
+             "prompt": ("preference_pairs", "prompt"), "chosen": ("preference_pairs", "chosen"),
+             "rejected": ("preference_pairs", "rejected")}  # fmt: skip
+    cont = tables.read(spark, wd, tables.CONTAMINATION).filter("source_table IN ('conversations', 'preference_pairs')")
+    flagged = {(r["source_table"], r["turn_column"], r["doc_id"], r["turn"], r["example_id"]) for r in cont.collect()}
+    planted_pt = {(*where[c["where"]], c["doc_id"], c["turn"], c["example_id"]) for c in pt["contaminated"]}
+    assert len(planted_pt) >= 10 and {c["where"] for c in pt["contaminated"]} == set(where)
+    assert planted_pt <= flagged and {f[2] for f in flagged} == {p[2] for p in planted_pt}
+    planted_ids = sorted({c["doc_id"] for c in pt["contaminated"]})
+    sft = tables.read(spark, wd, tables.SFT_CORPUS)
+    pref = tables.read(spark, wd, tables.PREFERENCE_CORPUS)
+    assert sft.filter(sft.doc_id.isin(planted_ids)).count() == pref.filter(pref.doc_id.isin(planted_ids)).count() == 0
+    # the packed SFT and pair datasets: every corpus row emitted, blends written, efficiency and mask share recorded
+    emitted = json.loads((workdir / "posttrain_emit" / "manifest.json").read_text(encoding="utf-8"))
+    assert emitted["counts"]["sft"]["out"] == sft.count() > 0 and emitted["counts"]["pairs"]["out"] == pref.count() > 0
+    assert (workdir / "posttrain_emit" / "sft_blend.json").is_file()
+    assert (workdir / "posttrain_emit" / "pairs_blend.json").is_file()
+    assert 0.9 <= emitted["sft"]["packing_efficiency"] <= 1 and 0.1 < emitted["sft"]["mask_share"] < 0.9
+    # the report's post-training section, from summary["posttrain"]
+    post = summary["posttrain"]
+    funnel = Counter()
+    for r in post["funnel"]:
+        funnel[r["kind"], r["stage"]] += r["rows"]
+    assert funnel["conversations", "records read"] == sum(pt["records"][s] for s in SFT_SOURCES)
+    assert funnel["pairs", "records read"] == sum(pt["records"][s] for s in PAIR_SOURCES)
+    assert funnel["conversations", "accepted"] == funnel["conversations", "normalized"] == pt["conversations"]
+    assert funnel["pairs", "accepted"] == funnel["pairs", "normalized"] == pt["pairs"]
+    assert (
+        funnel["conversations", "selected (after decontamination)"] == funnel["conversations", "emitted"] == sft.count()
+    )
+    assert funnel["pairs", "selected (after decontamination)"] == funnel["pairs", "emitted"] == pref.count()
+    assert {r["lang"] for r in post["funnel"] if r["stage"] == "emitted"} == {"ko", "en", "ko+en"}
+    assert sum(r["count"] for r in post["quarantine"]) == len(pt["malformed"])
+    assert sum(r["examples"] for r in post["contamination"]) == len(planted_pt)
+    assert {(r["table"], r["turn_column"]) for r in post["contamination"]} == set(where.values())
+    assert post["emit"]["sft"]["packing_efficiency"] == emitted["sft"]["packing_efficiency"]
+    assert "Post-training data: conversations and preference pairs" in index
+    assert f"packing efficiency <b>{emitted['sft']['packing_efficiency']:.3f}</b>" in index
+    for png in ("posttrain_funnel.png", "posttrain_flags.png"):
+        assert f'src="{png}"' in index and (workdir / "report" / png).stat().st_size > 1000
+    n = len(planted_pt)
+    assert f"{n} of {n} planted benchmark copies flagged at their turn" in out
+    assert "0 in sft_corpus/preference_corpus, 0 in the decoded emitted tokens" in out
