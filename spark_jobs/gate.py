@@ -55,7 +55,7 @@ def run(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None) -> Ga
     """Validate ``documents`` and ``training_corpus``; write Data Docs and the result JSON.
     Raises FileNotFoundError when either table does not exist yet."""
     from quality.gates.suites import documents_suite, training_corpus_suite
-    from quality.gates.validate import TableInput, validate
+    from quality.gates.validate import TableInput
 
     cfg = cfg or GatesConfig()
     versions = {t.name: tables.version(spark, workdir, t) for t in GATED_TABLES}
@@ -75,37 +75,50 @@ def run(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None) -> Ga
             suite = training_corpus_suite(cfg.training_corpus, schema)
         inputs.append(TableInput(table.name, df, suite, versions[table.name]))
 
-    docs_uri = data_docs_uri(workdir)
+    return publish(inputs, cfg.fingerprint(), cfg.persist, data_docs_uri(workdir), locations.gates(workdir))
+
+
+def publish(inputs: list, fingerprint: str, persist: bool, docs_uri: str, results_dir: str) -> GateResult:
+    """Validate ``inputs`` (quality.gates.validate.TableInput) in one GX checkpoint, write its Data Docs to
+    ``docs_uri`` (this run only) and the result to ``results_dir`` (``latest.json`` + ``gate-<time>.json``). Shared
+    by every gate (pretraining's here, the post-training one)."""
+    from quality.gates.validate import validate
+
     local = storage.local_path(docs_uri)
     if local is not None:
         shutil.rmtree(local, ignore_errors=True)  # the site shows this run only
-        result = validate(inputs, local, cfg.fingerprint(), persist=cfg.persist)
+        result = validate(inputs, local, fingerprint, persist=persist)
     else:  # s3:// and the like: build in a temporary folder, then upload the site
         with tempfile.TemporaryDirectory() as tmp:
-            result = validate(inputs, tmp, cfg.fingerprint(), persist=cfg.persist)
+            result = validate(inputs, tmp, fingerprint, persist=persist)
             for path in sorted(Path(tmp).rglob("*")):
                 if path.is_file():
                     storage.write_bytes(storage.join(docs_uri, path.relative_to(tmp).as_posix()), path.read_bytes())
         result.data_docs_index = storage.join(docs_uri, "index.html")
-    write_result(workdir, result)
+    write_result(results_dir, result)
     return result
 
 
-def write_result(workdir: str, result: GateResult) -> str:
+def write_result(results_dir: str, result: GateResult) -> str:
     data = result.to_json().encode()
     stamp = result.run_time.replace(":", "").replace("-", "").replace("+0000", "Z")
-    storage.write_bytes(storage.join(locations.gates(workdir), f"gate-{stamp}.json"), data)
-    uri = result_uri(workdir)
+    storage.write_bytes(storage.join(results_dir, f"gate-{stamp}.json"), data)
+    uri = storage.join(results_dir, "latest.json")
     storage.write_bytes(uri, data)
     return uri
 
 
-def read_latest(workdir: str) -> GateResult | None:
+def read_result(results_dir: str) -> GateResult | None:
+    """The latest result a gate wrote to ``results_dir``, or None."""
     try:
-        data = storage.read_bytes(result_uri(workdir))
+        data = storage.read_bytes(storage.join(results_dir, "latest.json"))
     except (FileNotFoundError, OSError):
         return None
     return GateResult.from_json(data.decode("utf-8"))
+
+
+def read_latest(workdir: str) -> GateResult | None:
+    return read_result(locations.gates(workdir))
 
 
 def require_passed_gate(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None) -> GateResult:

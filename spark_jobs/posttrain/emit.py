@@ -118,12 +118,12 @@ MAX_LISTED = 20  # rejected doc_ids kept per reason and partition (the manifest 
 
 
 def output_default(workdir: str) -> str:
-    return storage.join(workdir, "posttrain_emit")
+    return locations.posttrain_emit_output(workdir)
 
 
 def gate_result_uri(workdir: str) -> str:
     """Where the post-training gate writes its verdict (GateResult JSON)."""
-    return storage.join(locations.gates(workdir), "posttrain", "latest.json")
+    return storage.join(locations.posttrain_gates(workdir), "latest.json")
 
 
 class PosttrainEmitConfig(BaseModel):

@@ -13,11 +13,8 @@ overwrite each other. :func:`require_passed_posttrain_gate` is what the post-tra
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
@@ -28,7 +25,7 @@ from core.stats import StageStats
 from quality.gates.posttrain import PAIR_CHECKS, SFT_CHECKS, PosttrainGateConfig
 from quality.gates.result import GateFailed, GateResult
 from spark_jobs import tables
-from spark_jobs.gate import stage_stats
+from spark_jobs.gate import publish, read_result, stage_stats
 
 log = logging.getLogger("moru.posttrain.gate")
 
@@ -39,7 +36,7 @@ GATED = (
 
 
 def results_dir(workdir: str) -> str:
-    return storage.join(locations.gates(workdir), "posttrain")
+    return locations.posttrain_gates(workdir)
 
 
 def result_uri(workdir: str) -> str:
@@ -94,7 +91,7 @@ def run(spark: SparkSession, workdir: str, cfg: PosttrainGateConfig | None = Non
     """Validate ``sft_corpus`` and ``preference_corpus``; write Data Docs and the result JSON. Raises
     FileNotFoundError when either corpus does not exist yet (the post-training select step writes both)."""
     from quality.gates.posttrain import preference_corpus_suite, sft_corpus_suite
-    from quality.gates.validate import TableInput, validate
+    from quality.gates.validate import TableInput
 
     cfg = cfg or PosttrainGateConfig()
     versions = {t.name: tables.version(spark, workdir, t) for t, _ in GATED}
@@ -115,37 +112,11 @@ def run(spark: SparkSession, workdir: str, cfg: PosttrainGateConfig | None = Non
             suite = preference_corpus_suite(cfg.preference_corpus, expected_schema(table), rows, input_rows)
         inputs.append(TableInput(table.name, with_checks(df, table), suite, versions[table.name]))
 
-    docs_uri = data_docs_uri(workdir)
-    local = storage.local_path(docs_uri)
-    if local is not None:
-        shutil.rmtree(local, ignore_errors=True)  # the site shows this run only
-        result = validate(inputs, local, cfg.fingerprint(), persist=cfg.persist)
-    else:  # s3:// and the like: build in a temporary folder, then upload the site
-        with tempfile.TemporaryDirectory() as tmp:
-            result = validate(inputs, tmp, cfg.fingerprint(), persist=cfg.persist)
-            for path in sorted(Path(tmp).rglob("*")):
-                if path.is_file():
-                    storage.write_bytes(storage.join(docs_uri, path.relative_to(tmp).as_posix()), path.read_bytes())
-        result.data_docs_index = storage.join(docs_uri, "index.html")
-    write_result(workdir, result)
-    return result
-
-
-def write_result(workdir: str, result: GateResult) -> str:
-    data = result.to_json().encode()
-    stamp = result.run_time.replace(":", "").replace("-", "").replace("+0000", "Z")
-    storage.write_bytes(storage.join(results_dir(workdir), f"gate-{stamp}.json"), data)
-    uri = result_uri(workdir)
-    storage.write_bytes(uri, data)
-    return uri
+    return publish(inputs, cfg.fingerprint(), cfg.persist, data_docs_uri(workdir), results_dir(workdir))
 
 
 def read_latest(workdir: str) -> GateResult | None:
-    try:
-        data = storage.read_bytes(result_uri(workdir))
-    except (FileNotFoundError, OSError):
-        return None
-    return GateResult.from_json(data.decode("utf-8"))
+    return read_result(results_dir(workdir))
 
 
 def gate_config(cfg) -> PosttrainGateConfig:
