@@ -34,7 +34,10 @@ class FieldMapping(BaseModel):
         return {path: path for path in self.metadata}
 
 
-class SourceConfig(BaseModel):
+class FileSource(BaseModel):
+    """What every source of files has (pretraining's ``sources`` and ``posttrain.sources``): a name, the files and
+    how they are read."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="short source name; part of every doc_id")
@@ -49,8 +52,6 @@ class SourceConfig(BaseModel):
         description="names starting with '_' or '.' (Hadoop's hidden files: _SUCCESS, .crc) are skipped and "
         "reported as skipped; include reads them",
     )
-    fields: FieldMapping = Field(default_factory=FieldMapping)
-    priority: int = Field(default=100, description="lower wins when dedup picks a keeper")
 
     @field_validator("name")
     @classmethod
@@ -58,6 +59,11 @@ class SourceConfig(BaseModel):
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", v):
             raise ValueError("source names use letters, digits, '_', '-' and '.' only")
         return v
+
+
+class SourceConfig(FileSource):
+    fields: FieldMapping = Field(default_factory=FieldMapping)
+    priority: int = Field(default=100, description="lower wins when dedup picks a keeper")
 
 
 class IngestConfig(BaseModel):

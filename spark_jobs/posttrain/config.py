@@ -17,14 +17,13 @@ text is normalized, labelled and hashed exactly as pretraining text is.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.paths import ConfigPath
 from quality.gates.posttrain import PosttrainGateConfig
 from quality.posttrain.readers import LayoutConfig, MessagesConfig
+from spark_jobs.ingest.config import FileSource
 from spark_jobs.posttrain.dedup import PosttrainDedupConfig
 from spark_jobs.posttrain.emit import PosttrainEmitConfig
 from spark_jobs.posttrain.select import PosttrainSelectConfig
@@ -34,25 +33,13 @@ from spark_jobs.posttrain.signals import PosttrainSignalsConfig
 PosttrainFormat = Literal["auto", "jsonl", "json", "csv", "tsv", "parquet"]
 
 
-class PosttrainSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(description="short source name; part of every doc_id")
-    path: ConfigPath = Field(description="a file, a folder (read recursively) or a glob; local path, s3:// or dbfs:/")
+class PosttrainSource(FileSource):
     format: PosttrainFormat = Field(
         default="auto",
         description="auto: by file name (.jsonl/.ndjson, .json, .csv, .tsv, .parquet; .gz .zst .bz2 .xz); other "
         "names are quarantined as unknown_format",
     )
-    hidden_files: Literal["skip", "include"] = "skip"
     layout: LayoutConfig = Field(default_factory=MessagesConfig, description="how a record holds its turns")
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_simple(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", v):
-            raise ValueError("source names use letters, digits, '_', '-' and '.' only")
-        return v
 
 
 class PosttrainIngestConfig(BaseModel):
