@@ -41,6 +41,7 @@ log = logging.getLogger("moru.posttrain.select")
 STEPS = ("language", "dedup", "signals", "contamination")
 CONVERSATIONS = tables.CONVERSATIONS.name
 PAIRS = tables.PREFERENCE_PAIRS.name
+KEYS = {CONVERSATIONS: ("first_user", "prompt"), PAIRS: ("pair",)}  # the dedup key kinds of each table
 THRESHOLD_SIGNALS = tuple(n for n in SIGNAL_NAMES if n != "lang_mismatch")  # lang_mismatch: allow_lang_mismatch
 
 
@@ -78,7 +79,9 @@ class PosttrainSelectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     languages: list[str] = Field(default_factory=lambda: ["ko", "en", "ko+en"], min_length=1)
-    drop_duplicates: bool = Field(default=True, description="drop examples that lost a dedup key")
+    drop_duplicates: bool = Field(
+        default=True, description="drop examples that lost a dedup key (false: posttrain_duplicates is optional)"
+    )
     drop_contaminated: bool = Field(
         default=True,
         description="drop examples with a benchmark substring in a turn (if false they reach the corpora with "
@@ -153,16 +156,18 @@ def _signals(spark: SparkSession, workdir: str, table: str, side: str, prefix: s
     return sig.select("doc_id", *[F.col(n).alias(prefix + n) for n in SIGNAL_NAMES])
 
 
-def _duplicates(spark: SparkSession, workdir: str, table: str) -> DataFrame:
-    """doc_id → the duplicate rules it fails (``_dup``) and its key hashes (``<kind>_key``)."""
+def _duplicates(spark: SparkSession, workdir: str, table: str, cfg: PosttrainSelectConfig) -> DataFrame | None:
+    """doc_id → the duplicate rules it fails (``_dup``) and its key hashes (``<kind>_key``); None without a dedup
+    table when duplicates are not dropped (the keys are then null)."""
     if not tables.exists(spark, workdir, tables.POSTTRAIN_DUPLICATES):
+        if not cfg.drop_duplicates:
+            return None
         raise FileNotFoundError("posttrain_duplicates does not exist yet: run `moru posttrain dedup` first")
     dup = tables.read(spark, workdir, tables.POSTTRAIN_DUPLICATES).filter(F.col("source_table") == table)
     lost = F.when(~F.col("is_keeper"), F.concat(F.lit("duplicate:"), F.col("key_kind")))
-    kinds = ("first_user", "prompt") if table == CONVERSATIONS else ("pair",)
     return dup.groupBy("doc_id").agg(
         F.array_sort(F.collect_list(lost)).alias("_dup"),
-        *[F.max(F.when(F.col("key_kind") == k, F.col("key_hash"))).alias(f"{k}_key") for k in kinds],
+        *[F.max(F.when(F.col("key_kind") == k, F.col("key_hash"))).alias(f"{k}_key") for k in KEYS[table]],
     )
 
 
@@ -191,7 +196,12 @@ def decide(spark: SparkSession, workdir: str, table: str, cfg: PosttrainSelectCo
         checks += _checks(cfg.rejected_thresholds, "rejected_", "rejected:")
     if not cfg.allow_lang_mismatch:
         checks.append(("lang_mismatch", F.col("sig_lang_mismatch") > 0))
-    df = df.join(_duplicates(spark, workdir, table), "doc_id", "left")
+    dup = _duplicates(spark, workdir, table, cfg)
+    if dup is not None:
+        df = df.join(dup, "doc_id", "left")
+    else:
+        df = df.select("*", F.lit(None).cast("array<string>").alias("_dup"),
+                       *[F.lit(None).cast("string").alias(f"{k}_key") for k in KEYS[table]])  # fmt: skip
     cont = _contamination(spark, workdir, table)
     if cont is not None:
         df = df.join(cont, "doc_id", "left")

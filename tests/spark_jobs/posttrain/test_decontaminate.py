@@ -15,7 +15,7 @@ from quality.decontam import normalize_for_matching
 from spark_jobs import tables
 from spark_jobs.decontaminate.benchmarks import BenchmarkConfig
 from spark_jobs.decontaminate.contamination import DecontaminateConfig, write_contamination
-from spark_jobs.posttrain import dedup, select, signals
+from spark_jobs.posttrain import select, signals
 from spark_jobs.posttrain.decontaminate import JOB, run_stage
 from tests.spark_jobs.posttrain.helpers_selection import conversation, pair, write_conversations, write_pairs
 
@@ -99,8 +99,8 @@ def test_every_planted_turn_is_flagged_with_its_table_and_turn(spark, flagged):
 def test_flagged_examples_never_reach_the_corpora(spark, flagged):
     wd, _cfg, _stats = flagged
     signals.run(spark, wd)
-    dedup.run(spark, wd, dedup.PosttrainDedupConfig(near=False))
-    stats = select.run(spark, wd)
+    # duplicates are test_signals_select's; here only contamination decides
+    stats = select.run(spark, wd, select.PosttrainSelectConfig(drop_duplicates=False))
     sel = {r["doc_id"]: r for r in tables.read(spark, wd, tables.POSTTRAIN_SELECTION).collect()}
     for doc in ("c_user", "c_assistant", "p_rejected"):
         assert (sel[doc]["dropped_at"], sel[doc]["failed_rules"], sel[doc]["contaminated"]) == (

@@ -78,8 +78,10 @@ BAD_SFT = [
 BAD_PAIRS = [_pair("same", "en", "Name a color.", "Blue.", " Blue. ")]
 
 
-def _write(spark, wd, sft, pairs):
+def _write(spark, wd, sft, pairs=None):
     for table, rows in ((tables.SFT_CORPUS, sft), (tables.PREFERENCE_CORPUS, pairs)):
+        if rows is None:
+            continue
         frame = local_frame(spark, [table_row(table, r) for r in rows], table.schema)
         tables.overwrite(spark, frame, wd, table)
 
@@ -108,7 +110,7 @@ def test_a_clean_corpus_passes_and_a_changed_one_must_be_gated_again(spark, tmp_
     other = PosttrainGateConfig(sft_corpus={"supervised_char_share": {"min": 0.2, "max": 0.9}})
     with pytest.raises(GateFailed, match="bounds changed"):
         require_passed_posttrain_gate(spark, wd, other)
-    _write(spark, wd, CLEAN_SFT[:3], CLEAN_PAIRS)  # a new version of both corpora
+    _write(spark, wd, CLEAN_SFT[:3])  # a new version of sft_corpus
     stale = f"sft_corpus is at Delta version {versions['sft_corpus'] + 1}.*validated version {versions['sft_corpus']}"
     with pytest.raises(GateFailed, match=stale):
         require_passed_posttrain_gate(spark, wd)

@@ -1,7 +1,8 @@
 """posttrain_signals and posttrain_select on small tables with planted problems: refusals (English and Korean),
 chat-template leftovers in a response, in a prompt and in a rejected response, a question answered in another
 language, a looping response, a language not selected, duplicate prompts and pairs. Every problem is dropped with
-its reason, the clean examples reach sft_corpus / preference_corpus, and a threshold change re-runs only select."""
+its reason, the clean examples reach sft_corpus / preference_corpus, and other thresholds decide again from the same
+signals."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from spark_jobs import tables
 from spark_jobs.posttrain import dedup
 from spark_jobs.posttrain import signals as signals_job
-from spark_jobs.posttrain.select import PosttrainSelectConfig
+from spark_jobs.posttrain.select import PosttrainSelectConfig, decide
 from spark_jobs.posttrain.select import run as select_run
 from tests.spark_jobs.posttrain.helpers_selection import conversation, pair, write_conversations, write_pairs
 
@@ -113,17 +114,18 @@ def test_select_drops_each_problem_with_its_reason(spark, workdir):
     assert stats.extra["kept"] == {"conversations": 3, "preference_pairs": 2}
 
 
-def test_a_threshold_change_reruns_only_select(spark, workdir):
-    before = tables.version(spark, workdir, tables.POSTTRAIN_SIGNALS)
+def test_a_threshold_change_needs_no_new_signals(spark, workdir):
+    """Other thresholds decide again from the same signal rows (select's decide, nothing written)."""
     cfg = PosttrainSelectConfig(allow_lang_mismatch=True, thresholds={"refusal_at_start": None},
                                 rejected_thresholds={"template_markers_response": None})  # fmt: skip
-    select_run(spark, workdir, cfg)
-    kept = {r["doc_id"] for r in tables.read(spark, workdir, tables.POSTTRAIN_SELECTION).collect() if r["kept"]}
-    assert {"mismatch", "refusal_en", "refusal_ko", "p_chosen_refusal", "p_rejected_template"} <= kept
-    assert "template_response" not in kept and "dup_a" not in kept
-    assert tables.version(spark, workdir, tables.POSTTRAIN_SIGNALS) == before
-    fps = {r["rules_fingerprint"] for r in tables.read(spark, workdir, tables.POSTTRAIN_SELECTION).collect()}
-    assert fps == {cfg.fingerprint()} and cfg.fingerprint() != PosttrainSelectConfig().fingerprint()
+    kept = set()
+    for table in ("conversations", "preference_pairs"):
+        rows = decide(spark, workdir, table, cfg).select("doc_id", "kept", "rules_fingerprint").collect()
+        kept |= {r["doc_id"] for r in rows if r["kept"]}
+        assert {r["rules_fingerprint"] for r in rows} == {cfg.fingerprint()}
+    assert kept == {"ok_en", "ok_ko", "dup_b", "mismatch", "refusal_en", "refusal_ko", "p_ok", "p_dup_hi",
+                    "p_chosen_refusal", "p_rejected_template"}  # fmt: skip
+    assert cfg.fingerprint() != PosttrainSelectConfig().fingerprint()
 
 
 def test_select_config_names_known_signals_only():
