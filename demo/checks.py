@@ -314,22 +314,23 @@ def posttrain(spark, cfg: Any, manifest: Any) -> dict:
     out["other_flagged"] = len({k[1] for k in flagged} - planted_ids)
     corpora = {column: df for column, df in (("messages", read(tables.SFT_CORPUS)),
                                              ("chosen", read(tables.PREFERENCE_CORPUS))) if df is not None}  # fmt: skip
-
-    def in_corpora(ids: set[str]) -> int:
-        return sum(df.filter(F.col("doc_id").isin(sorted(ids))).count() for df in corpora.values()) if ids else 0
-
-    out["in_corpora"] = in_corpora(planted_ids)
-    # planted duplicates: every group in one cluster of its key, exactly one member kept
     groups = manifest.duplicate_groups
-    dups = read(tables.POSTTRAIN_DUPLICATES)
     members = {d for g in groups for d in g["members"]}
+    # planted problem examples the select step must drop (a refusal as the rejected answer is a fine negative)
+    problems = {r["doc_id"] for r in manifest.refusals if r["where"] == "response"}
+    problems |= {r["doc_id"] for r in manifest.template_leftovers} | set(manifest.lang_mismatch)
+    # which of the planted examples the corpora hold (one query per corpus)
+    asked = sorted(planted_ids | members | problems)
+    kept = {r["doc_id"] for df in corpora.values() for r in df.filter(F.col("doc_id").isin(asked)).select("doc_id")
+            .collect()}  # fmt: skip
+    out["in_corpora"] = len(kept & planted_ids)
+    out["problems"], out["problems_kept"] = len(problems), len(kept & problems)
+    # planted duplicates: every group in one cluster of its key, exactly one member kept
+    dups = read(tables.POSTTRAIN_DUPLICATES)
     cluster: dict[tuple[str, str], str] = {}
     if dups is not None and members:
         for r in dups.filter(F.col("doc_id").isin(sorted(members))).collect():
             cluster[r["key_kind"], r["doc_id"]] = r["cluster_id"]
-    kept: set[str] = set()
-    for df in corpora.values():
-        kept |= {r["doc_id"] for r in df.filter(F.col("doc_id").isin(sorted(members))).select("doc_id").collect()}
     out["dup_groups"] = len(groups)
     out["dups_collapsed"] = sum(
         len({cluster.get((g["key"], d)) for d in g["members"]} - {None}) == 1
@@ -337,10 +338,6 @@ def posttrain(spark, cfg: Any, manifest: Any) -> dict:
         and sum(d in kept for d in g["members"]) == 1
         for g in groups
     )
-    # planted problem examples the select step must drop (a refusal as the rejected answer is a fine negative)
-    problems = {r["doc_id"] for r in manifest.refusals if r["where"] == "response"}
-    problems |= {r["doc_id"] for r in manifest.template_leftovers} | set(manifest.lang_mismatch)
-    out["problems"], out["problems_kept"] = len(problems), in_corpora(problems)
     # the post-training gate
     try:
         gate = GateResult.from_json(storage.read_bytes(pt_emit.gate_result_uri(wd)).decode("utf-8"))
@@ -383,14 +380,20 @@ def _emitted(spark, cfg: Any, m: dict, planted: list[dict], corpora: dict) -> di
             texts += tok.decode_batch([x.tolist() for x in seqs], skip_special_tokens=False)
         del ds
     emitted = "\x00".join(texts)
-    # the planted turns, as normalize wrote them (what emission would have rendered)
+    # the planted turns, as normalize wrote them (what emission would have rendered): one query per table
+    rows: dict[tuple[str, str], Any] = {}
+    for name, columns in (("conversations", ["messages"]), ("preference_pairs", ["prompt", "chosen", "rejected"])):
+        ids = sorted({c["doc_id"] for c in planted if _PLANTED_AT[c["where"]][0] == name})
+        if ids:
+            df = tables.read(spark, cfg.workdir, tables.ALL_TABLES[name])
+            rows |= {(name, r["doc_id"]): r for r in df.filter(F.col("doc_id").isin(ids)).select("doc_id", *columns)
+                     .collect()}  # fmt: skip
     turns = []
     for c in planted:
         table, column, _ = _PLANTED_AT[c["where"]]
-        df = tables.read(spark, cfg.workdir, tables.ALL_TABLES[table])
-        row = df.filter(F.col("doc_id") == c["doc_id"]).select(column).head()
-        if row is not None and c["turn"] < len(row[0]):
-            turns.append(row[0][c["turn"]]["content"])
+        row = rows.get((table, c["doc_id"]))
+        if row is not None and c["turn"] < len(row[column]):
+            turns.append(row[column][c["turn"]]["content"])
     controls = []
     for column, df in corpora.items():
         for r in df.orderBy("doc_id").select(column).limit(CONTROLS).collect():

@@ -605,6 +605,10 @@ def posttrain_section(pt: dict, files: dict[str, bytes]) -> str:
                 f"efficiency <b>{sft['packing_efficiency']:.3f}</b> (tokens / (sequences × seq_length)), mask share "
                 f"<b>{sft['mask_share']:.3f}</b> (supervised tokens / tokens)."
             )
+            train = (sft.get("splits") or {}).get("train")
+            if train and train["sequences"] and len(sft["splits"]) > 1:
+                eff = train["tokens"] / (train["sequences"] * sft["seq_length"])
+                head += f" Train split alone: packing efficiency {eff:.3f} (each split packs on its own)."
         if pairs:
             head += f" Preference pairs: {pairs['pairs']:,}."
         head += notes + "</p>"

@@ -99,7 +99,7 @@ def test_posttrain_section_from_a_hand_made_summary():
     # the headline numbers: packing efficiency and mask share of the SFT datasets, pairs emitted
     assert "41 conversations packed into 4 sequences of at most 1,024 tokens" in index
     assert "packing efficiency <b>0.952</b>" in index and "mask share <b>0.385</b>" in index
-    assert "Preference pairs: 11." in index
+    assert "Train split alone: packing efficiency 0.977" in index and "Preference pairs: 11." in index
     # funnel tables per kind: totals and each language (a kind without a language shows "-")
     assert "<td>records read</td><td>60</td><td>-</td><td>-</td>" in index
     assert "<td>after dedup</td><td>45</td><td>25</td><td>20</td>" in index
