@@ -614,6 +614,16 @@ def posttrain_section(pt: dict, files: dict[str, bytes]) -> str:
         head += notes + "</p>"
     else:
         head += "<p>Nothing emitted yet (no published post-training emit run).</p>"
+    gate = pt.get("gate")
+    if gate:
+        verdict = "passed" if gate["passed"] else "FAILED: nothing is emitted past it"
+        items = "".join(f"<li>{html.escape(m)}</li>" for m in gate["failed"])
+        head += (
+            f"<p>Post-training gate (Great Expectations): <b>{verdict}</b> ({gate['expectations']:,} expectations on "
+            + html.escape(", ".join(f"{k} v{v}" for k, v in gate["table_versions"].items()))
+            + f') · <a href="{html.escape(gate["data_docs"])}">Data Docs</a></p>'
+            + (f"<ul>{items}</ul>" if items else "")
+        )
     body = head
     if funnel:
         files["posttrain_funnel.png"] = posttrain_funnel_chart(funnel)

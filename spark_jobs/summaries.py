@@ -268,11 +268,15 @@ def posttrain_summary(spark: SparkSession, workdir: str, posttrain) -> dict | No
     language the normalized rows, the rows left after each select step, and the rows in the published emit run),
     ``quarantine`` (stage, kind, source, reason, count of the post-training stages), ``selection_rules`` (kind, step,
     rule, count of first failing rules), ``contamination`` (table, turn_column, role, benchmark, turns, examples,
-    benchmark_examples of the post-training rows of ``contamination``) and ``emit`` (the published run's summary,
+    benchmark_examples of the post-training rows of ``contamination``), ``gate`` (the latest post-training gate:
+    passed, failed expectations, their number, validated versions; None before one ran) and ``emit`` (the published
+    run's summary,
     spark_jobs.posttrain.emit.summary, with its row counts; None before a run). ``posttrain`` is the config's
     ``posttrain`` section (its sources say which kind each quarantined record is, its emit where the run is)."""
+    from quality.gates.result import GateResult
     from spark_jobs.emit import job as emit_job
     from spark_jobs.posttrain import emit as pt_emit
+    from spark_jobs.posttrain import gate as pt_gate
     from spark_jobs.posttrain.ingest import SFT_LAYOUTS
     from spark_jobs.posttrain.select import STEPS
 
@@ -370,6 +374,14 @@ def posttrain_summary(spark: SparkSession, workdir: str, posttrain) -> dict | No
               "benchmark_examples": r["benchmark_examples"]} for r in rows),
             key=lambda r: (r["table"], r["turn_column"], r["role"] or "", r["benchmark"]),
         )  # fmt: skip
+    gate = None
+    try:
+        result = GateResult.from_json(storage.read_bytes(pt_gate.result_uri(workdir)).decode("utf-8"))
+        gate = {"passed": result.passed, "run_time": result.run_time, "failed": result.failure_messages(),
+                "expectations": sum(len(t.expectations) for t in result.tables.values()),
+                "table_versions": result.table_versions, "data_docs": "posttrain_data_docs/index.html"}  # fmt: skip
+    except (FileNotFoundError, OSError):
+        pass
     out_uri = posttrain.emit.output or pt_emit.output_default(workdir)
     manifest = emit_job.read_manifest(out_uri)
     emit = None
@@ -389,4 +401,4 @@ def posttrain_summary(spark: SparkSession, workdir: str, posttrain) -> dict | No
             for r in spark.read.parquet(*paths).groupBy("lang").count().collect():
                 funnel.append({"kind": kind, "stage": "emitted", "lang": r["lang"], "rows": r["count"]})
     return {"funnel": funnel, "quarantine": quarantine, "selection_rules": selection_rules,
-            "contamination": contamination, "emit": emit}  # fmt: skip
+            "contamination": contamination, "gate": gate, "emit": emit}  # fmt: skip

@@ -197,6 +197,7 @@ def test_demo_end_to_end(spark, tmp_path):
     assert sum(r["examples"] for r in post["contamination"]) == len(planted_pt)
     assert {(r["table"], r["turn_column"]) for r in post["contamination"]} == set(where.values())
     assert post["emit"]["sft"]["packing_efficiency"] == emitted["sft"]["packing_efficiency"]
+    assert post["gate"]["passed"] and "Post-training gate (Great Expectations): <b>passed</b>" in index
     assert "Post-training data: conversations and preference pairs" in index
     assert f"packing efficiency <b>{emitted['sft']['packing_efficiency']:.3f}</b>" in index
     for png in ("posttrain_funnel.png", "posttrain_flags.png"):

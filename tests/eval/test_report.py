@@ -68,6 +68,9 @@ POSTTRAIN = {
         {"table": "preference_pairs", "turn_column": "rejected", "role": "assistant", "benchmark": "gsm8k",
          "turns": 2, "examples": 2, "benchmark_examples": 2},
     ],
+    "gate": {"passed": False, "run_time": "2026-01-01T00:00:00", "expectations": 17,
+             "failed": ["sft_corpus: share of lang ko 0.97 above 0.95"], "data_docs": "posttrain_data_docs/index.html",
+             "table_versions": {"sft_corpus": 3, "preference_corpus": 2}},
     "emit": {
         "run_id": "20260101T000000Z-abc", "run_dir": "/w/posttrain_emit/runs/20260101T000000Z-abc", "notes": [],
         "sft": {"examples": 41, "sequences": 4, "tokens": 3900, "supervised_tokens": 1500, "truncated": 1,
@@ -99,6 +102,12 @@ def test_posttrain_section_from_a_hand_made_summary():
     # the headline numbers: packing efficiency and mask share of the SFT datasets, pairs emitted
     assert "41 conversations packed into 4 sequences of at most 1,024 tokens" in index
     assert "packing efficiency <b>0.952</b>" in index and "mask share <b>0.385</b>" in index
+    assert (
+        "Post-training gate (Great Expectations): <b>FAILED: nothing is emitted past it</b> (17 expectations on "
+        "sft_corpus v3, preference_corpus v2)" in index
+    )
+    assert '<a href="posttrain_data_docs/index.html">Data Docs</a>' in index
+    assert "<li>sft_corpus: share of lang ko 0.97 above 0.95</li>" in index
     assert "Train split alone: packing efficiency 0.977" in index and "Preference pairs: 11." in index
     # funnel tables per kind: totals and each language (a kind without a language shows "-")
     assert "<td>records read</td><td>60</td><td>-</td><td>-</td>" in index
@@ -123,10 +132,12 @@ def test_posttrain_section_from_a_hand_made_summary():
 
 def test_posttrain_section_before_anything_is_emitted_or_flagged():
     files: dict[str, bytes] = {}
-    pt = {"funnel": POSTTRAIN["funnel"][:2], "quarantine": [], "selection_rules": [], "contamination": [], "emit": None}
+    pt = {"funnel": POSTTRAIN["funnel"][:2], "quarantine": [], "selection_rules": [], "contamination": [], "gate": None,
+          "emit": None}  # fmt: skip
     body = posttrain_section(pt, files)
     assert "Nothing emitted yet" in body and "nothing quarantined" in body
     assert "no benchmark text found in any turn" in body and "Emitted datasets" not in body
+    assert "Post-training gate" not in body
     assert set(files) == {"posttrain_funnel.png", "posttrain_flags.png"}
     # no post-training sources: no section at all
     files = {}
