@@ -37,6 +37,7 @@ from pyspark.sql import functions as F
 from core.job import Job, JobContext
 from core.stats import StageStats
 from spark_jobs import tables
+from spark_jobs.decontaminate.contamination import DOCUMENTS_TABLE, read_contamination
 
 log = logging.getLogger("moru.select")
 
@@ -254,10 +255,11 @@ def decide(spark: SparkSession, workdir: str, cfg: SelectConfig) -> DataFrame:
     step_failures["near_dedup"] = _failed([("near_duplicate", near_flag)])
     contaminated = F.lit(False)
     cont_rules = F.array().cast("array<string>")
-    if tables.exists(spark, workdir, tables.CONTAMINATION):
+    # the documents' rows only: post-training decontamination writes its own rows into the same table
+    documents_rows = read_contamination(spark, workdir, DOCUMENTS_TABLE)
+    if documents_rows is not None:
         cont = (
-            tables.read(spark, workdir, tables.CONTAMINATION)
-            .groupBy("doc_id")
+            documents_rows.groupBy("doc_id")
             .agg(F.array_sort(F.collect_set(F.concat(F.lit("contaminated:"), F.col("benchmark")))).alias("_cont"))
         )
         df = df.join(cont, "doc_id", "left")
