@@ -92,14 +92,14 @@ def tokenizer_checks(cfg: Any, *, console: Console) -> list[dict]:
     document exactly (decode(encode(x)) == x), and has the configured Hangul/Latin split."""
     from transformers import AutoTokenizer
 
-    from core import storage
+    from core import locations
     from tokenizer.config import output_dir
     from tokenizer.sample import iter_column
 
     out = output_dir(cfg.tokenizer, cfg.workdir)
     report = json.loads((out / "moru_tokenizer.json").read_text(encoding="utf-8"))
     tok = AutoTokenizer.from_pretrained(str(out), local_files_only=True)
-    texts = list(iter_column(storage.join(cfg.workdir, "tokenizer", "heldout"), "text"))
+    texts = list(iter_column(locations.tokenizer_heldout(cfg.workdir), "text"))
     ids = tok(texts, add_special_tokens=False)["input_ids"]
     exact = sum(tok.decode(i) == t for i, t in zip(ids, texts, strict=True))
     share, target = report["korean_token_share"], report["target_korean_token_share"]

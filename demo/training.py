@@ -80,9 +80,9 @@ def train_tiny_model(config_path: Path, cfg: Any, *, console: Console, load_conf
     }
     png = out / "loss.png"
     if png.is_file():
-        from core import storage
+        from core import locations, storage
 
-        storage.write_bytes(storage.join(cfg.workdir, "report", "train_loss.png"), png.read_bytes())
+        storage.write_bytes(storage.join(locations.report(cfg.workdir), "train_loss.png"), png.read_bytes())
         summary["loss_png"] = "train_loss.png"
     ok = rc == 0 and len(train) == stage_cfg.train_iters
     fell = bool(train) and summary["final_loss"] < first
