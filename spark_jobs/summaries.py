@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 
 from core import storage
 from spark_jobs import tables
+from spark_jobs.decontaminate.contamination import DOCUMENTS_TABLE, read_contamination
 
 # log-spaced character-length bins for the length histogram
 LENGTH_EDGES = [0, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 10**12]
@@ -197,9 +198,7 @@ def contamination_summary(spark: SparkSession, workdir: str) -> list[dict]:
     mode = None
     if tables.exists(spark, workdir, tables.CONTAMINATION):
         # documents only: the post-training rows (conversations, preference_pairs) are posttrain_summary's
-        cont = tables.read(spark, workdir, tables.CONTAMINATION).filter(
-            F.coalesce(F.col("source_table"), F.lit("documents")) == "documents"
-        )
+        cont = read_contamination(spark, workdir, DOCUMENTS_TABLE)
         for r in (
             cont.groupBy("benchmark", "mode")
             .agg(F.countDistinct("split", "example_id").alias("examples"), F.countDistinct("doc_id").alias("docs"))
@@ -227,7 +226,7 @@ def contamination_by_length(spark: SparkSession, workdir: str) -> dict:
     if not (tables.exists(spark, workdir, tables.DOCUMENTS) and tables.exists(spark, workdir, tables.CONTAMINATION)):
         return {}
     edges = CONTAMINATION_LENGTH_EDGES
-    cont = tables.read(spark, workdir, tables.CONTAMINATION)
+    cont = read_contamination(spark, workdir, DOCUMENTS_TABLE)
     flagged = cont.select("doc_id").distinct().withColumn("_flagged", F.lit(1))
     docs = tables.read(spark, workdir, tables.DOCUMENTS).select("doc_id", "n_chars")
     bucket = F.lit(0)
@@ -358,7 +357,7 @@ def posttrain_summary(spark: SparkSession, workdir: str, posttrain) -> dict | No
     contamination = []
     if tables.exists(spark, workdir, tables.CONTAMINATION):
         rows = (
-            tables.read(spark, workdir, tables.CONTAMINATION)
+            read_contamination(spark, workdir)
             .filter(F.col("source_table").isin(tables.CONVERSATIONS.name, tables.PREFERENCE_PAIRS.name))
             .groupBy("source_table", "turn_column", "role", "benchmark")
             .agg(
