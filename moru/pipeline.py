@@ -151,15 +151,16 @@ def print_summary(console: Console, result: RunResult) -> None:
     for s in result.stages:
         if s.by_reason:
             reasons = ", ".join(f"{k}={v:,}" for k, v in sorted(s.by_reason.items()))
+            kind = s.stage.removeprefix("posttrain_")  # post-training stages read as their pretraining peers
             verb = (
                 "flagged (kept in its table, left out of training)"
-                if s.stage.endswith("dedup") or s.stage == "decontaminate"
-                else "dropped (each with its failing rules in `selection`)"
-                if s.stage == "select"
+                if kind.endswith("dedup") or kind == "decontaminate"
+                else "dropped (each with its failing rules in its selection table)"
+                if kind == "select"
                 else "left out"
-                if s.stage in ("classifier", "emit")
+                if kind in ("classifier", "emit")
                 else "failed expectations:"
-                if s.stage == "gate"
+                if kind == "gate"
                 else "quarantined"
             )
             console.print(f"[yellow]{s.stage}: {verb} {s.rows_rejected:,} ({reasons})")
