@@ -4,6 +4,7 @@ longer sequences, RoPE θ 1e6 + llama3 scaling, full recompute) on the stage-2 b
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +18,13 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def _train(config: Path, stage: str) -> subprocess.CompletedProcess:
+    # a rendezvous an earlier in-process test left in this process's environment (its store still listening on
+    # MASTER_PORT) must not be inherited: the training process picks its own free port
+    rendezvous = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    env = {k: v for k, v in os.environ.items() if k not in rendezvous}
     return subprocess.run(
         [sys.executable, "-m", "megatron_train.train", "--config", str(config), "--stage", stage],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO, capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
 
 
