@@ -175,18 +175,19 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def _rule_checks(name: str, b: Bounds) -> list[tuple[str, Column]]:
-    """(rule name, column true when the rule FAILS) for one signal's bounds."""
-    col = F.col(name)
+def bound_checks(name: str, b: Bounds, column: str | None = None, label: str = "") -> list[tuple[str, Column]]:
+    """(rule name, column true when the rule FAILS) for one signal's bounds; ``column``: where the signal is (default
+    ``name``), ``label``: a prefix of the rule's name (post-training names the response side)."""
+    col = F.col(column or name)
     out = []
     if b.min is not None:
-        out.append((f"{name}<{_num(b.min)}", col < F.lit(b.min)))
+        out.append((f"{label}{name}<{_num(b.min)}", col < F.lit(b.min)))
     if b.max is not None:
-        out.append((f"{name}>{_num(b.max)}", col > F.lit(b.max)))
+        out.append((f"{label}{name}>{_num(b.max)}", col > F.lit(b.max)))
     return out
 
 
-def _failed(checks: list[tuple[str, Column]]) -> Column:
+def failed_rules(checks: list[tuple[str, Column]]) -> Column:
     """Array of the names of the failing checks, in order (empty when none fails)."""
     if not checks:
         return F.array().cast("array<string>")
@@ -200,8 +201,8 @@ def _per_language(cfg: SelectConfig, step: str) -> Column:
         checks = []
         for name, b in cfg.rules_for(lang):
             if (name == CLASSIFIER_SIGNAL) == (step == "classifier"):
-                checks += _rule_checks(name, b)
-        expr = F.when(F.col("lang") == lang, _failed(checks)).otherwise(expr)
+                checks += bound_checks(name, b)
+        expr = F.when(F.col("lang") == lang, failed_rules(checks)).otherwise(expr)
     return expr
 
 
@@ -233,7 +234,7 @@ def decide(spark: SparkSession, workdir: str, cfg: SelectConfig) -> DataFrame:
         df = df.withColumn(CLASSIFIER_SIGNAL, F.lit(None).cast("double"))
 
     step_failures: dict[str, Column] = {
-        "language": _failed([("language_not_selected", ~F.col("lang").isin(cfg.languages))]),
+        "language": failed_rules([("language_not_selected", ~F.col("lang").isin(cfg.languages))]),
     }
     exact_flag = F.lit(False)
     if cfg.drop_exact_duplicates and tables.exists(spark, workdir, tables.EXACT_DUPLICATES):
@@ -244,7 +245,7 @@ def decide(spark: SparkSession, workdir: str, cfg: SelectConfig) -> DataFrame:
         exact_flag = F.coalesce(~F.col("exact_keeper"), F.lit(False))
     else:
         df = df.withColumn("content_hash", F.lit(None).cast("string"))
-    step_failures["exact_dedup"] = _failed([("exact_duplicate", exact_flag)])
+    step_failures["exact_dedup"] = failed_rules([("exact_duplicate", exact_flag)])
     near_flag = F.lit(False)
     if cfg.drop_near_duplicates and tables.exists(spark, workdir, tables.NEAR_DUPLICATE_CLUSTERS):
         near = tables.read(spark, workdir, tables.NEAR_DUPLICATE_CLUSTERS).select(
@@ -252,7 +253,7 @@ def decide(spark: SparkSession, workdir: str, cfg: SelectConfig) -> DataFrame:
         )
         df = df.join(near, "doc_id", "left")
         near_flag = F.coalesce(~F.col("near_keeper"), F.lit(False))
-    step_failures["near_dedup"] = _failed([("near_duplicate", near_flag)])
+    step_failures["near_dedup"] = failed_rules([("near_duplicate", near_flag)])
     contaminated = F.lit(False)
     cont_rules = F.array().cast("array<string>")
     # the documents' rows only: post-training decontamination writes its own rows into the same table

@@ -34,7 +34,7 @@ from core.stats import StageStats
 from spark_jobs import tables
 from spark_jobs.decontaminate.contamination import read_contamination
 from spark_jobs.posttrain.signals import SIGNAL_NAMES
-from spark_jobs.select import Bounds
+from spark_jobs.select import Bounds, bound_checks, failed_rules
 
 log = logging.getLogger("moru.posttrain.select")
 
@@ -122,29 +122,9 @@ class PosttrainSelectConfig(BaseModel):
         return hashlib.sha1(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
 def _checks(rules: dict[str, Bounds | None], prefix: str = "", name_prefix: str = "") -> list[tuple[str, Column]]:
     """(rule name, column true when the rule FAILS) of each bound; ``prefix``: the signal columns' prefix."""
-    out = []
-    for name, b in rules.items():
-        if b is None:
-            continue
-        col = F.col(prefix + name)
-        if b.min is not None:
-            out.append((f"{name_prefix}{name}<{_num(b.min)}", col < F.lit(b.min)))
-        if b.max is not None:
-            out.append((f"{name_prefix}{name}>{_num(b.max)}", col > F.lit(b.max)))
-    return out
-
-
-def _failed(checks: list[tuple[str, Column]]) -> Column:
-    """The names of the failing checks, in order (empty when none fails)."""
-    if not checks:
-        return F.array().cast("array<string>")
-    return F.filter(F.array(*[F.when(c, F.lit(n)) for n, c in checks]), lambda x: x.isNotNull())
+    return [c for name, b in rules.items() if b is not None for c in bound_checks(name, b, prefix + name, name_prefix)]
 
 
 def _signals(spark: SparkSession, workdir: str, table: str, side: str, prefix: str) -> DataFrame:
@@ -209,9 +189,9 @@ def decide(spark: SparkSession, workdir: str, table: str, cfg: PosttrainSelectCo
         df = df.withColumn("_cont", F.lit(None).cast("array<string>"))
     empty = F.array().cast("array<string>")
     failures = {
-        "language": _failed([("language_not_selected", ~F.col("lang").isin(cfg.languages))]),
+        "language": failed_rules([("language_not_selected", ~F.col("lang").isin(cfg.languages))]),
         "dedup": F.coalesce(F.col("_dup"), empty) if cfg.drop_duplicates else empty,
-        "signals": _failed(checks),
+        "signals": failed_rules(checks),
         "contamination": F.coalesce(F.col("_cont"), empty) if cfg.drop_contaminated else empty,
     }
     for step in STEPS:

@@ -7,7 +7,6 @@ the gate."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ from spark_jobs import tables
 from spark_jobs.emit.layout import Splitter
 from spark_jobs.posttrain import emit
 from spark_jobs.session import local_frame
+from tests.spark_jobs.posttrain.helpers_selection import table_row
 from tests.tokenizer.conftest import tiny_cfg, tiny_dir, tiny_tok  # noqa: F401  (the tiny tokenizer)
 from tests.tokenizer.test_chat import conversation
 from tokenizer.hf import render_chat
@@ -82,30 +82,9 @@ def _pair_rows(rng: random.Random, texts: list[str]) -> list[dict]:
     return rows
 
 
-def _plain(field):
-    from pyspark.sql import types as T
-
-    t = field.dataType
-    if isinstance(t, T.StringType):
-        return "x"
-    if isinstance(t, T.BooleanType):
-        return False
-    if isinstance(t, T.IntegerType | T.LongType):
-        return 0
-    if isinstance(t, T.DoubleType):
-        return 0.0
-    if isinstance(t, T.TimestampType):
-        return dt.datetime(2026, 1, 1)
-    if isinstance(t, T.ArrayType):
-        return []
-    if isinstance(t, T.MapType):
-        return {}
-    raise TypeError(field)
-
-
 def write_table(spark, workdir: str, table: tables.Table, rows: list[dict]) -> None:
     """Rows in ``table``'s declared schema (columns the test does not name get plain values)."""
-    full = [tuple(r.get(f.name, _plain(f)) for f in table.schema.fields) for r in rows]
+    full = [table_row(table, r) for r in rows]
     tables.overwrite(spark, local_frame(spark, full, table.schema), workdir, table)
 
 
