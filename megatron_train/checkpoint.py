@@ -215,6 +215,21 @@ def _prune(root: Path, keep_last: int) -> None:
 # --- load -----------------------------------------------------------------------------------------------------
 
 
+def _unwrapped_key(key: str) -> str:
+    return key[len("module.") :] if key.startswith("module.") else key
+
+
+def _saved_keys(path: Path) -> set[str]:
+    """The sharded keys a dist_checkpointing checkpoint holds."""
+    from megatron.core import dist_checkpointing
+
+    try:
+        metadata = dist_checkpointing.load_tensors_metadata(str(path))
+    except Exception as exc:  # noqa: BLE001 - name the folder
+        raise CheckpointError(f"reading {path}'s metadata failed: {type(exc).__name__}: {exc}") from exc
+    return set(metadata)
+
+
 def _restore_adam_steps(optimizer) -> None:
     """With torch's Adam (no Apex / TE FusedAdam, e.g. on CPU), megatron-core 0.16's DistributedOptimizer keeps
     the Adam step count in the checkpoint's param groups (``param_group["step"]``), and its load_state_dict then
@@ -247,11 +262,40 @@ def _materialize_optimizer_state(optimizer) -> None:
             opt._init_optimizer_states_with_dummy_values()
 
 
+# the fields that make two checkpoints' weights interchangeable (RoPE θ/scaling and the context may change)
+SHAPE_FIELDS = ("num_layers", "hidden_size", "num_attention_heads", "num_query_groups", "ffn_hidden_size",
+                "vocab_size", "tie_embeddings")  # fmt: skip
+
+
+def saved_shape(path: str | Path) -> dict | None:
+    """The model shape a checkpoint was trained with (from its marker's config), or None when it does not say."""
+    from megatron_train.model_configs import resolve_shape
+
+    config = read_marker(path).get("config") or {}
+    if "model" not in config:
+        return None
+    return resolve_shape(config["model"], config.get("model_overrides") or {}).model_dump()
+
+
+def check_shape(path: str | Path, shape) -> None:
+    """Raise when the checkpoint at ``path`` holds another shape than ``shape`` (a ModelShape), naming both."""
+    saved = saved_shape(path)
+    if saved is None:
+        return
+    diff = {k: (saved[k], getattr(shape, k)) for k in SHAPE_FIELDS if saved[k] != getattr(shape, k)}
+    if diff:
+        what = ", ".join(f"{k} {a} in the checkpoint vs {b} in the config" for k, (a, b) in diff.items())
+        raise CheckpointError(f"{path}: the checkpoint's model shape does not match the config: {what} (set "
+                              "train.model / model_overrides to the checkpoint's shape, or start from another "
+                              "checkpoint)")  # fmt: skip
+
+
 def load(path: str | Path, model, optimizer, scheduler, *, with_optimizer: bool = True,
-         with_scheduler: bool = True) -> dict:  # fmt: skip
+         with_scheduler: bool = True, missing_ok: tuple[str, ...] = ()) -> dict:  # fmt: skip
     """Load a checkpoint saved by :func:`save` into ``model`` (and the optimizer, scheduler and RNG when asked;
-    the RNG only when the pipeline/tensor layout is the one it was saved with). Returns the marker with
-    ``iteration`` and ``consumed_samples``. Collective."""
+    the RNG only when the pipeline/tensor layout is the one it was saved with). ``missing_ok``: parameter-name
+    prefixes the checkpoint may lack (a new head over a language model's weights; weights only); they keep their
+    initial values. Returns the marker with ``iteration`` and ``consumed_samples``. Collective."""
     from megatron.core import dist_checkpointing
 
     path = Path(path)
@@ -268,11 +312,27 @@ def load(path: str | Path, model, optimizer, scheduler, *, with_optimizer: bool 
     if with_optimizer:
         _materialize_optimizer_state(optimizer)
     state = _sharded_state_dict(model, optimizer, {}, fmt, True, with_optimizer, with_rng=with_optimizer and same_mp)
+    skipped: list[str] = []
+    if missing_ok:
+        if with_optimizer:
+            raise CheckpointError(f"{path}: a partial load (without {missing_ok}) takes weights only")
+        saved_keys = _saved_keys(path)
+        for key in [k for k in state["model"] if _unwrapped_key(k).startswith(missing_ok)]:
+            sharded = state["model"][key]
+            if getattr(sharded, "key", key) not in saved_keys:
+                skipped.append(key)
+                del state["model"][key]
     try:
         loaded = dist_checkpointing.load(state, str(path))
     except Exception as exc:  # dist_checkpointing raises many types; name the folder
         raise CheckpointError(f"loading {path} failed: {type(exc).__name__}: {exc}") from exc
-    model.module.load_state_dict(loaded["model"])
+    if skipped:
+        result = model.module.load_state_dict(loaded["model"], strict=False)
+        unexpected = [k for k in result.missing_keys if not _unwrapped_key(k).startswith(missing_ok)]
+        if unexpected or result.unexpected_keys:
+            raise CheckpointError(f"{path}: missing {unexpected[:5]}, unexpected {result.unexpected_keys[:5]}")
+    else:
+        model.module.load_state_dict(loaded["model"])
     if with_optimizer:
         # no_grad: with fp32 weights the main params are views of the model's leaf parameters, and
         # DistributedOptimizer's dp_reshardable load copies into them in place (megatron-core 0.16 does not wrap

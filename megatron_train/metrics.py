@@ -92,25 +92,37 @@ class MetricsLogger:
             parts.append(f"{record['tflops_per_device']:.3g} TFLOP/s/dev")
         if record.get("mfu") is not None:
             parts.append(f"MFU {100 * record['mfu']:.1f}%")
+        for key, value in (record.get("show") or {}).items():
+            parts.append(f"{key} {value:.4g}")
         parts.append(f"{record['step_seconds']:.2f} s/step")
         if not math.isnan(eta):
             parts.append(f"ETA {_fmt_duration(eta)}")
         self.print(" | ".join(parts))
-        self._write({"kind": "train", "iteration": iteration, **record})
+        row = {k: v for k, v in record.items() if k != "show"} | dict(record.get("show") or {})
+        self._write({"kind": "train", "iteration": iteration, **row})
         if self.writer is not None:
             for key in ("loss", "lr", "grad_norm"):
                 self.writer.add_scalar(f"train/{key}", record[key], iteration)
+            for key, value in (record.get("show") or {}).items():
+                self.writer.add_scalar(f"train/{key}", value, iteration)
             for key in ("tokens_per_s", "tflops_per_device", "mfu", "step_seconds"):
                 if record.get(key) is not None:
                     self.writer.add_scalar(f"perf/{key}", record[key], iteration)
 
-    def eval_step(self, iteration: int, loss: float) -> None:
+    def eval_step(self, iteration: int, result: float | dict) -> None:
+        """A validation result: a language-model loss, or a dict of metrics with ``loss`` among them."""
         if not self.enabled:
             return
-        self.print(f"eval at step {iteration}: valid loss {loss:.4f} (ppl {math.exp(min(loss, 50)):.2f})")
-        self._write({"kind": "eval", "iteration": iteration, "loss": loss})
+        values = result if isinstance(result, dict) else {"loss": result}
+        if isinstance(result, dict):
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+            self.print(f"eval at step {iteration}: {shown}")
+        else:
+            self.print(f"eval at step {iteration}: valid loss {result:.4f} (ppl {math.exp(min(result, 50)):.2f})")
+        self._write({"kind": "eval", "iteration": iteration, **values})
         if self.writer is not None:
-            self.writer.add_scalar("eval/loss", loss, iteration)
+            for key, value in values.items():
+                self.writer.add_scalar(f"eval/{key}", value, iteration)
 
     def event(self, kind: str, **fields) -> None:
         if self.enabled:
