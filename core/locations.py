@@ -78,3 +78,9 @@ def posttrain_gates(workdir: str) -> str:
 def posttrain_emit_output(workdir: str) -> str:
     """Packed SFT and preference-pair datasets, their blends and manifest."""
     return storage.join(workdir, "posttrain_emit")
+
+
+def align_output(workdir: str, step: str = "") -> str:
+    """Alignment (``moru align``): ``sft`` (M0), ``reward/rm<k>``, one folder per preference stage (M1, M2, ...),
+    and ``align_report.json``."""
+    return storage.join(workdir, "align", step) if step else storage.join(workdir, "align")

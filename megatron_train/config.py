@@ -312,6 +312,7 @@ def _errors(exc: ValidationError, prefix: str = "") -> str:
 
 # --- paths and loading ----------------------------------------------------------------------------------------
 
+
 class TrainConfigError(ValueError):
     """A config whose ``train`` section (or workdir) cannot be used; the message names the bad keys."""
 

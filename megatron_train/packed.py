@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,6 +195,7 @@ class PackedRow:
     cu_seqlens: np.ndarray  # [k + 1] int32: segment boundaries (examples, then padding)
     segment: np.ndarray  # [T] int64
     n_segments: int
+    used: int  # tokens before the padding segment
 
     def tensors(self, device: torch.device) -> dict[str, torch.Tensor]:
         return {
@@ -203,6 +205,7 @@ class PackedRow:
             "position_ids": torch.from_numpy(self.position_ids).unsqueeze(0).to(device),
             "cu_seqlens": torch.from_numpy(self.cu_seqlens).to(device),
             "segment": torch.from_numpy(self.segment).to(device),
+            "used": torch.tensor(float(self.used), device=device),
         }
 
 
@@ -231,7 +234,7 @@ def pack_segments(segments: list[tuple[np.ndarray, np.ndarray]], total: int) -> 
     weights[:-1] = mask[1:]
     # a target never crosses into the next segment (its first token is mask 0 by construction; enforced here)
     weights[cu[1:-1] - 1] = 0.0
-    return PackedRow(tokens, labels, weights, position_ids, cu, segment, len(lengths))
+    return PackedRow(tokens, labels, weights, position_ids, cu, segment, len(lengths), used)
 
 
 def sft_row(sequences: list[tuple[np.ndarray, np.ndarray, np.ndarray]], seq_length: int) -> PackedRow:
@@ -302,3 +305,17 @@ def segment_sums(values: torch.Tensor, segment: torch.Tensor, n_segments: int) -
     """Sum of ``values`` ([T] or [1, T]) over each segment: [n_segments] (differentiable)."""
     out = torch.zeros(n_segments, dtype=values.dtype, device=values.device)
     return out.index_add(0, segment, values.reshape(-1))
+
+
+def rank_samples(consumed: int, n: int, seed: int, micro_batch_size: int, dp_rank: int, dp_size: int,
+                 num_microbatches: int, subset: np.ndarray | None = None) -> Iterator[list[int]]:  # fmt: skip
+    """This data-parallel rank's micro-batches (item indices) from sample ``consumed`` on, in megatron's
+    pretraining order over the endless shuffled epochs: global batch ``b`` is samples ``[b·G, (b+1)·G)``,
+    micro-batch ``k`` of rank ``r`` starts at ``b·G + k·m·D + r·m``."""
+    global_batch = micro_batch_size * dp_size * num_microbatches
+    start = consumed
+    while True:
+        for k in range(num_microbatches):
+            first = start + k * micro_batch_size * dp_size + dp_rank * micro_batch_size
+            yield sample_indices(first, micro_batch_size, n, seed, subset)
+        start += global_batch

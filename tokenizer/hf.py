@@ -120,3 +120,30 @@ def saved_report(out_dir: str | Path) -> dict | None:
     if not (f.is_file() and (out / "tokenizer.json").is_file()):
         return None
     return json.loads(f.read_text(encoding="utf-8"))
+
+
+def folder_sha256(folder: str | Path) -> str:
+    """The hash emission records for a tokenizer folder: ``tokenizer.json``'s text, then ``tokenizer_config.json``'s
+    bytes when present (the files that decide the ids, the end-of-document token and the chat template)."""
+    import hashlib
+
+    folder = Path(folder)
+    h = hashlib.sha256((folder / "tokenizer.json").read_text(encoding="utf-8").encode())
+    cfg_file = folder / "tokenizer_config.json"
+    if cfg_file.is_file():
+        h.update(cfg_file.read_bytes())
+    return h.hexdigest()
+
+
+def chat_template_sha256(folder: str | Path) -> str | None:
+    """SHA-256 of a tokenizer folder's chat template (``chat_template.jinja``, else tokenizer_config.json's
+    ``chat_template``); None when it has none."""
+    import hashlib
+
+    folder = Path(folder)
+    text = None
+    if (folder / "chat_template.jinja").is_file():
+        text = (folder / "chat_template.jinja").read_text(encoding="utf-8")
+    elif (folder / "tokenizer_config.json").is_file():
+        text = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8")).get("chat_template")
+    return hashlib.sha256(text.encode()).hexdigest() if text else None

@@ -92,10 +92,9 @@ def read_tokenizer(folder: str | Path) -> TokenizerInfo:
         raise ValueError(f"{folder}: the eos_token {eos!r} is not in the vocabulary")
     vocab = tok.get_vocab_size(with_added_tokens=True)
     # the hash covers the files that decide the ids and the end-of-document token
-    h = hashlib.sha256(text.encode())
-    if cfg_file.is_file():
-        h.update(cfg_file.read_bytes())
-    return TokenizerInfo(str(folder), text, h.hexdigest(), vocab, eos, eod_id, token_dtype(vocab).name)
+    from tokenizer.hf import folder_sha256
+
+    return TokenizerInfo(str(folder), text, folder_sha256(folder), vocab, eos, eod_id, token_dtype(vocab).name)
 
 
 @lru_cache(maxsize=4)

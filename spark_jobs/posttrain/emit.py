@@ -97,6 +97,7 @@ from spark_jobs.emit import shards
 from spark_jobs.emit.config import SplitConfig
 from spark_jobs.emit.layout import Splitter
 from tokenizer.chat import ChatEncoder
+from tokenizer.hf import chat_template_sha256
 
 log = logging.getLogger("moru.posttrain.emit")
 
@@ -706,6 +707,7 @@ def run(
                    if kind in inputs else None for kind in kinds},  # fmt: skip
         "gate": gate,
         "tokenizer": tok.describe(),
+        "chat_template": {"sha256": chat_template_sha256(tok_local)},
         "config": cfg.model_dump(mode="json"),
         "run_dir": storage.public(run_uri),
         "blends": {kind: storage.public(blend_uri(out, kind)) for kind, b in blends.items() if b},
