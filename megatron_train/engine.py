@@ -257,6 +257,8 @@ def train_loop(engine: Engine, task: Task, *, stage: str, iteration: int, consum
                     "step_seconds": seconds, "tokens_per_s": tokens_per_s, "tflops_per_device": tflops,
                     "mfu": tflops / peak if (peak and tflops) else None, "consumed_samples": consumed,
                 })  # fmt: skip
+                if layout.on_gpu:  # the run's peak so far (weights, optimizer state, activations)
+                    record["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
                 log.train_step(iteration, cfg.train_iters, first_iteration, record)
             if cfg.eval.interval and (iteration % cfg.eval.interval == 0 or iteration == cfg.train_iters):
                 result = task.evaluate(engine)

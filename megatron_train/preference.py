@@ -96,10 +96,13 @@ def _score_logps(model, pairs: PairSet, mbs: int, multiple: int, layout, device,
     return np.array([r[1:] for r in ordered], dtype=np.float64).reshape(-1, 4)
 
 
-def store_reference(eng: engine_mod.Engine, cfg: TrainConfig, options, source: Path) -> dict:
+def store_reference(eng: engine_mod.Engine, cfg: TrainConfig, options, source: Path | str) -> dict:
     """Score every pair of the blend with the engine's model as it is now (the starting checkpoint) and store the
     log-probs (module docstring). Collective."""
+    import time
+
     layout = eng.layout
+    started = time.perf_counter()
     blend = read_blend(cfg.data.blend, "pairs")
     multiple = pad_multiple(options.pad_multiple, layout.on_gpu)
     arrays, counts = {}, {}
@@ -115,6 +118,11 @@ def store_reference(eng: engine_mod.Engine, cfg: TrainConfig, options, source: P
         np.savez(out / "logps.npz", **arrays)
         (out / "reference.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     torch.distributed.barrier()
+    seconds = time.perf_counter() - started
+    peak = torch.cuda.max_memory_allocated() / 2**30 if layout.on_gpu else None
+    eng.log.event("reference", seconds=seconds, pairs=sum(counts.values()), max_memory_gib=peak)
+    if layout.on_gpu:  # the training steps' peak is measured apart from the scoring pass's
+        torch.cuda.reset_peak_memory_stats()
     eng.log.print(f"reference log-probs of {sum(counts.values()):,} pairs from {source} → {reference_dir(cfg)}")
     return meta
 
@@ -254,9 +262,8 @@ def run(cfg: TrainConfig, options, console=None, exit_after: int | None = None, 
                 except PackedDataError:
                     if iteration > 0:
                         raise
-                    source = engine_mod.init_source(cfg.checkpoint.init_from) if cfg.checkpoint.init_from else None
-                    if source is None:
-                        raise
+                    init = cfg.checkpoint.init_from
+                    source = engine_mod.init_source(init) if init else f"the seeded initialization (seed {cfg.seed})"
                     store_reference(eng, cfg, options, source)
                     reference = load_reference(cfg, config_path)
             task = PreferenceTask(cfg, options, layout, eng.device, eng.thd, reference)
