@@ -131,7 +131,10 @@ def _finished(plan: Plan, step: str) -> bool:
 
     cfg = plan.config(step)
     latest = checkpoint.find_latest(cfg.checkpoint_dir)
-    return latest is not None and checkpoint.read_marker(latest)["iteration"] >= cfg.train_iters
+    done = latest is not None and checkpoint.read_marker(latest)["iteration"] >= cfg.train_iters
+    if done and step.startswith("reward/"):  # trained but not scored (it died scoring): launching it scores
+        return scores_path(plan, step).is_file()
+    return done
 
 
 def _last_json(stdout: str) -> dict:
