@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if sys.path and Path(sys.path[0]).resolve() == ROOT / "benchmarks":
+    sys.path.pop(0)  # benchmarks/tokenizer.py must not shadow the tokenizer package
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

@@ -148,7 +148,8 @@ def _last_json(stdout: str) -> dict:
 
 
 def run_recipe(config_path: str | Path, *, nproc: int = 1, echo: Callable[[str], None] = print,
-               on_scores: Callable[[Path, str], dict] | None = None, steps: list[str] | None = None) -> dict:  # fmt: skip
+               on_scores: Callable[[Path, str], dict] | None = None,
+               steps: list[str] | None = None) -> dict:  # fmt: skip
     """Run the recipe (module docstring), skipping finished steps; returns the report (also written to
     ``WORKDIR/align/align_report.json``). Raises RuntimeError naming the step that failed."""
     plan = load_plan(config_path)

@@ -62,6 +62,12 @@ class PreferenceOptions(_Options):
     label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
     pad_multiple: int = Field(default=0, ge=0, description="packed rows padded to a multiple (0: 128 on GPU, 8 on CPU)")
 
+    @model_validator(mode="after")
+    def _smoothing(self):
+        if self.label_smoothing and self.loss == "ipo":
+            raise ValueError("label_smoothing applies to dpo (conservative DPO) and simpo, not ipo")
+        return self
+
     @property
     def beta_value(self) -> float:
         return self.beta if self.beta is not None else LOSS_DEFAULT_BETA[self.loss]

@@ -1,8 +1,10 @@
 """Preference and reward losses on per-sequence log-probabilities / scores (pure torch; per-pair values, the
 caller reduces).
 
-- **DPO** (Rafailov et al. 2023), TRL's ``loss_type="sigmoid"``: ``-logsigmoid(β((π_c - ref_c) - (π_r - ref_r)))``
-  with label smoothing ε (conservative DPO): ``-(1-ε) logsigmoid(βΔ) - ε logsigmoid(-βΔ)``. β default 0.1 (TRL).
+- **DPO** (Rafailov et al. 2023), TRL's ``loss_type="sigmoid"``: ``-logsigmoid(β((π_c - ref_c) - (π_r - ref_r)))``,
+  β default 0.1 (TRL). With label smoothing ε > 0 it is conservative DPO (cDPO, Mitchell 2023):
+  ``-(1-ε) logsigmoid(βΔ) - ε logsigmoid(-βΔ)`` — TRL 1.16's sigmoid loss ignores ``label_smoothing``, so only ε = 0
+  is compared with TRL.
 - **IPO** (Azar et al. 2023), TRL's ``loss_type="ipo"``: the log-ratios averaged over each response's supervised
   tokens, ``(Δ_avg - 1/(2β))²``.
 - **SimPO** (Meng et al. 2024), TRL's CPO trainer with ``loss_type="simpo"``: no reference; length-normalised

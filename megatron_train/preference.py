@@ -40,6 +40,7 @@ from megatron_train.packed import (
     segment_sums,
 )
 from megatron_train.reward import held_out_split, pad_multiple, pair_batch
+from megatron_train.sft import check_tokenizer
 
 REFERENCE = "reference"
 KEEP = "pairs_keep.npy"
@@ -141,7 +142,13 @@ def load_reference(cfg: TrainConfig, config_path: str | None = None) -> dict[str
     meta = json.loads((folder / "reference.json").read_text(encoding="utf-8"))
     if meta.get("blend_sha256") != blend_fingerprint(cfg.data.blend):
         raise PackedDataError(f"{folder}/reference.json: computed for another pair dataset ({meta.get('blend')}, "
-                              f"sha256 {str(meta.get('blend_sha256'))[:12]}) than {cfg.data.blend}; recompute with {how}")  # fmt: skip
+                              f"sha256 {str(meta.get('blend_sha256'))[:12]}) than {cfg.data.blend}; "
+                              f"recompute with {how}")  # fmt: skip
+    init = cfg.checkpoint.init_from
+    start = str(engine_mod.init_source(init)) if init else f"the seeded initialization (seed {cfg.seed})"
+    if meta.get("checkpoint") != start:
+        raise PackedDataError(f"{folder}/reference.json: computed with {meta.get('checkpoint')}, but this stage starts "
+                              f"from {start}; delete {folder} and recompute with {how}")  # fmt: skip
     with np.load(folder / "logps.npz") as data:
         return {k: data[k] for k in data.files}
 
@@ -160,6 +167,7 @@ class PreferenceTask:
         blend = read_blend(cfg.data.blend, "pairs")
         if not blend.get("train"):
             raise PackedDataError(f"{cfg.data.blend}: no train split of pairs")
+        check_tokenizer(blend["train"], cfg.data.tokenizer)
         self.train = PairSet(blend["train"])
         keep = Path(cfg.output_dir) / KEEP
         self.subset = np.load(keep) if keep.is_file() else None

@@ -105,6 +105,9 @@ class RewardTask:
         blend = read_blend(cfg.data.blend, "pairs")
         if not blend.get("train"):
             raise PackedDataError(f"{cfg.data.blend}: no train split of pairs")
+        from megatron_train.sft import check_tokenizer
+
+        check_tokenizer(blend["train"], cfg.data.tokenizer)
         self.train = PairSet(blend["train"])
         if len(self.train) == 0:
             raise PackedDataError(f"{cfg.data.blend}: the train split has no pairs")
@@ -187,7 +190,8 @@ def run(cfg: TrainConfig, options, console=None, exit_after: int | None = None, 
             iteration, consumed, latest = engine_mod.restore(eng, " (run SFT first)", partial_init=(HEAD,))
             task = RewardTask(cfg, layout, eng.device, eng.thd, pad_multiple(options.pad_multiple, layout.on_gpu))
             eng.log.print(f"reward model: {len(task.train):,} train pairs, {cfg.global_batch_size} pairs per step, "
-                          f"{cfg.train_iters} steps, held out: {len(task.held_out) if task.held_out else 0} pairs")  # fmt: skip
+                          f"{cfg.train_iters} steps, held out: "
+                          f"{len(task.held_out) if task.held_out else 0} pairs")  # fmt: skip
             result = engine_mod.train_loop(
                 eng, task, stage="reward", iteration=iteration, consumed=consumed, last_saved=latest,
                 run_info={"stage": "reward", "config": cfg.model_dump(mode="json"), **(run_info or {})},

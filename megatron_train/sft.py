@@ -44,8 +44,8 @@ def check_tokenizer(parts: list[str], tokenizer_dir: str | None) -> None:
     mine = chat_template_sha256(folder)
     fix = "train with the emission's tokenizer folder or re-emit the data with this one (`moru posttrain emit --force`)"
     if template and mine != template:
-        raise PackedDataError(f"{folder}: its chat template (sha256 {str(mine)[:12]}) differs from the one the data was "
-                              f"emitted with ({template[:12]}, {emitted.get('path')}): {fix}")  # fmt: skip
+        raise PackedDataError(f"{folder}: its chat template (sha256 {str(mine)[:12]}) differs from the one the "
+                              f"data was emitted with ({template[:12]}, {emitted.get('path')}): {fix}")  # fmt: skip
     sha = folder_sha256(folder)
     if emitted.get("sha256") and sha != emitted["sha256"]:
         raise PackedDataError(f"{folder}: tokenizer sha256 {sha[:12]} differs from the one the data was emitted with "
@@ -70,11 +70,13 @@ class SFTTask:
         self.valid = SFTSequences(blend["valid"]) if blend.get("valid") else None
         if len(self.train) == 0 or self.train.supervised_tokens() == 0:
             raise PackedDataError(f"{cfg.data.blend}: the train split has no supervised tokens (loss_mask is 0 "
-                                  "everywhere): check posttrain.emit.supervise and the data's assistant turns")  # fmt: skip
+                                  "everywhere): check posttrain.emit.supervise and the data's assistant "
+                                  "turns")  # fmt: skip
         longest = max(self.train.max_length(), self.valid.max_length() if self.valid else 0)
         if longest > cfg.seq_length:
             raise PackedDataError(f"{cfg.data.blend}: packed sequences of up to {longest} tokens, longer than "
-                                  f"seq_length {cfg.seq_length} (set the SFT seq_length >= posttrain.emit.seq_length)")  # fmt: skip
+                                  f"seq_length {cfg.seq_length} (set the SFT seq_length >= "
+                                  "posttrain.emit.seq_length)")  # fmt: skip
         vocab = cfg.shape().vocab_size
         self.forward_step = partial(sft_forward_step, thd=thd, device=device)
         self._vocab = vocab

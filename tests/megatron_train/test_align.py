@@ -201,6 +201,21 @@ def test_dpo_without_reference_logps_stops(tmp_path, workdir, pretrained, capsys
     assert message.startswith(f"{out / 'reference' / 'reference.json'}: computed for another pair dataset")
     assert "/elsewhere/pairs_blend.json" in message and "--step M1 --with-reference" in message
     _nothing_trained(out)
+    # stored for this blend but by another starting checkpoint (e.g. SFT retrained since): stale too
+    from megatron_train.packed import blend_fingerprint
+
+    blend = workdir / "posttrain_emit" / "pairs_blend.json"
+    (out / "reference" / "reference.json").write_text(
+        json.dumps(
+            {"blend": str(blend), "blend_sha256": blend_fingerprint(blend), "checkpoint": "/old/sft/iter_0000001"}
+        )
+    )
+    with pytest.raises(PackedDataError) as err:
+        align.run_step(config, "M1")
+    message = str(err.value)
+    assert "computed with /old/sft/iter_0000001, but this stage starts from" in message
+    assert str(checkpoint.find_latest(pretrained) or pretrained) in message and "--with-reference" in message
+    _nothing_trained(out)
 
 
 @pytest.mark.parametrize(
