@@ -316,6 +316,15 @@ def reduce_sums(losses: list[dict], key: str, device: torch.device) -> torch.Ten
     return total
 
 
+def microbatches(cfg: TrainConfig, layout: distributed.Layout) -> int:
+    """Micro-batches per rank and step: global batch / (micro-batch × data-parallel size), which must divide."""
+    mbs, gbs = cfg.micro_batch_size, cfg.global_batch_size
+    if gbs % (mbs * layout.dp):
+        raise ValueError(f"global_batch_size {gbs} is not a multiple of micro_batch_size × data-parallel size = "
+                         f"{mbs} × {layout.dp}")  # fmt: skip
+    return gbs // (mbs * layout.dp)
+
+
 def check_alignment_layout(cfg: TrainConfig) -> None:
     """Packed post-training rows vary in length: no pipeline parallelism (its p2p shapes are fixed) and no context
     parallelism (THD with CP needs per-sequence padding moru does not do yet)."""

@@ -39,8 +39,7 @@ from megatron_train.packed import (
     read_blend,
     segment_sums,
 )
-from megatron_train.reward import held_out_split, pad_multiple, pair_batch
-from megatron_train.sft import check_tokenizer
+from megatron_train.reward import held_out_split, open_pairs, pad_multiple, pair_batch
 
 REFERENCE = "reference"
 KEEP = "pairs_keep.npy"
@@ -160,18 +159,11 @@ class PreferenceTask:
     def __init__(self, cfg: TrainConfig, options, layout, device, thd: bool, reference: dict | None):
         self.cfg, self.options, self.layout, self.device, self.thd = cfg, options, layout, device, thd
         self.multiple = pad_multiple(options.pad_multiple, layout.on_gpu)
-        mbs, gbs = cfg.micro_batch_size, cfg.global_batch_size
-        if gbs % (mbs * layout.dp):
-            raise ValueError(f"global_batch_size {gbs} is not a multiple of micro_batch_size × data-parallel size")
-        self.num_microbatches = gbs // (mbs * layout.dp)
-        blend = read_blend(cfg.data.blend, "pairs")
-        if not blend.get("train"):
-            raise PackedDataError(f"{cfg.data.blend}: no train split of pairs")
-        check_tokenizer(blend["train"], cfg.data.tokenizer)
-        self.train = PairSet(blend["train"])
+        self.num_microbatches = engine_mod.microbatches(cfg, layout)
+        blend, self.train = open_pairs(cfg)
         keep = Path(cfg.output_dir) / KEEP
         self.subset = np.load(keep) if keep.is_file() else None
-        if (self.subset is not None and len(self.subset) == 0) or len(self.train) == 0:
+        if self.subset is not None and len(self.subset) == 0:
             raise PackedDataError(f"no pairs to train on ({keep if self.subset is not None else cfg.data.blend})")
         self.split = held_out_split(blend)
         self.held_out = PairSet(blend[self.split]) if self.split else None

@@ -91,6 +91,21 @@ def pair_batch(pairs: list[dict], multiple: int, device: torch.device, extra: di
     return batch
 
 
+def open_pairs(cfg: TrainConfig) -> tuple[dict[str, list[str]], PairSet]:
+    """The pair blend's parts per split and its train pairs, checked: a train split with pairs, the emission's
+    tokenizer."""
+    from megatron_train.sft import check_tokenizer
+
+    blend = read_blend(cfg.data.blend, "pairs")
+    if not blend.get("train"):
+        raise PackedDataError(f"{cfg.data.blend}: no train split of pairs")
+    check_tokenizer(blend["train"], cfg.data.tokenizer)
+    train = PairSet(blend["train"])
+    if len(train) == 0:
+        raise PackedDataError(f"{cfg.data.blend}: the train split has no pairs")
+    return blend, train
+
+
 def held_out_split(blend: dict) -> str | None:
     return "valid" if blend.get("valid") else "test" if blend.get("test") else None
 
@@ -98,19 +113,8 @@ def held_out_split(blend: dict) -> str | None:
 class RewardTask:
     def __init__(self, cfg: TrainConfig, layout, device, thd: bool, multiple: int):
         self.cfg, self.layout, self.device, self.thd, self.multiple = cfg, layout, device, thd, multiple
-        mbs, gbs = cfg.micro_batch_size, cfg.global_batch_size
-        if gbs % (mbs * layout.dp):
-            raise ValueError(f"global_batch_size {gbs} is not a multiple of micro_batch_size × data-parallel size")
-        self.num_microbatches = gbs // (mbs * layout.dp)
-        blend = read_blend(cfg.data.blend, "pairs")
-        if not blend.get("train"):
-            raise PackedDataError(f"{cfg.data.blend}: no train split of pairs")
-        from megatron_train.sft import check_tokenizer
-
-        check_tokenizer(blend["train"], cfg.data.tokenizer)
-        self.train = PairSet(blend["train"])
-        if len(self.train) == 0:
-            raise PackedDataError(f"{cfg.data.blend}: the train split has no pairs")
+        self.num_microbatches = engine_mod.microbatches(cfg, layout)
+        blend, self.train = open_pairs(cfg)
         split = held_out_split(blend)
         self.held_out = PairSet(blend[split]) if split else None
         self.forward_step = partial(_forward_step, thd=thd)

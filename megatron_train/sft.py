@@ -57,11 +57,7 @@ class SFTTask:
 
     def __init__(self, cfg: TrainConfig, layout: distributed.Layout, device: torch.device, thd: bool):
         self.cfg, self.layout, self.device, self.thd = cfg, layout, device, thd
-        mbs, gbs = cfg.micro_batch_size, cfg.global_batch_size
-        if gbs % (mbs * layout.dp):
-            raise ValueError(f"global_batch_size {gbs} is not a multiple of micro_batch_size × data-parallel size = "
-                             f"{mbs} × {layout.dp}")  # fmt: skip
-        self.num_microbatches = gbs // (mbs * layout.dp)
+        self.num_microbatches = engine_mod.microbatches(cfg, layout)
         blend = read_blend(cfg.data.blend, "sft")
         if not blend.get("train"):
             raise PackedDataError(f"{cfg.data.blend}: no train split")

@@ -46,11 +46,8 @@ class PretrainTask:
 
     def __init__(self, cfg: TrainConfig, layout: distributed.Layout, device: torch.device):
         self.cfg, self.layout, self.device = cfg, layout, device
-        mbs, gbs = cfg.micro_batch_size, cfg.global_batch_size
-        if gbs % (mbs * layout.dp):
-            raise ValueError(f"global_batch_size {gbs} is not a multiple of micro_batch_size × data-parallel size = "
-                             f"{mbs} × {layout.dp}")  # fmt: skip
-        self.num_microbatches = gbs // (mbs * layout.dp)
+        self.num_microbatches = engine_mod.microbatches(cfg, layout)
+        gbs = cfg.global_batch_size
         tokenizer = build_tokenizer(cfg.data, cfg.shape().vocab_size)
         self.blend = read_blend(cfg.data)
         eval_samples = cfg.eval.iters * gbs if cfg.eval.interval else 0
