@@ -1,11 +1,12 @@
 """``moru demo``: generate the corpus and the classifier's training sets, write WORKDIR/moru.yaml (the fixed
-sections of configs/demo.yaml + what was generated), run every stage, then check the results against the
-generator's ground truth and re-render the report with the checks and the tiny model's training run. The
-post-training sources (conversations and preference pairs, demo.posttrain) are generated beside the corpus, so the
-post-training jobs run in the same pipeline.
+sections of configs/demo.yaml + what was generated), run every stage, train the tiny model and align it (SFT,
+reward models, DPO M1 → M2), then check the results against the generator's ground truth and re-render the report
+with the checks, the tiny model's training run and its alignment. The post-training sources (conversations and
+preference pairs, demo.posttrain) are generated beside the corpus, so the post-training jobs run in the same
+pipeline.
 
-The CLI hands in what only it has (config loading with its error handling, the pipeline run, the Spark session),
-so this package never imports ``moru``."""
+The CLI hands in what only it has (config loading with its error handling, the pipeline run, the Spark session, the
+alignment recipe with its preflight and summary), so this package never imports ``moru``."""
 
 from __future__ import annotations
 
@@ -31,14 +32,16 @@ def demo_config(
     """The demo's config: ``fixed`` (default: configs/demo.yaml) with the generated parts filled in: the workdir,
     the corpus's sources, the classifier's training sets (generated with another seed than the corpus it scores)
     and the benchmark test set whose examples are planted in the corpus (exhaustive mode, the default); with
-    ``posttrain`` (demo.posttrain's manifest) its sources go first in the ``posttrain`` section. Without it the
-    fixed ``posttrain`` settings are left out (no sources: the post-training jobs would not run)."""
+    ``posttrain`` (demo.posttrain's manifest) its sources go first in the ``posttrain`` section, and the fixed
+    ``align`` section follows it. Without it the fixed ``posttrain`` and ``align`` settings are left out (no sources:
+    the post-training jobs would not run, and there would be nothing to align on)."""
     fixed = dict(fixed if fixed is not None else yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8")))
     quality = dict(fixed.pop("quality", {}))
     classifier = {"positive": [positive], "negative": [negative], **quality.pop("classifier", {})}
     decontaminate = dict(fixed.pop("decontaminate", {}))
     benchmarks = [manifest.benchmark["config"], *decontaminate.pop("benchmarks", [])]
     posttrain_fixed = dict(fixed.pop("posttrain", {}))
+    align = fixed.pop("align", None)
     out = {
         "workdir": str(workdir),
         "sources": manifest.sources,
@@ -48,6 +51,8 @@ def demo_config(
     }
     if posttrain is not None:
         out["posttrain"] = {"sources": [*posttrain.sources, *posttrain_fixed.pop("sources", [])], **posttrain_fixed}
+        if align is not None:
+            out["align"] = align
     return out
 
 
@@ -60,12 +65,15 @@ def run_demo(
     load_config: Callable[[Path], Any],
     run_pipeline: Callable[[Any, str], None],
     session: Callable[[Any], Any],
+    run_align: Callable[[Path, Any, Any], dict] | None = None,
 ) -> None:
     """Run the demo in ``workdir``: ``docs`` generated documents from ``seed``. ``load_config(path)`` reads a
     config file, ``run_pipeline(cfg, title)`` runs every stage and ``session(cfg)`` gives the Spark session, each
-    as the CLI does them (exiting on errors)."""
+    as the CLI does them (exiting on errors); ``run_align(config_path, cfg, spark)`` runs ``moru align``'s recipe
+    (preflight, pair_scores, summary table) after the tiny model's pretraining (without it, no alignment)."""
     from demo.checks import (
         add_to_report,
+        alignment_checks,
         decontamination_checks,
         emit_checks,
         posttrain_checks,
@@ -74,7 +82,7 @@ def run_demo(
     )
     from demo.corpus import classifier_sets, generate
     from demo.posttrain import generate as generate_posttrain
-    from demo.training import train_tiny_model
+    from demo.training import align_tiny_model, train_tiny_model
 
     workdir = workdir.resolve()
     started = time.time()
@@ -118,6 +126,13 @@ def run_demo(
     checks += posttrain_checks(spark, cfg, posttrain, console=console)
     training = train_tiny_model(config_path, cfg, console=console, load_config=load_config)
     checks += training.pop("checks")
-    add_to_report(cfg.workdir, checks, training=training)
+    alignment = None
+    if run_align is not None:
+        if training["exit_code"] == 0:
+            alignment = align_tiny_model(config_path, cfg, spark, console=console, run_align=run_align)
+        else:
+            alignment = {"error": "not run: the tiny model's pretraining failed", "steps": {}}
+        checks += alignment_checks(spark, cfg, alignment, console=console)
+    add_to_report(cfg.workdir, checks, training=training, alignment=alignment)
     console.print(f"report with the demo's checks: {workdir / 'report' / 'index.html'}")
     console.print(f"[green]demo finished in {time.time() - started:.0f} s")

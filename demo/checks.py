@@ -403,8 +403,108 @@ def _emitted(spark, cfg: Any, m: dict, planted: list[dict], corpora: dict) -> di
             "controls": len(controls), "controls_found": sum(t in emitted for t in controls)}  # fmt: skip
 
 
-def add_to_report(workdir: str, checks: list[dict], training: dict | None = None) -> None:
-    """Re-render the run report (from its summary.json) with the demo's checks (and its training run) in it."""
+def alignment_checks(spark, cfg: Any, report: dict, *, console: Console) -> list[dict]:
+    """The tiny model's alignment (``report``: megatron_train.align.run_recipe's, from demo.training.align_tiny_model):
+    every step of the recipe finished; the SFT loss fell; each DPO stage's first loss is ln 2 (policy = reference
+    before the first update) within 1e-4; each reward model's held-out pair accuracy is reported; the agreement
+    filter kept a share in (0, 1] of each stage's pairs; ``pair_scores`` holds every emitted pair once per reward
+    model (its rows for the reward models' current checkpoints: 2 × pairs with two models)."""
+    import math
+
+    from eval.alignment import step_rows
+    from megatron_train.align_config import load_plan
+
+    rows = {r["step"]: r for r in step_rows(report)}
+    wanted: list[str] = []
+    dpo_stages: list[str] = []
+    try:
+        plan = load_plan(Path(cfg.workdir) / "moru.yaml")
+        wanted = plan.steps()
+        dpo_stages = [s for s in plan.stage_names if plan.preference(s)[0].loss == "dpo"]
+    except ValueError as exc:  # TrainConfigError
+        console.print(f"[red]align section: {exc}")
+    done = [s for s in wanted if s in rows and rows[s]["status"] in ("finished", "skipped")]
+    finished_ok = bool(wanted) and len(done) == len(wanted) and not report.get("error")
+    losses = [v for v in (((report.get("steps") or {}).get("sft") or {}).get("metrics") or {}).get("train", {})
+              .get("loss", []) if v is not None]  # fmt: skip
+    tail = losses[-5:]
+    sft_first, sft_last = (losses[0], sum(tail) / len(tail)) if losses else (float("nan"), float("nan"))
+    sft_fell = bool(losses) and len(losses) > 1 and sft_last < sft_first
+    ln2 = math.log(2)
+    dpo_first = {s: (rows.get(s) or {}).get("first_loss") for s in dpo_stages}
+    dpo_ok = bool(dpo_first) and all(v is not None and abs(v - ln2) <= 1e-4 for v in dpo_first.values())
+    rms = [r for r in rows.values() if r["kind"] == "reward"]
+    n_rm = len([s for s in wanted if s.startswith("reward/")])
+    acc = {r["step"].removeprefix("reward/"): r["held_out_accuracy"] for r in rms}
+    acc_ok = len(acc) == n_rm > 0 and all(isinstance(a, float) and 0.0 <= a <= 1.0 for a in acc.values())
+    kept = {r["step"]: (r["kept"], r["pairs"]) for r in rows.values() if r["kind"] == "preference"}
+    kept_ok = bool(kept) and all(p and 0 < k <= p for k, p in kept.values())
+    scores = pair_scores_rows(spark, cfg, report)
+    report["pair_scores_table"] = {"version": scores["version"], "rows": scores["table_rows"]}  # for the report
+    scores_ok = scores["pairs"] > 0 and scores["rows"] == n_rm * scores["pairs"] and scores["models"] == n_rm
+    ok = finished_ok and sft_fell and dpo_ok and acc_ok and kept_ok and scores_ok
+    console.print(
+        f"{'[green]' if ok else '[red]'}alignment: {len(done)} of {len(wanted)} steps finished in "
+        f"{report.get('seconds', 0):.0f} s; SFT loss {sft_first:.3f} -> {sft_last:.3f}; DPO first-step loss "
+        + ", ".join(f"{s} {v:.6f}" if v is not None else f"{s} -" for s, v in dpo_first.items())
+        + f" (ln 2 = {ln2:.6f}); reward models' held-out accuracy "
+        + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} -" for k, v in acc.items())
+        + "; agreement kept "
+        + ", ".join(f"{s} {k}/{p}" for s, (k, p) in kept.items())
+        + f"; pair_scores {scores['rows']:,} rows for {scores['pairs']:,} pairs"
+        + (f" [red]({report['error']})" if report.get("error") else "")
+    )
+    return [
+        {"check": "alignment recipe: every step finished (SFT, reward models, preference stages)",
+         "result": f"{len(done)} of {len(wanted)}" + (f" ({report['error']})" if report.get("error") else ""),
+         "expected": f"{len(wanted)} of {len(wanted)}", "ok": finished_ok},
+        {"check": "SFT (M0) loss: first step vs mean of the last 5", "result": f"{sft_first:.3f} -> {sft_last:.3f}",
+         "expected": "lower", "ok": sft_fell},
+        {"check": "DPO first-step loss (policy = reference: ln 2)",
+         "result": ", ".join(f"{s} {v:.6f}" if v is not None else f"{s} -" for s, v in dpo_first.items()) or "-",
+         "expected": f"{ln2:.6f} ± 1e-4", "ok": dpo_ok},
+        {"check": "reward models' held-out pair accuracy reported",
+         "result": ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} -" for k, v in acc.items()) or "-",
+         "expected": f"{n_rm} values in [0, 1]", "ok": acc_ok},
+        {"check": "agreement filter: kept share of each stage's pairs",
+         "result": ", ".join(f"{s} {k}/{p}" for s, (k, p) in kept.items()) or "-", "expected": "in (0, 1]",
+         "ok": kept_ok},
+        {"check": "pair_scores (Delta): rows of the reward models' checkpoints = reward models × emitted pairs",
+         "result": f"{scores['rows']:,} ({scores['models']} models)",
+         "expected": f"{n_rm} × {scores['pairs']:,} = {n_rm * scores['pairs']:,}", "ok": scores_ok},
+    ]  # fmt: skip
+
+
+def pair_scores_rows(spark, cfg: Any, report: dict) -> dict:
+    """``pair_scores``' rows for the (reward model, checkpoint)s this recipe run wrote, the distinct reward models
+    among them, and the emitted pairs (every split of the post-training emit's pair datasets, from its manifest)."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs import tables
+    from spark_jobs.emit import job as emit_job
+    from spark_jobs.posttrain import emit as pt_emit
+
+    m = emit_job.read_manifest(cfg.posttrain.emit.output or pt_emit.output_default(cfg.workdir))
+    pairs = int(((m and pt_emit.summary(m).get("pairs")) or {}).get("pairs") or 0)
+    written = [(e["pair_scores"]["reward_model"], e["pair_scores"]["checkpoint"])
+               for e in (report.get("steps") or {}).values() if isinstance(e.get("pair_scores"), dict)]  # fmt: skip
+    if not written or not tables.exists(spark, cfg.workdir, tables.PAIR_SCORES):
+        return {"rows": 0, "models": 0, "pairs": pairs, "table_rows": 0, "version": None}
+    cond = F.lit(False)
+    for rm, ckpt in written:
+        cond = cond | ((F.col("reward_model") == rm) & (F.col("checkpoint") == ckpt))
+    agg = (tables.read(spark, cfg.workdir, tables.PAIR_SCORES)
+           .agg(F.count(F.when(cond, 1)).alias("rows"), F.countDistinct(F.when(cond, F.col("reward_model")))
+                .alias("models"), F.count(F.lit(1)).alias("table_rows")).head())  # fmt: skip
+    version = tables.version(spark, cfg.workdir, tables.PAIR_SCORES)
+    return {"rows": int(agg["rows"]), "models": int(agg["models"]), "pairs": pairs,
+            "table_rows": int(agg["table_rows"]), "version": version}  # fmt: skip
+
+
+def add_to_report(workdir: str, checks: list[dict], training: dict | None = None,
+                  alignment: dict | None = None) -> None:  # fmt: skip
+    """Re-render the run report (from its summary.json) with the demo's checks (and its training and alignment runs)
+    in it."""
     from core import storage
     from eval.report import write_report
 
@@ -413,4 +513,10 @@ def add_to_report(workdir: str, checks: list[dict], training: dict | None = None
     summary["demo_checks"] = checks
     if training:
         summary["training"] = training
+    if alignment:
+        summary["alignment"] = alignment
+        table = alignment.get("pair_scores_table") or {}
+        if table.get("version") is not None:  # written after the pipeline's report: its row in the tables' list
+            summary.setdefault("table_versions", {})["pair_scores"] = table["version"]
+            summary.setdefault("table_counts", {})["pair_scores"] = table["rows"]
     write_report(summary, lambda name, data: storage.write_bytes(storage.join(report_dir, name), data))

@@ -1,5 +1,6 @@
-"""The demo's training run: the tiny EXAONE-shaped model on the emitted stage-1 blend (``moru train``'s launch:
-torchrun, gloo on CPU), summarized for the report with the demo's checks on it."""
+"""The demo's training runs: the tiny EXAONE-shaped model on the emitted stage-1 blend (``moru train``'s launch:
+torchrun, gloo on CPU), summarized for the report with the demo's checks on it; then its alignment (``moru align``'s
+recipe: SFT, two reward models, DPO stages M1 and M2) on the emitted post-training data."""
 
 from __future__ import annotations
 
@@ -105,3 +106,25 @@ def train_tiny_model(config_path: Path, cfg: Any, *, console: Console, load_conf
          "expected": "lower", "ok": valid_fell},
     ]  # fmt: skip
     return summary
+
+
+def align_tiny_model(config_path: Path, cfg: Any, spark, *, console: Console,
+                     run_align: Callable[[Path, Any, Any], dict]) -> dict:  # fmt: skip
+    """Align the tiny model trained by :func:`train_tiny_model` with the config's ``align`` section, from scratch
+    (WORKDIR/align is removed first: the pretrained model it starts from is new). ``run_align(config_path, cfg, spark)``
+    runs ``moru align``'s recipe (preflight, pair_scores on ``spark``, summary table). Returns the recipe's report with
+    ``seconds`` (wall time), or ``{"error": ...}`` when it stopped."""
+    from core import locations
+
+    out = Path(locations.align_output(cfg.workdir))
+    if out.exists():
+        shutil.rmtree(out)
+    console.print("[bold]aligning the tiny model on the emitted post-training data[/] (SFT → reward models → M1 → M2)")
+    started = time.time()
+    try:
+        report = run_align(config_path, cfg, spark)
+    except Exception as exc:  # noqa: BLE001 - a failed step or preflight is a failed check, the report still written
+        code = getattr(exc, "exit_code", None)  # the CLI's exit (its message is printed already)
+        report = {"error": str(exc) or (f"exit code {code}" if code is not None else type(exc).__name__), "steps": {}}
+    report["seconds"] = round(time.time() - started, 1)
+    return report

@@ -827,6 +827,10 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
         sections.append(posttrain_section(summary["posttrain"], files))
     if summary.get("training"):
         sections.append(training_section(summary["training"]))
+    if summary.get("alignment"):
+        from eval.alignment import alignment_section
+
+        sections.append(alignment_section(summary["alignment"], files, _table))
     reasons: dict[str, int] = {}
     for row in summary.get("quarantine", []):
         key = f"{row['stage']}: {row['reason']}"

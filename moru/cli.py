@@ -1,6 +1,6 @@
 """The ``moru`` command line: one subcommand per job (generated from the job list, ``spark_jobs.jobs``), ``run``
 for the whole pipeline, ``check-config`` for the config and the preflight checks, ``demo`` for everything end to
-end on a generated bilingual corpus, ``tokenizer eval`` and ``train``.
+end on a generated bilingual corpus, ``tokenizer eval``, ``train`` and ``align``.
 
 Exit codes: 0 done; 1 a job failed or halted the run (a failed gate); 2 a user error (config, preflight, or a
 known failure a stage ran into, explained in one paragraph; ``--verbose`` adds the traceback)."""
@@ -225,6 +225,37 @@ def check_config(config: Path = ConfigOpt) -> None:
     console.print("[green]preflight: workdir, sources and Spark's jars are usable")
 
 
+def _align(config: Path, cfg: MoruConfig, steps: Sequence[str] | None = None, nproc: int | None = None,
+           spark=None) -> dict:  # fmt: skip
+    """Preflight (exit 2 naming each missing file and the command that makes it), then the recipe; a failed step
+    exits 1. ``spark``: the Spark session to write pair_scores with (default: built on first use)."""
+    from moru.align import preflight_problems, run_align
+
+    _, problems = preflight_problems(config, steps)
+    if problems:
+        console.print(f"[red]{escape(chr(10).join(problems))}")
+        raise typer.Exit(2)
+    session: list = [spark] if spark is not None else []
+
+    def get_spark():
+        if not session:
+            session.append(_session(cfg, emits=False))
+        return session[0]
+
+    try:
+        return run_align(config, cfg.workdir, console=console, spark=get_spark, steps=steps, nproc=nproc)
+    except typer.Exit:
+        raise
+    except RuntimeError as exc:
+        if type(exc).__name__ == "Py4JJavaError":
+            _explain(exc, cfg)
+        console.print(f"[red]error: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - mapped to a message or re-raised
+        _explain(exc, cfg)
+        raise
+
+
 @app.command()
 def demo(
     workdir: Path = typer.Option(Path("demo_run"), help="where input/, tables/ and report/ go"),
@@ -243,6 +274,7 @@ def demo(
         load_config=_load,
         run_pipeline=lambda cfg, title: _run(cfg, title=title),
         session=_session,
+        run_align=lambda path, cfg, spark: _align(path, cfg, spark=spark),
     )
 
 
@@ -347,6 +379,24 @@ def train_cmd(
     elif rc != 0:
         console.print(f"[red]training exited with code {rc}")
     raise typer.Exit(rc)
+
+
+@app.command("align")
+def align_cmd(
+    config: Path = ConfigOpt,
+    step: list[str] = typer.Option(
+        [], "--step", help="run only these steps (repeatable): sft, reward/rm1, reward/rm2, ..., a preference stage"
+    ),
+    nproc: int | None = typer.Option(
+        None, "--nproc", help="processes per step (default: train.nproc_per_node, else one per GPU, else 1)"
+    ),
+) -> None:
+    """Align the pretrained model (the align section): SFT (M0), reward models that score every emitted pair into
+    the Delta table pair_scores, then preference stages M1, M2, ... on the pairs both reward models agree on. Each
+    step runs under torchrun; finished steps are skipped, so the same command resumes. Ends with a summary table;
+    WORKDIR/align/align_report.json holds the numbers."""
+    cfg = _load(config)
+    _align(config, cfg, steps=step or None, nproc=nproc)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,16 @@ from pathlib import Path
 from pydantic import Field
 
 from core.config import ConfigError, load
+from megatron_train.align_config import AlignConfig
 from megatron_train.config import TrainConfig
 from spark_jobs.config import JobsConfig
 
 
 class MoruConfig(JobsConfig):
-    """Top-level config: the Spark jobs' sections and training's."""
+    """Top-level config: the Spark jobs' sections, training's and alignment's."""
 
     train: TrainConfig = Field(default_factory=TrainConfig)
+    align: AlignConfig = Field(default_factory=AlignConfig)
 
 
 def load_config(path: str | Path) -> MoruConfig:

@@ -425,6 +425,23 @@ PREFERENCE_CORPUS = Table(
     stats_columns=("doc_id", "source", "lang", "n_chars"),
 )
 
+PAIR_SCORES = Table(
+    name="pair_scores",
+    key=("reward_model", "checkpoint", "split", "pair_index"),
+    ddl=(
+        "doc_id STRING NOT NULL, pair_index BIGINT NOT NULL, split STRING NOT NULL, chosen_score DOUBLE NOT NULL, "
+        "rejected_score DOUBLE NOT NULL, margin DOUBLE NOT NULL, reward_model STRING NOT NULL, "
+        "checkpoint STRING NOT NULL, scored_at TIMESTAMP NOT NULL"
+    ),
+    doc=(
+        "every emitted preference pair scored by each reward model of `moru align` (megatron_train.reward.score): "
+        "the pair's doc_id (preference_corpus), its index in its split of the pair blend, both responses' scores "
+        "and margin = chosen - rejected; a reward model's rows for one checkpoint are replaced whole when it scores "
+        "again (spark_jobs.posttrain.scores)"
+    ),
+    stats_columns=("reward_model", "checkpoint", "split", "pair_index", "doc_id", "margin"),
+)
+
 ALL_TABLES = {
     t.name: t
     for t in (
@@ -451,6 +468,7 @@ ALL_TABLES = {
         POSTTRAIN_SELECTION,
         SFT_CORPUS,
         PREFERENCE_CORPUS,
+        PAIR_SCORES,
     )
 }
 

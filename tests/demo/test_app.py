@@ -79,3 +79,48 @@ def test_set_vocab_size_rewrites_only_the_train_override(tmp_path):
     assert raw["train"] == {"model": "tiny", "model_overrides": {"vocab_size": 384}}
     before = path.stat().st_mtime_ns
     assert not set_vocab_size(path, 384) and path.stat().st_mtime_ns == before
+
+
+POSTTRAIN = SimpleNamespace(sources=[{"name": "chat", "path": "/w/input/posttrain/chat", "layout": "messages"}])
+# configs/demo.yaml's align section, as `moru demo` writes it to WORKDIR/moru.yaml (changed deliberately: the demo's
+# alignment must stay within ~5 minutes of CPU on 2 cores — SFT at 1,024 tokens costs ~1 s per step of 2 rows)
+DEMO_ALIGN = {
+    "sft": {"seq_length": 1024, "micro_batch_size": 1, "global_batch_size": 2, "train_iters": 30,
+            "optimizer": {"lr": 1.0e-3, "min_lr": 1.0e-4}, "schedule": {"style": "cosine", "warmup_iters": 3},
+            "eval": {"interval": 10, "iters": 1}, "checkpoint": {"save_interval": None}},
+    "reward": {"models": 2, "seq_length": 1024, "micro_batch_size": 1, "global_batch_size": 8, "train_iters": 40,
+               "optimizer": {"lr": 1.0e-3, "min_lr": 1.0e-4}, "schedule": {"style": "cosine", "warmup_iters": 3},
+               "eval": {"interval": 20, "iters": 1}, "checkpoint": {"save_interval": None}},
+    "preference": {"loss": "dpo", "beta": 0.1, "seq_length": 1024, "micro_batch_size": 1, "global_batch_size": 4,
+                   "optimizer": {"lr": 5.0e-4, "min_lr": 5.0e-5}, "schedule": {"style": "cosine", "warmup_iters": 2},
+                   "eval": {"interval": 10, "iters": 1}, "checkpoint": {"save_interval": None}},
+    "stages": [{"name": "M1", "train_iters": 30}, {"name": "M2", "train_iters": 30, "beta": 0.2}],
+    "agreement": {"margin": 0.0},
+}  # fmt: skip
+
+
+def test_demo_config_with_posttrain_data_has_the_posttrain_and_align_sections():
+    cfg = demo_config(Path("/w"), MANIFEST, "p", "n", posttrain=POSTTRAIN)
+    assert list(cfg) == ["workdir", "sources", "quality", "decontaminate", "select", "tokenizer", "emit", "train",
+                         "posttrain", "align"]  # fmt: skip
+    assert cfg["posttrain"]["sources"] == POSTTRAIN.sources
+    assert cfg["posttrain"]["emit"] == {"seq_length": 1024, "partitions": 1, "split": {"valid": 0.1}}
+    assert cfg["align"] == DEMO_ALIGN
+
+
+def test_demo_align_section_plans_the_recipe(tmp_path):
+    from megatron_train.align_config import load_plan
+
+    cfg = demo_config(tmp_path, MANIFEST, "p", "n", posttrain=POSTTRAIN)
+    path = tmp_path / "moru.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    plan = load_plan(path)
+    assert plan.steps() == ["sft", "reward/rm1", "reward/rm2", "M1", "M2"]
+    sft, rm2, m2 = plan.config("sft"), plan.config("reward/rm2"), plan.config("M2")
+    assert (sft.seq_length, sft.global_batch_size, sft.train_iters) == (1024, 2, 30)
+    assert sft.data.blend == str(tmp_path / "posttrain_emit" / "sft_blend.json")
+    assert sft.checkpoint.init_from == str(tmp_path / "train" / "pretrain" / "checkpoints")
+    assert (rm2.train_iters, rm2.micro_batch_size, rm2.seed) == (40, 1, plan.train.seed + 1)
+    assert m2.checkpoint.init_from == str(tmp_path / "align" / "M1" / "checkpoints")
+    assert plan.preference("M1")[0].beta_value == 0.1 and plan.preference("M2")[0].beta_value == 0.2
+    assert m2.model == "tiny" and m2.precision == "fp32"  # the train section's, merged under

@@ -134,12 +134,25 @@ def test_demo_end_to_end(spark, tmp_path):
     assert f"decontamination on the demo corpus (exhaustive mode): {len(planted)} of {len(planted)} planted" in out
     assert "0 other documents flagged; 0 planted documents in training_corpus" in out
     checks = summary["demo_checks"]
-    assert len(checks) == 25 and all(c["ok"] for c in checks), checks
+    assert len(checks) == 31 and all(c["ok"] for c in checks), checks
     names = " | ".join(c["check"] for c in checks)
     for part in ("decode(encode(x))", "Korean share", "emitted stage-1 blend", "training loss", "valid loss",
                  "IndexedDataset reads back", "stage-2 long documents", "replay share", "post-training gate",
-                 "emitted SFT / pair tokens, decoded", "SFT packing efficiency", "SFT mask share"):  # fmt: skip
+                 "emitted SFT / pair tokens, decoded", "SFT packing efficiency", "SFT mask share",
+                 "alignment recipe: every step finished", "SFT (M0) loss", "DPO first-step loss (policy = reference",
+                 "held-out pair accuracy", "agreement filter: kept share", "pair_scores (Delta)"):  # fmt: skip
         assert part in names, names
+    # the alignment (moru align's recipe on the tiny model): report section, plots, pair_scores
+    alignment = summary["alignment"]
+    assert list(alignment["steps"]) == ["sft", "reward/rm1", "reward/rm2", "M1", "M2"]
+    assert all(e["status"] == "finished" for e in alignment["steps"].values())
+    assert "Alignment (M0 → M1 → M2)" in index
+    for png in ("align_sft_loss.png", "align_preference.png", "align_agreement.png"):
+        assert f'src="{png}"' in index and (workdir / "report" / png).stat().st_size > 1000
+    scores = tables.read(spark, str(workdir), tables.PAIR_SCORES)
+    emitted_pairs = json.loads((workdir / "posttrain_emit" / "manifest.json").read_text())["pairs"]["pairs"]
+    assert scores.count() == 2 * emitted_pairs
+    assert "moru align: steps" in out
     assert "Demo: checks against the generated corpus" in index and ">FAIL<" not in index
     # the tokenizer and the training run on the emitted data, in the report
     assert "Tokenizer (byte-level BPE, EXAONE-style)" in index
