@@ -126,7 +126,8 @@ def align_command(config_path: str | Path, step: str, nproc: int, with_reference
     return cmd + (["--with-reference"] if with_reference else [])
 
 
-def _finished(plan: Plan, step: str) -> bool:
+def finished(plan: Plan, step: str) -> bool:
+    """The step trained to its ``train_iters`` (and, for a reward model, scored the pairs)."""
     from megatron_train import checkpoint
 
     cfg = plan.config(step)
@@ -135,6 +136,22 @@ def _finished(plan: Plan, step: str) -> bool:
     if done and step.startswith("reward/"):  # trained but not scored (it died scoring): launching it scores
         return scores_path(plan, step).is_file()
     return done
+
+
+def _scored_with(score_files: list[Path]) -> dict:
+    """Which reward-model checkpoint scored each file (the ``pair_scores`` rows a stage's pairs were kept by)."""
+    import pyarrow.parquet as pq
+
+    from megatron_train import checkpoint
+
+    out = {}
+    for f in score_files:
+        if f.is_file():
+            meta = pq.read_schema(f).metadata or {}
+            named = meta.get(b"moru_checkpoint")
+            latest = checkpoint.find_latest(f.parent / "checkpoints")
+            out[f.parent.name] = named.decode() if named else (str(latest) if latest else None)
+    return out
 
 
 def _last_json(stdout: str) -> dict:
@@ -189,9 +206,10 @@ def run_recipe(config_path: str | Path, *, nproc: int = 1, echo: Callable[[str],
                                    "steps first")  # fmt: skip
             kept, summary = agreement([f for f in files if f.is_file()], n_train, shard, plan.align.agreement.margin,
                                       plan.align.agreement.enabled)  # fmt: skip
+            summary["reward_checkpoints"] = _scored_with(files)
             Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
             keep_file = Path(cfg.output_dir) / "pairs_keep.npy"
-            if not _finished(plan, step):
+            if not finished(plan, step):
                 np.save(keep_file, kept)
                 (Path(cfg.output_dir) / "selection.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
             entry["agreement"] = summary
@@ -199,7 +217,7 @@ def run_recipe(config_path: str | Path, *, nproc: int = 1, echo: Callable[[str],
             entry["beta"] = options.beta_value
             echo(f"{step}: shard {shard[0]}/{shard[1]}: {summary['pairs']} pairs, both reward models agree on "
                  f"{summary['kept']} (dropped {100 * summary['dropped_share']:.1f}%)")  # fmt: skip
-        if _finished(plan, step):
+        if finished(plan, step):
             echo(f"align {step}: finished already ({cfg.checkpoint_dir})")
             entry["skipped"] = True
         else:

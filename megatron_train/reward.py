@@ -244,6 +244,7 @@ def score(cfg: TrainConfig, options, out_path: str | Path, splits: tuple[str, ..
             table = pa.table(columns).append_column(
                 "margin", pa.array(np.array(columns["chosen_score"]) - np.array(columns["rejected_score"]))
             )
+            table = table.replace_schema_metadata({"moru_checkpoint": str(latest)})
             if layout.rank == 0:
                 Path(out_path).parent.mkdir(parents=True, exist_ok=True)
                 pq.write_table(table, str(out_path))

@@ -28,17 +28,10 @@ def _complete_checkpoint(path: str) -> bool:
     return (Path(path) / checkpoint.MARKER).is_file() or checkpoint.find_latest(path) is not None
 
 
-def _finished(plan, step: str) -> bool:
-    from megatron_train import checkpoint
-
-    cfg = plan.config(step)
-    latest = checkpoint.find_latest(cfg.checkpoint_dir)
-    return latest is not None and checkpoint.read_marker(latest).get("iteration", 0) >= cfg.train_iters
-
-
 def preflight_problems(config_path: Path, steps: Sequence[str] | None = None) -> tuple[Any, list[str]]:
     """``(plan, problems)``: the align plan of ``config_path`` (None when the section is invalid) and one message
     per problem that would stop the recipe — each naming the file and the command that makes it."""
+    from megatron_train.align import finished
     from megatron_train.align_config import load_plan
     from megatron_train.config import TrainConfigError
 
@@ -53,7 +46,7 @@ def preflight_problems(config_path: Path, steps: Sequence[str] | None = None) ->
         return plan, [f"--step {', '.join(unknown)}: not a step of this recipe (steps: {', '.join(known)})"]
     wanted = list(steps or known)
     config = str(config_path)
-    sft_pending = "sft" in wanted and not _finished(plan, "sft")
+    sft_pending = "sft" in wanted and not finished(plan, "sft")
     if sft_pending:
         init = plan.init_from("sft")
         if not _complete_checkpoint(init):
@@ -67,7 +60,7 @@ def preflight_problems(config_path: Path, steps: Sequence[str] | None = None) ->
         blend = plan.blend("sft")
         if not Path(blend).is_file():
             problems.append(f"the SFT blend is missing: {blend}; emit it with: moru posttrain emit --config {config}")
-    elif "sft" not in wanted and not _finished(plan, "sft"):
+    elif "sft" not in wanted and not finished(plan, "sft"):
         problems.append(f"the steps asked for start from M0 (SFT), which has not finished under "
                         f"{plan.config('sft').checkpoint_dir}; run it with: moru align --config {config} "
                         "--step sft")  # fmt: skip

@@ -399,5 +399,11 @@ def align_cmd(
     _align(config, cfg, steps=step or None, nproc=nproc)
 
 
+# Hugging Face export / import (megatron_train.export) and evaluation (eval/): their commands live in their modules
+from moru.export_cli import register as _register_export  # noqa: E402
+
+_register_export(app)
+
+
 if __name__ == "__main__":
     sys.exit(app())

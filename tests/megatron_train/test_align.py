@@ -496,7 +496,12 @@ def test_recipe_end_to_end_then_skips_what_is_finished(tmp_path, workdir, pretra
         selection = json.loads((out / stage / "selection.json").read_text())
         kept = np.load(out / stage / "pairs_keep.npy")
         expected, summary = align.agreement(files, 32, (k, 2), 0.0)
-        assert selection == summary == report["steps"][stage]["agreement"]
+        # which reward-model checkpoints scored the pairs this stage kept (the pair_scores rows it was filtered by)
+        assert selection == {**summary, "reward_checkpoints": selection["reward_checkpoints"]}
+        assert selection == report["steps"][stage]["agreement"]
+        assert selection["reward_checkpoints"] == {
+            rm: str(checkpoint.find_latest(out / "reward" / rm / "checkpoints")) for rm in ("rm1", "rm2")
+        }
         assert kept.tolist() == expected.tolist() and len(kept) > 0 and all(i % 2 == k for i in kept)
         assert selection["pairs"] == 16 and selection["kept"] == len(kept)
     assert (report["steps"]["M1"]["loss"], report["steps"]["M1"]["beta"]) == ("dpo", 0.1)
