@@ -537,3 +537,18 @@ def link_report(checkpoint_dir: str, report_path: str, model_dir: str | None = N
     tmp.write_text(json.dumps(entries, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, index)
     return index
+
+
+def report_for(out_dir: str | Path, model_dir: str | Path) -> tuple[Path, Path | None]:
+    """The eval report of whatever ``out_dir`` holds (``eval_results.json`` of ``moru eval run``,
+    ``niah_results.json`` of ``moru eval niah``), written there, and linked beside the source checkpoint that
+    ``model_dir/moru_export.json`` names (the lineage: Delta versions → blend → checkpoint → scores). Returns
+    (report, index it was linked in, or None when the model names no existing checkpoint)."""
+    out = Path(out_dir)
+    results = _read_json(out / "eval_results.json")
+    niah = _read_json(out / "niah_results.json")
+    report = write_model_report(str(out), str(model_dir), results, niah)
+    source = ((_read_json(Path(model_dir) / EXPORT_MANIFEST) or {}).get("source") or {}).get("checkpoint")
+    if source and Path(source).is_dir():
+        return report, link_report(source, str(report), str(model_dir))
+    return report, None

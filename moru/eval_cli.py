@@ -83,6 +83,7 @@ def run_cmd(
         console.print(f"[yellow]{escape(w['message'])}")
     console.print(f"[green]results[/green] {escape(str(Path(out) / 'eval_results.json'))} "
                   f"({results['seconds']:.0f} s, lm-eval {results['lm_eval_version']})")  # fmt: skip
+    _report(model, out)
 
 
 @eval_app.command("tasks")
@@ -129,3 +130,13 @@ def niah_cmd(
     for lang, s in (results.get("summary") or {}).items():
         console.print(f"[bold]{lang}[/bold] mean {100 * s['mean']:.1f}%")
     console.print(f"[green]results[/green] {escape(str(Path(out) / 'niah_results.json'))}")
+    _report(model, out)
+
+
+def _report(model: Path, out: Path) -> None:
+    """The eval report of OUT (scores and NIAH, whichever it holds), linked beside the source checkpoint."""
+    from eval.model_report import report_for
+
+    report, index = report_for(out, model)
+    console.print(f"[green]report[/green] {escape(str(report))}"
+                  + (f" (linked in {escape(str(index))})" if index else ""))  # fmt: skip
