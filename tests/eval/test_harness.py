@@ -285,3 +285,34 @@ def test_gsm8k_filters_score_the_final_number(response, answer, strict, flexible
         [[pred]] = extract.apply([[response]], [{}])
         got[f["name"]] = int(exact_match_hf_evaluate([pred], [gold], **kw)["exact_match"])
     assert got == {"strict-match": strict, "flexible-extract": flexible}
+
+
+def test_cli_run_writes_the_report_and_links_it_beside_the_source_checkpoint(model, bench, tmp_path):
+    """`moru eval run` ends with the eval report of its output folder, linked in the source checkpoint's
+    eval_reports.json when the model's moru_export.json names one (the lineage's last link)."""
+    import shutil
+
+    import typer
+    from typer.testing import CliRunner
+
+    from moru.eval_cli import register
+
+    exported = tmp_path / "exported"
+    shutil.copytree(model, exported)
+    ckpt = tmp_path / "ckpt" / "iter_0000010"
+    ckpt.mkdir(parents=True)
+    (exported / "moru_export.json").write_text(json.dumps({"source": {"checkpoint": str(ckpt), "iteration": 10,
+                                                                       "stage": "pretrain"}}))  # fmt: skip
+    app = typer.Typer()
+    app.command("noop")(lambda: None)
+    register(app)
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["eval", "run", "--model", str(exported), "--tasks", "kobest_copa",
+                                   "--data-dir", str(bench), "--out", str(out), "--limit", "2"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    html = (out / "eval_report.html").read_text(encoding="utf-8")
+    assert "kobest_copa" in html.lower() or "copa" in html.lower()
+    index = json.loads((ckpt / "eval_reports.json").read_text())
+    entries = index if isinstance(index, list) else index.get("reports", [])
+    assert [Path(e["report"]).resolve() for e in entries] == [(out / "eval_report.html").resolve()]
+    assert "linked in" in res.output
