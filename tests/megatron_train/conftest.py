@@ -3,6 +3,7 @@ running ``python -m megatron_train.train`` (or torchrun) as a subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import subprocess
@@ -62,15 +63,22 @@ def run_module(args: list[str], timeout: int = 300, torchrun_nproc: int | None =
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, **kw)
 
 
-@pytest.fixture
-def megatron_world():
+@contextlib.contextmanager
+def one_rank_world(seed: int = 1234):
     """torch.distributed (gloo, one rank) and megatron's parallel state, inside the CPU compatibility context."""
     from megatron_train import cpu_compat, distributed
     from megatron_train.config import ParallelConfig
 
     with cpu_compat.enabled():
-        layout, created = distributed.init(ParallelConfig(), seed=1234)
+        layout, created = distributed.init(ParallelConfig(), seed=seed)
         try:
             yield layout
         finally:
             distributed.teardown(created)
+
+
+@pytest.fixture
+def megatron_world():
+    """A one-rank megatron world for one test (:func:`one_rank_world`)."""
+    with one_rank_world() as layout:
+        yield layout

@@ -28,16 +28,8 @@ from megatron_train.export import EXPORT_MARKER, ExportError, export_hf, import_
 from megatron_train.model_configs import PRESETS, resolve_shape
 
 from .conftest import tiny_train
+from .test_hf import VARIANTS  # noqa: E402 - the shapes the mapping is tested on, exported the same way
 
-VARIANTS = {
-    "tied": {},
-    "untied-llama3": {
-        "tie_embeddings": False,
-        "rope_scaling": True,
-        "rotary_base": 1_000_000.0,
-        "max_position_embeddings": 32_768,
-    },
-}
 SEQ, PROMPT, NEW = 24, 16, 8
 ITERATION = 7
 LINEAGE = {"align_step": "dpo/m1", "blend": "/data/pairs_blend.json", "blend_sha256": "ab" * 32,

@@ -44,9 +44,7 @@ import numpy as np
 import pytest
 import torch
 
-from megatron_train import cpu_compat, distributed
 from megatron_train.align_config import PreferenceOptions
-from megatron_train.config import ParallelConfig
 from megatron_train.hf import llama_config, megatron_to_hf
 from megatron_train.losses import bradley_terry
 from megatron_train.model import build_gpt_model, transformer_config
@@ -57,7 +55,7 @@ from megatron_train.reward import _forward_step as reward_step
 from megatron_train.reward import build_reward_model, pair_batch, score_pairs
 from megatron_train.sft import sft_forward_step
 
-from .conftest import tiny_train
+from .conftest import one_rank_world, tiny_train
 
 CPU = torch.device("cpu")
 PAD, UNK, EOT, NL = 0, 1, 2, 3  # pad, unknown, [|endofturn|], the "\n" after it
@@ -75,12 +73,8 @@ RTOL, ATOL = 1e-5, 1e-6  # losses and logged values
 def world():
     """torch.distributed (gloo, one rank) and megatron's parallel state for the whole module (as conftest's
     ``megatron_world``, module-scoped so the models are built once)."""
-    with cpu_compat.enabled():
-        layout, created = distributed.init(ParallelConfig(), seed=1234)
-        try:
-            yield layout
-        finally:
-            distributed.teardown(created)
+    with one_rank_world() as layout:
+        yield layout
 
 
 def _randomize(model, seed: int):
