@@ -113,9 +113,13 @@ class JobGraphError(ValueError):
     """Jobs whose reads and writes cannot be ordered (a cycle or a duplicate name)."""
 
 
-def order(jobs: Sequence[Job]) -> list[Job]:
-    """The jobs in an order where every job runs after the jobs that write what it reads; among the jobs that
-    are ready at once, the one listed first runs first (so the list's order is kept where the data allows)."""
+def upstream(jobs: Sequence[Job], serialize_writes: bool = False) -> dict[str, list[str]]:
+    """Job name -> the jobs that must finish before it (those that write something it reads), in list order: the
+    edges of the pipeline's graph.
+
+    ``serialize_writes``: also the job before it (in ``jobs``' order) that writes a table or file it writes too
+    (``quarantine``, ``benchmark_substrings``), so that where the graph runs branches at once (Databricks tasks)
+    no two jobs write one Delta table concurrently; cluster tasks' ``depends_on`` are these edges."""
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
         raise JobGraphError(f"duplicate job names: {sorted({n for n in names if names.count(n) > 1})}")
@@ -124,7 +128,21 @@ def order(jobs: Sequence[Job]) -> list[Job]:
         for w in j.writes:
             writers.setdefault(w, set()).add(j.name)
     # a name several jobs write (quarantine) is read after all of them
-    needs = {j.name: set().union(*(writers.get(r, set()) for r in j.reads)) - {j.name} for j in jobs}
+    out = {}
+    for i, j in enumerate(jobs):
+        before = set().union(*(writers.get(r, set()) for r in j.reads)) - {j.name}
+        if serialize_writes:
+            for w in j.writes:
+                earlier = [k.name for k in jobs[:i] if w in k.writes]
+                before.update(earlier[-1:])
+        out[j.name] = [n for n in names if n in before]
+    return out
+
+
+def order(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs in an order where every job runs after the jobs that write what it reads; among the jobs that
+    are ready at once, the one listed first runs first (so the list's order is kept where the data allows)."""
+    needs = {name: set(before) for name, before in upstream(jobs).items()}
     done: list[Job] = []
     left = list(jobs)
     while left:
