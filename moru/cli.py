@@ -402,9 +402,11 @@ def align_cmd(
 # Hugging Face export / import (megatron_train.export) and evaluation (eval/): their commands live in their modules
 from moru.eval_cli import register as _register_eval  # noqa: E402
 from moru.export_cli import register as _register_export  # noqa: E402
+from moru.package_cli import register as _register_package  # noqa: E402
 
 _register_export(app)
 _register_eval(app)
+_register_package(app)
 
 
 if __name__ == "__main__":
