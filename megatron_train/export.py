@@ -59,7 +59,16 @@ from megatron_train import checkpoint as ckpt
 from megatron_train.hf import LLAMA3_ROPE, hf_to_megatron, llama_config, megatron_to_hf
 from megatron_train.model_configs import PRESETS, ModelShape, resolve_shape
 
-__all__ = ["EXPORT_MARKER", "ExportError", "export_hf", "import_hf", "preset_for", "shape_from_hf_config"]
+__all__ = [
+    "EXPORT_MARKER",
+    "FP32_LOGIT_TOLERANCE",
+    "ExportError",
+    "export_hf",
+    "import_hf",
+    "megatron_logits",
+    "preset_for",
+    "shape_from_hf_config",
+]
 
 EXPORT_MARKER = "moru_export.json"
 END_OF_TURN = "[|endofturn|]"
@@ -68,6 +77,9 @@ END_OF_TURN = "[|endofturn|]"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json",
                    "tokenizer_metadata.json", "moru_tokenizer.json")  # fmt: skip
 MAX_SHARD_BYTES = 5 * 2**30  # transformers' default max_shard_size
+# max |Δlogit| of an fp32 export against megatron-core's forward: the two implementations' float32 rounding
+# (tests/megatron_train/test_export.py measures 1.9e-5 with logits of O(10))
+FP32_LOGIT_TOLERANCE = 1e-4
 _TOKENIZER_FIX = ("pass --tokenizer <the tokenizer folder: tokenizer.json + tokenizer_config.json, e.g. "
                   "WORKDIR/tokenizer/model, which `moru tokenizer train` writes>")  # fmt: skip
 
@@ -275,16 +287,34 @@ def _tokenizer_info(folder: Path, shape: ModelShape) -> dict:
     }
 
 
-def _load_weights(path: Path, config: dict, dtype: torch.dtype, work: str) -> dict[str, torch.Tensor]:
-    """The checkpoint's GPT weights ({GPTModel parameter name: tensor}, local-spec names) in ``dtype``."""
+def _load_gpt(path: Path, config: dict, precision: str, work: str):
+    """The checkpoint's one-rank CPU GPTModel (local spec), built in ``precision`` (bf16 | fp32) and loaded."""
     from megatron_train.model import build_gpt_model, transformer_config
 
-    # built in the export dtype where megatron-core has it, so the loaded weights are held once
-    precision = "bf16" if dtype == torch.bfloat16 else "fp32"
     cfg = _cpu_config(config["model"], config.get("model_overrides") or {}, precision, work)
     gpt = build_gpt_model(cfg, transformer_config(cfg, on_gpu=False, use_te=False), use_te=False)
     ckpt.load(path, _Wrapped(gpt), _NoOptimizer(), None, with_optimizer=False, with_scheduler=False)
+    return gpt
+
+
+def _load_weights(path: Path, config: dict, dtype: torch.dtype, work: str) -> dict[str, torch.Tensor]:
+    """The checkpoint's GPT weights ({GPTModel parameter name: tensor}, local-spec names) in ``dtype``."""
+    # built in the export dtype where megatron-core has it, so the loaded weights are held once
+    gpt = _load_gpt(path, config, "bf16" if dtype == torch.bfloat16 else "fp32", work)
     return {name: p.detach().to(dtype) for name, p in gpt.named_parameters()}
+
+
+def megatron_logits(checkpoint: str | Path, input_ids: torch.Tensor) -> torch.Tensor:
+    """The logits megatron-core's GPTModel computes from a checkpoint (folder or checkpoints root: the newest
+    complete one) for ``input_ids`` ([batch, seq] token ids), in float32 on the CPU: what an fp32 export's logits
+    equal within :data:`FP32_LOGIT_TOLERANCE` (``moru demo`` checks its export with it)."""
+    source = resolve_checkpoint(checkpoint)
+    config, _ = _marker_config(source, ckpt.read_marker(source))
+    with _one_rank_world(), tempfile.TemporaryDirectory() as work:
+        gpt = _load_gpt(source, config, "fp32", work).eval()
+        positions = torch.arange(input_ids.shape[1]).unsqueeze(0).expand_as(input_ids)
+        with torch.no_grad():
+            return gpt(input_ids, positions, None).float()
 
 
 def _own_storage(t: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,16 @@ import pytest
 import torch
 
 from megatron_train import checkpoint
-from megatron_train.export import EXPORT_MARKER, ExportError, export_hf, import_hf, preset_for, shape_from_hf_config
+from megatron_train.export import (
+    EXPORT_MARKER,
+    FP32_LOGIT_TOLERANCE,
+    ExportError,
+    export_hf,
+    import_hf,
+    megatron_logits,
+    preset_for,
+    shape_from_hf_config,
+)
 from megatron_train.model_configs import PRESETS, resolve_shape
 
 from .conftest import tiny_train
@@ -211,6 +220,18 @@ def test_fp32_export_computes_megatrons_logits_and_greedy_tokens(made, fp32_expo
         assert model.config.rope_parameters["rope_type"] == "llama3"
     else:
         assert config["rope_scaling"] is None and config["rope_parameters"]["rope_type"] == "default"
+
+
+def test_megatron_logits_of_the_saved_checkpoint_are_the_models_and_the_exports(made, fp32_exports):
+    """megatron_logits (what `moru demo` checks its export against) reads the checkpoint back into megatron-core's
+    GPTModel: the logits of the model that saved it, and an fp32 export's within FP32_LOGIT_TOLERANCE."""
+    for variant in VARIANTS:
+        ref = made["variants"][variant]
+        got = megatron_logits(ref["checkpoint"].parent, made["tokens"])
+        assert got.dtype == torch.float32 and got.shape == ref["logits"].shape
+        assert (got - ref["logits"]).abs().max().item() < 1e-5, variant
+        hf = _hf_logits(_hf(fp32_exports[variant]["out"]), made["tokens"])
+        assert (hf - got).abs().max().item() < FP32_LOGIT_TOLERANCE, variant
 
 
 def test_export_record_and_tokenizer(made, fp32_exports):
