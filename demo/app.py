@@ -1,9 +1,10 @@
 """``moru demo``: generate the corpus and the classifier's training sets, write WORKDIR/moru.yaml (the fixed
 sections of configs/demo.yaml + what was generated), run every stage, train the tiny model and align it (SFT,
-reward models, DPO M1 → M2), then check the results against the generator's ground truth and re-render the report
-with the checks, the tiny model's training run and its alignment. The post-training sources (conversations and
-preference pairs, demo.posttrain) are generated beside the corpus, so the post-training jobs run in the same
-pipeline.
+reward models, DPO M1 → M2), export and evaluate the aligned model (demo.evaluation: a benchmark slice, a NIAH grid,
+the eval report linked beside the checkpoint), then check the results against the generator's ground truth and
+re-render the report with the checks, the tiny model's training run, its alignment and its evaluation. The
+post-training sources (conversations and preference pairs, demo.posttrain) are generated beside the corpus, so the
+post-training jobs run in the same pipeline.
 
 The CLI hands in what only it has (config loading with its error handling, the pipeline run, the Spark session, the
 alignment recipe with its preflight and summary), so this package never imports ``moru``."""
@@ -70,17 +71,20 @@ def run_demo(
     """Run the demo in ``workdir``: ``docs`` generated documents from ``seed``. ``load_config(path)`` reads a
     config file, ``run_pipeline(cfg, title)`` runs every stage and ``session(cfg)`` gives the Spark session, each
     as the CLI does them (exiting on errors); ``run_align(config_path, cfg, spark)`` runs ``moru align``'s recipe
-    (preflight, pair_scores, summary table) after the tiny model's pretraining (without it, no alignment)."""
+    (preflight, pair_scores, summary table) after the tiny model's pretraining (without it, no alignment: the
+    pretrained model is the one evaluated)."""
     from demo.checks import (
         add_to_report,
         alignment_checks,
         decontamination_checks,
         emit_checks,
+        evaluation_checks,
         posttrain_checks,
         quality_checks,
         tokenizer_checks,
     )
     from demo.corpus import classifier_sets, generate
+    from demo.evaluation import evaluate_tiny_model
     from demo.posttrain import generate as generate_posttrain
     from demo.training import align_tiny_model, train_tiny_model
 
@@ -133,6 +137,9 @@ def run_demo(
         else:
             alignment = {"error": "not run: the tiny model's pretraining failed", "steps": {}}
         checks += alignment_checks(spark, cfg, alignment, console=console)
-    add_to_report(cfg.workdir, checks, training=training, alignment=alignment)
+    evaluation = evaluate_tiny_model(config_path, cfg, spark, bench["path"], seed=seed, aligned=run_align is not None,
+                                     console=console)  # fmt: skip
+    checks += evaluation_checks(evaluation, console=console)
+    add_to_report(cfg.workdir, checks, training=training, alignment=alignment, evaluation=evaluation)
     console.print(f"report with the demo's checks: {workdir / 'report' / 'index.html'}")
     console.print(f"[green]demo finished in {time.time() - started:.0f} s")

@@ -501,10 +501,10 @@ def pair_scores_rows(spark, cfg: Any, report: dict) -> dict:
             "table_rows": int(agg["table_rows"]), "version": version}  # fmt: skip
 
 
-def add_to_report(workdir: str, checks: list[dict], training: dict | None = None,
-                  alignment: dict | None = None) -> None:  # fmt: skip
-    """Re-render the run report (from its summary.json) with the demo's checks (and its training and alignment runs)
-    in it."""
+def add_to_report(workdir: str, checks: list[dict], training: dict | None = None, alignment: dict | None = None,
+                  evaluation: dict | None = None) -> None:  # fmt: skip
+    """Re-render the run report (from its summary.json) with the demo's checks (and its training and alignment runs,
+    and the exported model's evaluation) in it."""
     from core import storage
     from eval.report import write_report
 
@@ -513,6 +513,8 @@ def add_to_report(workdir: str, checks: list[dict], training: dict | None = None
     summary["demo_checks"] = checks
     if training:
         summary["training"] = training
+    if evaluation:
+        summary["evaluation"] = evaluation
     if alignment:
         summary["alignment"] = alignment
         table = alignment.get("pair_scores_table") or {}
@@ -520,3 +522,113 @@ def add_to_report(workdir: str, checks: list[dict], training: dict | None = None
             summary.setdefault("table_versions", {})["pair_scores"] = table["version"]
             summary.setdefault("table_counts", {})["pair_scores"] = table["rows"]
     write_report(summary, lambda name, data: storage.write_bytes(storage.join(report_dir, name), data))
+
+
+PARITY_TOKENS = 32  # tokens per text of the export's logit comparison
+
+
+def evaluation_checks(ev: dict, *, console: Console) -> list[dict]:
+    """The tiny model's evaluation (demo.evaluation.evaluate_tiny_model's ``ev``), read back from its files: the
+    exported folder loads with AutoModelForCausalLM and computes megatron-core's logits of the checkpoint (a Korean
+    and an English text of the demo's benchmark files) within the fp32 export tolerance with the same argmax;
+    eval_results.json has a numeric metric for every requested task; niah_results.json has every (language, length,
+    depth) cell and both heatmaps exist; the eval report exists and the checkpoint's eval_reports.json links it."""
+    import math
+
+    error = ev.get("error")
+    exported = bool(ev.get("export")) and (Path(ev["export"]) / "config.json").is_file()
+    parity = _export_parity(ev) if exported else None
+    # every requested task with a numeric metric in the file evaluate wrote
+    scored = (_read_json(ev.get("results_file")) or {}).get("results") or {}
+
+    def numeric(entry: dict) -> bool:
+        return any(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                   and "_stderr" not in k for k, v in (entry.get("metrics") or {}).items())  # fmt: skip
+
+    tasks = ev.get("tasks") or []
+    with_metric = [t for t in tasks if t in scored and numeric(scored[t])]
+    # every NIAH cell, both heatmaps
+    niah = _read_json(ev.get("niah_file")) or {}
+    langs, lengths, depths = ["ko", "en"], niah.get("lengths") or [], niah.get("depths") or []
+    want = {(lang, n, d) for lang in langs for n in lengths for d in depths}
+    cells = {(c["language"], c["length"], c["depth"]) for c in niah.get("cells") or []
+             if isinstance(c.get("accuracy"), int | float)}  # fmt: skip
+    pngs = [Path(niah.get("out_dir") or "", (niah.get("heatmaps") or {}).get(lang, "-")) for lang in langs]
+    pngs_ok = [p for p in pngs if p.is_file() and p.stat().st_size > 1000]
+    niah_ok = bool(want) and want <= cells and len(pngs_ok) == len(langs)
+    # the report and its link beside the checkpoint
+    report = Path(ev["report"]) if ev.get("report") else None
+    index = Path(ev["checkpoint"]) / "eval_reports.json" if ev.get("checkpoint") else None
+    linked = [e for e in (_read_json(index) or []) if isinstance(e, dict)] if index else []
+    link_ok = report is not None and report.is_file() and any(e.get("report") == str(report.resolve()) for e in linked)
+
+    from megatron_train.export import FP32_LOGIT_TOLERANCE
+
+    p_ok = parity is not None and parity.get("delta") is not None and parity["delta"] <= FP32_LOGIT_TOLERANCE \
+        and parity["argmax_equal"]  # fmt: skip
+    p_text = ("not run" + (f" ({error})" if error else "") if parity is None else parity.get("error") or
+              f"max |Δlogit| {parity['delta']:.2g} (max |logit| {parity['max_logit']:.3g}), argmax "
+              f"{'equal' if parity['argmax_equal'] else 'DIFFERS'}, {parity['tokens']} tokens")  # fmt: skip
+    secs = ev.get("seconds") or {}
+    ok = p_ok and len(with_metric) == len(tasks) > 0 and niah_ok and link_ok
+    console.print(
+        f"{'[green]' if ok else '[red]'}evaluation of the {ev.get('stage', '?')} checkpoint in "
+        f"{secs.get('total', 0):.0f} s (export {secs.get('export', '-')} s, scores {secs.get('evaluate', '-')} s, "
+        f"NIAH {secs.get('niah', '-')} s): export vs megatron-core {p_text}; {len(with_metric)} of {len(tasks)} "
+        f"tasks with a metric; {len(cells & want)} of {len(want)} NIAH cells, {len(pngs_ok)} heatmaps; report "
+        f"{'linked' if link_ok else 'NOT linked'} in {index}" + (f" [red]({error})" if error else "")
+    )
+    cells_text = f"{len(cells & want)} of {len(want)}, heatmaps {len(pngs_ok)} of {len(langs)}"
+    return [
+        {"check": f"Hugging Face export ({ev.get('dtype')}) of the {ev.get('stage', '?')} checkpoint: "
+                  "AutoModelForCausalLM's logits vs megatron-core's (Korean + English text)",
+         "result": p_text, "expected": f"max |Δlogit| <= {FP32_LOGIT_TOLERANCE:g}, argmax equal", "ok": p_ok},
+        {"check": f"benchmark slice (lm-eval, {ev.get('limit')} examples, {ev.get('num_fewshot')}-shot): tasks with "
+                  "a numeric metric in eval_results.json",
+         "result": f"{len(with_metric)} of {len(tasks)}" + (f" ({error})" if error and not with_metric else ""),
+         "expected": f"{len(tasks)} of {len(tasks)} ({', '.join(tasks)})", "ok": len(with_metric) == len(tasks) > 0},
+        {"check": "NIAH (Korean and English haystacks): (language, length, depth) cells in niah_results.json, "
+                  "heatmap PNGs", "result": cells_text,
+         "expected": f"{len(want)} of {len(want)} (> 0), heatmaps {len(langs)} of {len(langs)}", "ok": niah_ok},
+        {"check": "eval report written and linked in the checkpoint's eval_reports.json",
+         "result": ("linked" if link_ok else "written, not linked" if report and report.is_file() else "missing"),
+         "expected": "linked", "ok": link_ok},
+    ]  # fmt: skip
+
+
+def _read_json(path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")) if path else None
+    except (OSError, ValueError):
+        return None
+
+
+def _export_parity(ev: dict) -> dict:
+    """The exported folder's logits (AutoModelForCausalLM) against megatron-core's forward of the checkpoint, on the
+    first Korean and English questions of the evaluation files (``PARITY_TOKENS`` tokens each)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from demo.eval_data import GSM8K_FILE, KMMLU_FILE
+    from megatron_train.export import megatron_logits
+
+    try:
+        data = Path((ev.get("data") or {}).get("dir") or "")
+        texts = [json.loads((data / f).read_text(encoding="utf-8").splitlines()[0])["question"]
+                 for f in (GSM8K_FILE, KMMLU_FILE)]  # fmt: skip
+        tok = AutoTokenizer.from_pretrained(ev["export"])
+        ids = [i[:PARITY_TOKENS] for i in tok(texts, add_special_tokens=False)["input_ids"]]
+        n = min(map(len, ids))
+        tokens = torch.tensor([i[:n] for i in ids])
+        model = AutoModelForCausalLM.from_pretrained(ev["export"]).eval()
+        with torch.no_grad():
+            got = model(input_ids=tokens).logits.float()
+        ref = megatron_logits(ev["checkpoint"], tokens)
+        return {
+            "delta": (got - ref).abs().max().item(),
+            "max_logit": ref.abs().max().item(),
+            "argmax_equal": bool(torch.equal(got.argmax(-1), ref.argmax(-1))),
+            "tokens": int(tokens.numel()),
+        }
+    except Exception as exc:  # noqa: BLE001 - the check fails, naming why
+        return {"delta": None, "argmax_equal": False, "error": f"{type(exc).__name__}: {exc}"}

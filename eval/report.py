@@ -384,6 +384,72 @@ def training_section(t: dict) -> str:
     return body
 
 
+def _pct(value) -> str:
+    return f"{100 * value:.1f}" if isinstance(value, int | float) and 0 <= value <= 1 else "-"
+
+
+def evaluation_section(ev: dict, files: dict[str, bytes]) -> str:
+    """The exported model's evaluation (the demo's tiny model; demo.evaluation): its scores with English and Korean
+    tasks side by side (eval.model_report's pairing) beside the accuracy of a random guess, the NIAH accuracy per
+    length and its heatmaps (copied into the report folder as eval_niah_<lang>.png), and a link to the model's own
+    eval report (lineage, every metric, samples)."""
+    from eval.model_report import LANG_NAMES, normalize_results, side_by_side
+
+    e = html.escape
+    secs = ev.get("seconds") or {}
+    ct = ev.get("chat_template") or {}
+    body = (
+        "<h2>Evaluation of the exported model</h2>"
+        f"<p>The {e(str(ev.get('stage', '?')))} checkpoint <code>{e(str(ev.get('checkpoint', '?')))}</code> exported "
+        f"({e(str(ev.get('dtype')))}) to <code>{e(str(ev.get('export', '?')))}</code> and scored on the CPU with "
+        f"lm-eval on the first {ev.get('limit')} examples of each task ({ev.get('num_fewshot')}-shot, chat template "
+        f"{'on' if ct.get('applied') else 'off'}) in files of the tasks' own layouts made from the demo's content "
+        f"(<code>{e(str((ev.get('data') or {}).get('dir', '')))}</code>). A model of this size scores near chance: "
+        f"the point is the path from checkpoint to report. Wall time {secs.get('total', '-')} s (export "
+        f"{secs.get('export', '-')} s, benchmark files {secs.get('data', '-')} s, scores {secs.get('evaluate', '-')} "
+        f"s, NIAH {secs.get('niah', '-')} s).</p>"
+    )
+    if ev.get("error"):
+        body += f"<p><b>Stopped:</b> {e(str(ev['error']))}</p>"
+    if ev.get("report_link"):
+        body += (f'<p>The model\'s eval report (lineage from the Delta tables to these scores, every metric, samples): '
+                 f'<a href="{e(ev["report_link"])}">{e(ev["report_link"])}</a>, linked in '
+                 f'<code>{e(str(ev.get("reports_index") or "-"))}</code>.</p>')  # fmt: skip
+    tasks = normalize_results({"results": ev.get("results") or {}})
+    if tasks:
+        chance = ev.get("chance") or {}
+
+        def cells(t: dict | None) -> list[str]:
+            if t is None:
+                return ["—", "", "", ""]
+            err = f" ± {100 * t['stderr']:.1f}" if t.get("stderr") and 0 <= t["value"] <= 1 else ""
+            return [t["task"], t["metric"], _pct(t["value"]) + err, _pct(chance.get(t["task"]))]
+
+        body += "<h3>Scores (%), English and Korean side by side</h3>" + _table(
+            ["benchmark", "English task", "metric", "score", "chance", "Korean task", "metric", "score", "chance"],
+            [[r["group"], *cells(r["en"]), *cells(r["ko"])] for r in side_by_side(tasks)],
+        )
+    niah = ev.get("niah") or {}
+    if niah.get("cells"):
+        langs = niah.get("languages") or []
+        summary = niah.get("summary") or {}
+        rows = [[f"{n:,}", *[_pct((summary.get(lang) or {}).get("by_length", {}).get(str(n))) for lang in langs]]
+                for n in niah.get("lengths") or []]  # fmt: skip
+        rows.append(["all lengths", *[_pct((summary.get(lang) or {}).get("mean")) for lang in langs]])
+        depths = ", ".join(f"{100 * d:g}%" for d in niah.get("depths") or [])
+        body += (f"<h3>Needle in a haystack (accuracy %, mean over depths {e(depths)})</h3>"
+                 + _table(["context length", *[LANG_NAMES.get(lang, lang) for lang in langs]], rows))  # fmt: skip
+        imgs = ""
+        for lang, path in (niah.get("heatmaps") or {}).items():
+            if Path(path).is_file():
+                name = f"eval_niah_{lang}.png"
+                files[name] = Path(path).read_bytes()
+                imgs += (f'<img src="{e(name)}" style="max-width:49%" alt="NIAH heatmap, '
+                         f'{e(LANG_NAMES.get(lang, lang))} haystack">')  # fmt: skip
+        body += f'<div style="display:flex;flex-wrap:wrap;gap:1%">{imgs}</div>'
+    return body
+
+
 def emit_token_rows(token_stats: list[dict]) -> list[dict]:
     """The emit run's tokens per stage (stage 1; stage 2's long and replayed documents), language and source,
     summed over the splits: documents, tokens, share of the stage's tokens, tokens per document, and the share of
@@ -831,6 +897,8 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
         from eval.alignment import alignment_section
 
         sections.append(alignment_section(summary["alignment"], files, _table))
+    if summary.get("evaluation"):
+        sections.append(evaluation_section(summary["evaluation"], files))
     reasons: dict[str, int] = {}
     for row in summary.get("quarantine", []):
         key = f"{row['stage']}: {row['reason']}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -134,13 +135,15 @@ def test_demo_end_to_end(spark, tmp_path):
     assert f"decontamination on the demo corpus (exhaustive mode): {len(planted)} of {len(planted)} planted" in out
     assert "0 other documents flagged; 0 planted documents in training_corpus" in out
     checks = summary["demo_checks"]
-    assert len(checks) == 31 and all(c["ok"] for c in checks), checks
+    assert len(checks) == 35 and all(c["ok"] for c in checks), checks
     names = " | ".join(c["check"] for c in checks)
     for part in ("decode(encode(x))", "Korean share", "emitted stage-1 blend", "training loss", "valid loss",
                  "IndexedDataset reads back", "stage-2 long documents", "replay share", "post-training gate",
                  "emitted SFT / pair tokens, decoded", "SFT packing efficiency", "SFT mask share",
                  "alignment recipe: every step finished", "SFT (M0) loss", "DPO first-step loss (policy = reference",
-                 "held-out pair accuracy", "agreement filter: kept share", "pair_scores (Delta)"):  # fmt: skip
+                 "held-out pair accuracy", "agreement filter: kept share", "pair_scores (Delta)",
+                 "Hugging Face export (float32) of the M2 checkpoint", "tasks with a numeric metric",
+                 "NIAH (Korean and English haystacks)", "linked in the checkpoint's eval_reports.json"):  # fmt: skip
         assert part in names, names
     # the alignment (moru align's recipe on the tiny model): report section, plots, pair_scores
     alignment = summary["alignment"]
@@ -153,6 +156,25 @@ def test_demo_end_to_end(spark, tmp_path):
     emitted_pairs = json.loads((workdir / "posttrain_emit" / "manifest.json").read_text())["pairs"]["pairs"]
     assert scores.count() == 2 * emitted_pairs
     assert "moru align: steps" in out
+    # the evaluation: the final (M2) checkpoint exported, scored on a slice of four tasks and a NIAH grid, its eval
+    # report linked beside the checkpoint and from the run report
+    ev = summary["evaluation"]
+    assert ev["stage"] == "M2" and not ev.get("error") and ev["dtype"] == "float32"
+    assert Path(ev["checkpoint"]).parent == workdir / "align" / "M2" / "checkpoints"
+    assert json.loads((workdir / "export" / "M2" / "moru_export.json").read_text())["source"]["checkpoint"] == str(
+        Path(ev["checkpoint"]).resolve()
+    )
+    results = json.loads((workdir / "eval" / "eval_results.json").read_text(encoding="utf-8"))
+    assert set(results["results"]) == {"gsm8k", "arc_challenge", "kmmlu", "kobest_copa"}
+    assert {r["language"] for r in results["results"].values()} == {"ko", "en"}
+    assert all(r["n"] == 10 for r in results["results"].values())
+    niah = json.loads((workdir / "eval" / "niah_results.json").read_text(encoding="utf-8"))
+    assert niah["lengths"] == [256, 512, 1024] and len(niah["cells"]) == 2 * 3 * 3
+    linked = json.loads((Path(ev["checkpoint"]) / "eval_reports.json").read_text(encoding="utf-8"))
+    assert [e["report"] for e in linked] == [str(workdir / "eval" / "eval_report.html")]
+    assert "Evaluation of the exported model" in index and '<a href="../eval/eval_report.html">' in index
+    for png in ("eval_niah_ko.png", "eval_niah_en.png"):
+        assert f'src="{png}"' in index and (workdir / "report" / png).stat().st_size > 1000
     assert "Demo: checks against the generated corpus" in index and ">FAIL<" not in index
     # the tokenizer and the training run on the emitted data, in the report
     assert "Tokenizer (byte-level BPE, EXAONE-style)" in index
