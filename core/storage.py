@@ -137,3 +137,14 @@ def list_dir(uri: str, recursive: bool = False) -> list:
     fsys, path = filesystem(uri)
     infos = fsys.get_file_info(fs.FileSelector(path, recursive=recursive, allow_not_found=True))
     return sorted(infos, key=lambda i: i.path)
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a local file, read in 8 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(8 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

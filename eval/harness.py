@@ -49,6 +49,7 @@ from pathlib import Path
 
 import yaml
 
+from core.storage import file_sha256 as _sha256
 from eval.tasks import moru_task_utils as task_utils
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
@@ -165,14 +166,6 @@ def leaves(name: str, cat: dict[str, TaskInfo]) -> list[str]:
     if info.kind != "group":
         return [name]
     return [leaf for child in info.children for leaf in leaves(child, cat)]
-
-
-def _sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_task_files(info: TaskInfo, data_dir: str | Path | None = None) -> dict[str, str]:

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import json
 import os
 import shutil
@@ -55,6 +54,7 @@ from pathlib import Path
 
 import torch
 
+from core.storage import file_sha256 as _sha256
 from megatron_train import checkpoint as ckpt
 from megatron_train.hf import LLAMA3_ROPE, hf_to_megatron, llama_config, megatron_to_hf
 from megatron_train.model_configs import PRESETS, ModelShape, resolve_shape
@@ -103,14 +103,6 @@ def _torch_dtype(dtype: str) -> torch.dtype:
     if dtype not in _DTYPES:
         raise ExportError(f"--dtype {dtype!r}: one of bfloat16 (bf16), float32 (fp32), float16 (fp16)")
     return _DTYPES[dtype]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 23), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _versions() -> dict:

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.formats import Problem, detect_compression, iter_jsonl
 from core.paths import ConfigPath
+from core.storage import file_sha256
 from quality.korean import morphemes
 
 POSITIVE = "__label__hq"
@@ -316,14 +317,6 @@ def train(cfg: ClassifierConfig, model_path: str, progress=None) -> TrainReport:
     )
     Path(str(out) + ".report.json").write_text(report.to_json(), encoding="utf-8")
     return report
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------- scoring

@@ -8,7 +8,6 @@ system, a whole-object upload elsewhere), so a shard path never names a half-wri
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core import storage
+from core.storage import file_sha256 as _sha256
 
 BIN, IDX = ".bin", ".idx"
 
@@ -347,11 +347,3 @@ def merge(local_parts: list[str], local_out: str, dtype: np.dtype) -> None:
         with open(part + BIN, "rb") as fh:
             shutil.copyfileobj(fh, builder.data_file, 8 << 20)
     builder.finalize(local_out + IDX)
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(8 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
