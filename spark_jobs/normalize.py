@@ -9,7 +9,6 @@ are counted as unchanged. Rows that normalize to nothing go to ``quarantine``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
