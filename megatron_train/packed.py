@@ -165,17 +165,21 @@ def epoch_order(n: int, seed: int, epoch: int, subset: np.ndarray | None = None)
     return items[rng.permutation(len(items))]
 
 
-def sample_indices(consumed: int, count: int, n: int, seed: int, subset: np.ndarray | None = None) -> list[int]:
+def sample_indices(consumed: int, count: int, n: int, seed: int, subset: np.ndarray | None = None,
+                   cache: dict[int, np.ndarray] | None = None) -> list[int]:  # fmt: skip
     """Items ``consumed .. consumed + count`` of the endless sequence of epochs (module docstring of
-    megatron_train.data: the position saved in a checkpoint is the number of samples consumed)."""
+    megatron_train.data: the position saved in a checkpoint is the number of samples consumed). ``cache``: epoch →
+    order, kept by a caller that draws many batches (an epoch's permutation is drawn once)."""
     size = n if subset is None else len(subset)
     if size == 0:
         raise PackedDataError("no items to train on")
     out: list[int] = []
-    cache: dict[int, np.ndarray] = {}
+    cache = {} if cache is None else cache
     for s in range(consumed, consumed + count):
         e = s // size
         if e not in cache:
+            for old in [k for k in cache if k < e]:  # epochs behind us are never drawn again
+                del cache[old]
             cache[e] = epoch_order(n, seed, e, subset)
         out.append(int(cache[e][s % size]))
     return out
@@ -314,8 +318,9 @@ def rank_samples(consumed: int, n: int, seed: int, micro_batch_size: int, dp_ran
     micro-batch ``k`` of rank ``r`` starts at ``b·G + k·m·D + r·m``."""
     global_batch = micro_batch_size * dp_size * num_microbatches
     start = consumed
+    cache: dict[int, np.ndarray] = {}
     while True:
         for k in range(num_microbatches):
             first = start + k * micro_batch_size * dp_size + dp_rank * micro_batch_size
-            yield sample_indices(first, micro_batch_size, n, seed, subset)
+            yield sample_indices(first, micro_batch_size, n, seed, subset, cache)
         start += global_batch
