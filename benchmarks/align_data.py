@@ -146,27 +146,6 @@ def settings_fingerprint(settings: dict) -> str:
     return hashlib.sha256(json.dumps({**settings, "format": FORMAT_VERSION}, sort_keys=True).encode()).hexdigest()
 
 
-def _writers(stack: ExitStack, part: Path, dtypes: dict[str, np.dtype], tag: str) -> dict:
-    """One ShardWriter per dataset of a part folder, moved into place when ``stack`` closes without error (as
-    emit's ``_open_writers``)."""
-    from spark_jobs.emit import shards
-
-    return {name: shards.ShardWriter(stack.enter_context(shards.shard_output(str(part / name), tag)), dtype)
-            for name, dtype in dtypes.items()}  # fmt: skip
-
-
-def _finish(writers: dict) -> dict:
-    """Finish each dataset and read it back with megatron-core's IndexedDataset (as emit's ``_finish``)."""
-    from spark_jobs.emit import shards
-
-    files = {}
-    for name, w in writers.items():
-        w.finish()
-        files[name] = shards.verify(w.prefix, w.expected(), None, w.dtype) | {"documents": w.documents,
-                                                                              "elements": w.tokens}  # fmt: skip
-    return files
-
-
 def _emit_checks():
     """emit's part checks where spark_jobs.posttrain.emit imports (it needs Spark), else None."""
     try:
@@ -190,13 +169,14 @@ def write_sft_part(
     import pyarrow as pa
 
     from quality.posttrain.packing import pack_bfd
+    from spark_jobs.emit import shards
 
     packing = pack_bfd([len(e.ids) for e in examples], seq_length, overlong="truncate")
     lengths = packing.lengths
     bin_of, offset = packing.assignment()
     supervised = 0
     with ExitStack() as stack:
-        w = _writers(stack, part, {"tokens": dtype, "loss_mask": np.dtype(np.uint8),
+        w = shards.open_writers(stack, str(part), {"tokens": dtype, "loss_mask": np.dtype(np.uint8),
                                    "cu_seqlens": np.dtype(np.int32)}, tag)  # fmt: skip
         for b, items in enumerate(packing.bins):
             mask = np.concatenate([examples[i].mask[: lengths[i]] for i in items])
@@ -204,7 +184,7 @@ def write_sft_part(
             w["loss_mask"].add(mask)
             w["cu_seqlens"].add(packing.cu_seqlens(b))
             supervised += int(mask.sum())
-        files = _finish(w)
+        files = shards.finish_writers(w)
     checks = _emit_checks()
     if checks:
         checks[0]({name: str(part / name) for name in SFT_DATASETS}, supervised)
@@ -227,14 +207,16 @@ def write_pairs_part(part: Path, pairs: list[Pair], dtype: np.dtype, tag: str = 
     """One pairs part folder, one document per pair in each dataset (emit's ``_PairPartition._write``)."""
     import pyarrow as pa
 
+    from spark_jobs.emit import shards
+
     u8 = np.dtype(np.uint8)
     with ExitStack() as stack:
-        w = _writers(stack, part, {"prompt": dtype, "chosen": dtype, "rejected": dtype,
+        w = shards.open_writers(stack, str(part), {"prompt": dtype, "chosen": dtype, "rejected": dtype,
                                    "chosen_loss_mask": u8, "rejected_loss_mask": u8}, tag)  # fmt: skip
         for p in pairs:
             for name in PAIR_DATASETS:
                 w[name].add(getattr(p, name.replace("_loss_mask", "_mask")))
-        files = _finish(w)
+        files = shards.finish_writers(w)
     checks = _emit_checks()
     if checks:
         checks[1]({name: str(part / name) for name in PAIR_DATASETS})

@@ -347,3 +347,22 @@ def merge(local_parts: list[str], local_out: str, dtype: np.dtype) -> None:
         with open(part + BIN, "rb") as fh:
             shutil.copyfileobj(fh, builder.data_file, 8 << 20)
     builder.finalize(local_out + IDX)
+
+
+def open_writers(stack, folder: str, dtypes: dict[str, np.dtype], tag: str) -> dict:
+    """One ShardWriter per dataset of a part folder (``folder/<name>.{bin,idx}``); each moves into place when the
+    ExitStack ``stack`` closes without error."""
+    from core import storage
+
+    return {name: ShardWriter(stack.enter_context(shard_output(storage.join(folder, name), tag)), dtype)
+            for name, dtype in dtypes.items()}  # fmt: skip
+
+
+def finish_writers(writers: dict) -> dict:
+    """Finish every dataset and read it back with megatron-core's IndexedDataset (counts, lengths, sizes)."""
+    files = {}
+    for name, w in writers.items():
+        w.finish()
+        files[name] = verify(w.prefix, w.expected(), None, w.dtype) | {"documents": w.documents,
+                                                                       "elements": w.tokens}  # fmt: skip
+    return files

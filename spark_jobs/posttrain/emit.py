@@ -221,22 +221,6 @@ def _messages(items) -> tuple[Message, ...]:
     return tuple(Message.from_dict(m) for m in items)
 
 
-def _open_writers(stack: ExitStack, root: str, path: str, dtypes: dict[str, np.dtype], tag: str) -> dict:
-    """One ShardWriter per dataset of a part folder; each moves into place when ``stack`` closes without error."""
-    return {name: shards.ShardWriter(stack.enter_context(shards.shard_output(storage.join(root, path, name), tag)),
-                                     dtype) for name, dtype in dtypes.items()}  # fmt: skip
-
-
-def _finish(writers: dict) -> dict:
-    """Finish every dataset and read it back with megatron-core's IndexedDataset (counts, lengths, sizes)."""
-    files = {}
-    for name, w in writers.items():
-        w.finish()
-        files[name] = shards.verify(w.prefix, w.expected(), None, w.dtype) | {"documents": w.documents,
-                                                                              "elements": w.tokens}  # fmt: skip
-    return files
-
-
 def _lengths(prefix: str) -> np.ndarray:
     ds = shards.read_dataset(prefix)
     out = ds.sequence_lengths.astype(np.int64)
@@ -352,7 +336,7 @@ class _SftPartition:
         path = f"sft/{split}/part-{part:05d}"
         supervised = 0
         with ExitStack() as stack:
-            w = _open_writers(stack, root, path, {"tokens": dtype, "loss_mask": np.dtype(np.uint8),
+            w = shards.open_writers(stack, storage.join(root, path), {"tokens": dtype, "loss_mask": np.dtype(np.uint8),
                                                   "cu_seqlens": np.dtype(np.int32)}, tag)  # fmt: skip
             for b, items in enumerate(packing.bins):
                 mask = np.concatenate([examples[i].mask[: lengths[i]] for i in items])
@@ -360,7 +344,7 @@ class _SftPartition:
                 w["loss_mask"].add(mask)
                 w["cu_seqlens"].add(packing.cu_seqlens(b))
                 supervised += int(mask.sum())
-            files = _finish(w)
+            files = shards.finish_writers(w)
             check_sft_part({name: x.prefix for name, x in w.items()}, supervised)
         n_sup = [int(e.mask[: lengths[i]].sum()) for i, e in enumerate(examples)]
         truncated = np.zeros(len(examples), dtype=bool)
@@ -438,12 +422,13 @@ class _PairPartition:
         path = f"pairs/{split}/part-{part:05d}"
         u8 = np.dtype(np.uint8)
         with ExitStack() as stack:
-            w = _open_writers(stack, root, path, {"prompt": dtype, "chosen": dtype, "rejected": dtype,
-                                                  "chosen_loss_mask": u8, "rejected_loss_mask": u8}, tag)  # fmt: skip
+            names = {"prompt": dtype, "chosen": dtype, "rejected": dtype, "chosen_loss_mask": u8,
+                     "rejected_loss_mask": u8}  # fmt: skip
+            w = shards.open_writers(stack, storage.join(root, path), names, tag)
             for p in pairs:
                 for name in PAIR_DATASETS:
                     w[name].add(getattr(p, name.replace("_loss_mask", "_mask")))
-            files = _finish(w)
+            files = shards.finish_writers(w)
             check_pairs_part({name: x.prefix for name, x in w.items()})
         counts = {name: [len(getattr(p, name)) for p in pairs] for name in ("prompt", "chosen", "rejected")}
         sup = {side: [int(getattr(p, f"{side}_mask").sum()) for p in pairs] for side in ("chosen", "rejected")}
