@@ -1,7 +1,8 @@
-"""Decontamination throughput, moru (both modes) vs datatrove's n-gram decontamination, same data.
+"""Decontamination throughput and recall, moru (both modes) vs allenai's decon and datatrove, same data.
 
-    benchmarks/setup_peers.sh                          # once: .venv-bench with datatrove 0.10.1
+    benchmarks/setup_peers.sh            # once: .venv-decon (decon), .venv-bench (datatrove 0.10.1)
     .venv/bin/python benchmarks/decontaminate.py [--docs 200000] [--bench-dir ../shared/data/bench]
+        [--tools exhaustive,sampled,decon,datatrove] [--reuse] [--prepare-only]
 
 Documents: ``--docs`` documents in the demo corpus's styles and proportions
 (``demo.corpus.generate_jsonl``: Korean and English news, forum posts, boilerplate pages,
@@ -10,14 +11,23 @@ code-switched text, 17k-character long reads, junk), with one test example plant
 changed case/spacing/punctuation, in turn). Test sets: the real ones under ``--bench-dir`` when it
 exists (GSM8K, MATH, HumanEval, MBPP, MMLU, KMMLU, ARC, BBH, IFEval, MT-Bench, KoMT-Bench,
 LogicKor, read by moru's registry presets), otherwise ``--examples`` generated benchmark-like
-examples. Both tools get the same examples (moru's registry text: question, choices, solutions …)
-and the same documents (the rows of moru's ``documents`` table, exported to Parquet).
+examples. Every tool gets the same examples (moru's registry text: question, choices, solutions …;
+decon the same fields split as its eval format wants: question = the preset's first field, answer =
+the others) and the same documents (the rows of moru's ``documents`` table: Parquet for datatrove,
+JSONL for decon).
 
-Not timed: generating, planting, moru's ingest + normalize (which make ``documents``), the export.
+Not timed: generating, planting, moru's ingest + normalize (which make ``documents``), the exports
+(``--reuse`` keeps them in ``--out`` for the next run with the same parameters).
 
 moru (this venv), Spark ``local[--workers]``: ``build_substrings`` (examples → Delta
-``benchmark_substrings``) then ``contamination.run`` (Delta ``documents`` → Delta ``contamination``),
-once per mode. A mode's time includes building the substring table.
+``benchmark_examples`` + ``benchmark_substrings``: the index) then ``contamination.run`` (Delta
+``documents`` → Delta ``contamination``: the match), once per mode. A mode's time includes the index.
+
+decon (``--decon-python``, default ``.venv-decon/bin/python``; PyPI ``decontaminate``, its Python
+bindings, built from source by setup_peers.sh): ``decon.detect`` with its defaults (cl100k tokens,
+5-gram probes every 10 tokens, cluster expansion, IDF-weighted score >= 0.8, eval entries under 20
+tokens skipped) and ``worker_threads`` = ``--workers``; index and match seconds as it reports them,
+total = the wall time of ``detect``. Its report's (training file, line) pairs give the flagged ids.
 
 datatrove 0.10.1 (``--bench-python``, default ``.venv-bench/bin/python``), its n-gram
 decontamination with its defaults (12-word n-grams, xxhash64, its text normalization): the index is
@@ -32,11 +42,12 @@ filter: the filter loads its tokenizer in its constructor and Kiwi can be neithe
 deep-copied, which the executor does to the pipeline for every rank.) Its time includes building
 the index.
 
-Throughput is the documents' UTF-8 megabytes per second of wall time per core (wall × workers).
-The filter stops at a document's first contaminated n-gram and moru's exhaustive mode matches every
-window of every document (and records every matched example), so the comparison favours datatrove.
-Printed: per tool, seconds, MB/s per core, documents flagged, planted documents found; the last
-line is ``exhaustive / datatrove = X.XX×``.
+Throughput is the documents' UTF-8 megabytes per second of wall time per core (wall × workers), on
+the total (index + match) and, in brackets, on the match alone. Printed, per tool: index s, match s,
+total s, MB/s per core, documents flagged, planted documents found, by kind (whole / partial /
+changed case-spacing) and by host language (moru's language label of the document), false positives
+(flagged documents with nothing planted); the start time and load average (the machine may be
+shared); the last line is ``exhaustive / decon = X.XX×`` (decon's total over exhaustive's).
 """
 
 from __future__ import annotations
@@ -175,6 +186,72 @@ def _run_datatrove(args: argparse.Namespace, export: Path, examples: Path, out: 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# ----------------------------------------------------------------------------- decon side
+# Runs inside .venv-decon (no moru imports here).
+
+
+def _decon_child(args: argparse.Namespace) -> None:
+    """decon's ``detect`` with its defaults (cl100k, 5-grams probed every 10 tokens, ...) and the worker threads."""
+    from importlib.metadata import version
+
+    import decon
+
+    out = Path(args.output)
+    cfg = decon.Config(training_dir=args.input, evals_dir=str(out / "evals"), report_output_dir=str(out / "report"),
+                       worker_threads=args.workers)  # fmt: skip
+    started = time.perf_counter()
+    decon.detect(cfg)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "version": version("decontaminate")}), flush=True)
+
+
+def _write_decon_evals(examples: list[dict], folder: Path) -> None:
+    """decon's eval format: one JSONL file per benchmark, question = the preset's first field, answer = the rest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    by_benchmark: dict[str, list[str]] = {}
+    for i, e in enumerate(examples):
+        row = {"doc_id": i, "eval_key": e["benchmark"], "eval_instance_index": i, "split": e["split"],
+               "question": e["question"]}  # fmt: skip
+        if e["answer"]:
+            row["answer"] = e["answer"]
+        by_benchmark.setdefault(e["benchmark"], []).append(json.dumps(row, ensure_ascii=False))
+    for name, lines in by_benchmark.items():
+        (folder / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _run_decon(args: argparse.Namespace, prepared: Path, examples: list[dict], out: Path) -> dict:
+    import re
+
+    shutil.rmtree(out, ignore_errors=True)
+    _write_decon_evals(examples, out / "evals")
+    cmd = [args.decon_python, str(Path(__file__).resolve()), "--decon-child", "--input", str(prepared / "jsonl")]
+    cmd += ["--output", str(out), "--workers", str(args.workers)]
+    env = dict(os.environ, PYTHONPATH="")
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(out))
+    (out / "decon.log").write_text(proc.stdout + "\n" + proc.stderr)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"decon run failed (exit {proc.returncode}); log in {out / 'decon.log'}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key, label in (("index_seconds", "Index building time"), ("match_seconds", "Detection time")):
+        found = re.search(label + r"\s+([0-9.]+)s", proc.stdout)
+        result[key] = float(found.group(1)) if found else float("nan")
+    # its report: (training file, line) of every contaminated document -> the document's id
+    ids = {}
+    for part in sorted((prepared / "jsonl").glob("*.jsonl")):
+        with open(part, encoding="utf-8") as f:
+            ids[part.stem] = [json.loads(line)["id"] for line in f]
+    flagged = set()
+    for report in (out / "report").rglob("*.jsonl"):
+        for line in filter(None, report.read_text(encoding="utf-8").split("\n")):
+            row = json.loads(line)
+            stem = Path(row["training_file"]).name.split(".")[0]
+            flagged.add(ids[stem][row["training_line"]])
+    result["flagged"] = sorted(flagged)
+    return result
+
+
 # ----------------------------------------------------------------------------- inputs
 
 
@@ -188,13 +265,38 @@ def _examples(args: argparse.Namespace) -> tuple[list[dict], str]:
         for name, rel, preset in REAL_SETS:
             if not (bench / rel).exists():
                 continue
-            for e in load_examples(BenchmarkConfig(name=name, path=str(bench / rel), preset=preset)):
-                rows.append({"benchmark": e.benchmark, "split": e.split, "example_id": e.example_id, "text": e.text})
+            cfg = BenchmarkConfig(name=name, path=str(bench / rel), preset=preset)
+            for e, (question, answer) in zip(load_examples(cfg), _question_answer(cfg), strict=True):
+                rows.append({"benchmark": e.benchmark, "split": e.split, "example_id": e.example_id, "text": e.text,
+                             "question": question, "answer": answer})  # fmt: skip
         return rows, f"real test sets under {bench}"
     rng = random.Random(5)
     rows = [{"benchmark": f"gen{i % 8}", "split": "test", "example_id": f"ex{i}", "text": example_text(rng, i)}
             for i in range(args.examples)]  # fmt: skip
+    for r in rows:
+        r["question"], r["answer"] = r["text"], ""
     return rows, "generated benchmark-like examples (no --bench-dir)"
+
+
+def _question_answer(cfg):
+    """(question, answer) of each example of ``cfg``, in load_examples' order: the first field of the layout
+    that moru's loader uses for the record (its strings joined with newlines) and the other fields' strings.
+    Their parts, joined with newlines, are the example's text."""
+    from spark_jobs.decontaminate.benchmarks.files import detect_format, list_files, read_records
+    from spark_jobs.decontaminate.benchmarks.loading import _MISSING, _records, _strings, lookup
+
+    layouts = cfg.layouts()
+    for file in list_files(cfg):
+        fmt = cfg.format if cfg.format != "auto" else detect_format(file.relpath)
+        for where, doc in read_records(file, fmt, cfg):
+            for record in _records(doc, layouts[0].records, where):
+                for layout in layouts:
+                    values = [lookup(record, path) for path in layout.text]
+                    if layout.id and lookup(record, layout.id) is _MISSING or any(v is _MISSING for v in values):
+                        continue
+                    parts = [_strings(v, path, where) for path, v in zip(layout.text, values, strict=True)]
+                    yield ("\n".join(x for x in parts[0] if x), "\n".join(x for ps in parts[1:] for x in ps if x))
+                    break
 
 
 def _plant(in_dir: Path, examples: list[dict], every: int, seed: int) -> dict[str, tuple[str, str, str]]:
@@ -250,7 +352,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--bench-python", default=str(REPO / ".venv-bench" / "bin" / "python"))
     parser.add_argument("--out", default=str(HERE / "out" / "decontaminate"))
-    parser.add_argument("--skip-datatrove", action="store_true")
+    parser.add_argument("--decon-python", default=str(REPO / ".venv-decon" / "bin" / "python"))
+    parser.add_argument("--tools", default="exhaustive,sampled,decon,datatrove",
+                        help="comma-separated: exhaustive, sampled (moru's modes), decon, datatrove")  # fmt: skip
+    parser.add_argument("--skip-datatrove", action="store_true", help="the same as leaving datatrove out of --tools")
+    parser.add_argument("--reuse", action="store_true", help="keep a preparation of the same parameters in --out")
+    parser.add_argument("--prepare-only", action="store_true", help="prepare the inputs (untimed part) and stop")
     # datatrove child
     parser.add_argument("--datatrove-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
@@ -258,6 +365,7 @@ def main() -> None:
     parser.add_argument("--examples-file", help=argparse.SUPPRESS)
     parser.add_argument("--datatrove-part", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rank", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--decon-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.datatrove_part:
         _datatrove_part(args)
@@ -265,20 +373,30 @@ def main() -> None:
     if args.datatrove_child:
         _datatrove_child(args)
         return
+    if args.decon_child:
+        _decon_child(args)
+        return
     run(args)
 
 
-def run(args: argparse.Namespace) -> None:
+def prepare(args: argparse.Namespace, spark) -> dict:
+    """Generate, plant, ingest + normalize (moru's ``documents``), export (Parquet per language for datatrove,
+    JSONL for decon); untimed. With ``--reuse`` a preparation of the same parameters in ``--out`` is kept."""
     from pyspark.sql import functions as F
 
     from demo.corpus import generate_jsonl
     from spark_jobs import ingest, normalize, tables
-    from spark_jobs.decontaminate.contamination import ContaminationConfig, build_substrings
-    from spark_jobs.decontaminate.contamination import run as contamination_run
     from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig
-    from spark_jobs.session import SparkConfig, build_session
 
     out = Path(args.out).resolve()
+    params = {"docs": args.docs, "plant_every": args.plant_every, "bench_dir": args.bench_dir,
+              "examples": args.examples, "format": 2}  # fmt: skip
+    meta_file = out / "prepared.json"
+    if args.reuse and meta_file.is_file():
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        if meta["params"] == params:
+            print(f"[prepare] reused {out}", flush=True)
+            return meta
     shutil.rmtree(out, ignore_errors=True)
     (out / "in").mkdir(parents=True)
     t = time.perf_counter()
@@ -290,9 +408,6 @@ def run(args: argparse.Namespace) -> None:
     planted = _plant(out / "in", examples, args.plant_every, seed=4)
     print(f"[prepare] {len(examples):,} examples ({examples_from}); {args.docs:,} documents, {len(planted):,} "
           f"planted ({time.perf_counter() - t:.0f} s)", flush=True)  # fmt: skip
-
-    # a long job: the JVM's optimizing compiler pays for itself (see SparkConfig.c1_jit)
-    spark = build_session(SparkConfig(master=f"local[{args.workers}]", c1_jit=False))
     workdir = str(out / "work")
     t = time.perf_counter()
     ingest.run(spark, workdir, [SourceConfig(name="bench", path=str(out / "in"), format="jsonl",
@@ -302,79 +417,150 @@ def run(args: argparse.Namespace) -> None:
     docs = tables.read(spark, workdir, tables.DOCUMENTS)
     raw = tables.read(spark, workdir, tables.RAW_DOCUMENTS).select("doc_id", "record_key")
     key_of = {r["doc_id"]: r["record_key"].removeprefix("id:") for r in raw.collect()}
+    lang_of = {r["doc_id"]: r["lang"] for r in docs.select("doc_id", "lang").collect()}
     agg = docs.agg(F.count("*").alias("n"), F.sum(F.octet_length("text")).alias("bytes"),
                    F.sum("n_chars").alias("chars")).head()  # fmt: skip
-    n_docs, mb = agg["n"], agg["bytes"] / 1e6
     is_korean = F.col("lang").isin(*KOREAN_LABELS)
     export = out / "export"
     for lang, cond in zip(DATATROVE_LANGS, (is_korean, ~is_korean), strict=True):
         docs.filter(cond).select(F.col("doc_id").alias("id"), "text").repartition(4 * args.workers).write.parquet(
             str(export / lang)
         )
-    planted_docs = {d for d, k in key_of.items() if k in planted}
-    print(f"[prepare] documents: {n_docs:,} ({mb:,.1f} MB UTF-8, {agg['chars']:,} chars); ingest + normalize + "
-          f"export {time.perf_counter() - t:.0f} s", flush=True)  # fmt: skip
+    # decon reads JSONL files and reports (file, line): one JSONL file per exported Parquet file
+    import pyarrow.parquet as pq
 
-    examples_df = spark.createDataFrame(examples, "benchmark STRING, split STRING, example_id STRING, text STRING")
-    t = time.perf_counter()
-    sub_stats = build_substrings(spark, workdir, examples_df, ContaminationConfig())
-    t_index = time.perf_counter() - t
-    print(f"[moru] benchmark_examples + benchmark_substrings: {t_index:.1f} s, {sub_stats.extra['substrings']:,} "
-          f"substrings of {sub_stats.rows_out:,} examples ({sub_stats.extra['short_examples']:,} short; "
-          f"{sub_stats.rows_rejected:,} too short)", flush=True)  # fmt: skip
+    (out / "jsonl").mkdir()
+    for i, part in enumerate(sorted(export.rglob("*.parquet"))):
+        rows = pq.read_table(part, columns=["id", "text"]).to_pylist()
+        with open(out / "jsonl" / f"part-{i:05d}.jsonl", "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps({"id": r["id"], "text": r["text"]}, ensure_ascii=False) + "\n")
+    planted_docs = {d: [*planted[k], lang_of[d]] for d, k in key_of.items() if k in planted}
+    meta = {"params": params, "documents": agg["n"], "mb": agg["bytes"] / 1e6, "chars": agg["chars"],
+            "examples": len(examples), "examples_from": examples_from, "workdir": workdir,
+            "planted": planted_docs}  # fmt: skip
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    print(f"[prepare] documents: {agg['n']:,} ({meta['mb']:,.1f} MB UTF-8, {agg['chars']:,} chars); ingest + "
+          f"normalize + export {time.perf_counter() - t:.0f} s", flush=True)  # fmt: skip
+    return meta
+
+
+def run(args: argparse.Namespace) -> None:
+    from spark_jobs import tables
+    from spark_jobs.decontaminate.contamination import ContaminationConfig, build_substrings
+    from spark_jobs.decontaminate.contamination import run as contamination_run
+    from spark_jobs.session import SparkConfig, build_session
+
+    # a long job: the JVM's optimizing compiler pays for itself (see SparkConfig.c1_jit)
+    spark = build_session(SparkConfig(master=f"local[{args.workers}]", c1_jit=False))
+    meta = prepare(args, spark)
+    out = Path(args.out).resolve()
+    workdir = meta["workdir"]
+    n_docs, mb = meta["documents"], meta["mb"]
+    planted_docs = set(meta["planted"])
+    export = out / "export"
+    examples = [json.loads(line) for line in (out / "examples.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    if examples and "question" not in examples[0]:  # prepared before decon was a peer
+        examples, _ = _examples(args)
+        (out / "examples.jsonl").write_text(
+            "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples), encoding="utf-8"
+        )
+    examples_from = meta["examples_from"]
+    if args.prepare_only:
+        spark.stop()
+        return
+    tools = [t for t in args.tools.split(",") if t and not (t == "datatrove" and args.skip_datatrove)]
+    load_at_start = os.getloadavg()
+    started_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"[run] {started_at}, load average at start {load_at_start[0]:.2f} {load_at_start[1]:.2f} "
+          f"{load_at_start[2]:.2f}, {os.cpu_count()} cores", flush=True)  # fmt: skip
+
     results: dict[str, dict] = {}
-    for mode in ("exhaustive", "sampled"):
+    modes = [m for m in ("exhaustive", "sampled") if m in tools]
+    if modes:
+        examples_df = spark.createDataFrame(
+            [{k: e[k] for k in ("benchmark", "split", "example_id", "text")} for e in examples],
+            "benchmark STRING, split STRING, example_id STRING, text STRING",
+        )
+        t = time.perf_counter()
+        sub_stats = build_substrings(spark, workdir, examples_df, ContaminationConfig())
+        t_index = time.perf_counter() - t
+        print(f"[moru] benchmark_examples + benchmark_substrings: {t_index:.1f} s, {sub_stats.extra['substrings']:,} "
+              f"substrings of {sub_stats.rows_out:,} examples ({sub_stats.extra['short_examples']:,} short; "
+              f"{sub_stats.rows_rejected:,} too short)", flush=True)  # fmt: skip
+    for mode in modes:
         t = time.perf_counter()
         stats = contamination_run(spark, workdir, ContaminationConfig(mode=mode))
         seconds = time.perf_counter() - t
         flagged = {r["doc_id"] for r in tables.read(spark, workdir, tables.CONTAMINATION).select("doc_id").collect()}
-        results[mode] = {
-            "index_seconds": t_index,
-            "match_seconds": seconds,
-            "seconds": t_index + seconds,
-            "flagged": len(flagged),
-            "planted_found": len(flagged & planted_docs),
-            "flagged_unplanted": len(flagged - planted_docs),
-            "stats": stats.extra,
-        }
+        results[mode] = {"label": f"moru {mode}" + (" (N = 10)" if mode == "sampled" else ""),
+                         "index_seconds": t_index, "match_seconds": seconds, "seconds": t_index + seconds,
+                         "flagged": sorted(flagged), "stats": stats.extra}  # fmt: skip
         print(f"[moru {mode}] {seconds:.1f} s; {len(flagged):,} flagged, {len(flagged & planted_docs):,}/"
               f"{len(planted_docs):,} planted", flush=True)  # fmt: skip
     spark.stop()
 
-    if not args.skip_datatrove:
+    if "decon" in tools:
+        dc = _run_decon(args, out, examples, out / "decon")
+        results["decon"] = {"label": f"decon {dc['version']}", "index_seconds": dc["index_seconds"],
+                            "match_seconds": dc["match_seconds"], "seconds": dc["seconds"],
+                            "flagged": dc["flagged"]}  # fmt: skip
+        print(f"[decon] {dc['seconds']:.1f} s (index {dc['index_seconds']:.1f} s); {len(dc['flagged']):,} flagged",
+              flush=True)  # fmt: skip
+
+    if "datatrove" in tools:
         dt = _run_datatrove(args, export, out / "examples.jsonl", out / "datatrove")
         removed = {doc_id for doc_id, _ in dt["removed"]}
-        results["datatrove"] = {
-            "seconds": dt["seconds"],
-            "index_seconds": sum(dt["index_seconds"].values()),
-            "match_seconds": dt["filter_seconds"],
-            "flagged": len(removed),
-            "planted_found": len(removed & planted_docs),
-            "flagged_unplanted": len(removed - planted_docs),
-            "version": dt["version"],
-        }
+        results["datatrove"] = {"label": f"datatrove {dt['version']}", "seconds": dt["seconds"],
+                                "index_seconds": sum(dt["index_seconds"].values()),
+                                "match_seconds": dt["filter_seconds"], "flagged": sorted(removed)}  # fmt: skip
         print(f"[datatrove] {dt['seconds']:.1f} s (index {sum(dt['index_seconds'].values()):.1f} s); "
               f"{len(removed):,} flagged", flush=True)  # fmt: skip
 
     cores = args.workers
+    planted = meta["planted"]  # doc_id -> [benchmark, example_id, kind, host language]
+    kinds = ("whole", "partial", "perturbed")
+    langs = sorted({v[3] for v in planted.values()})
+    summary = {}
+    for name, r in results.items():
+        flagged = set(r["flagged"])
+        found = flagged & planted_docs
+        summary[name] = {
+            "label": r["label"], "index_seconds": r["index_seconds"], "match_seconds": r["match_seconds"],
+            "seconds": r["seconds"], "mb_s_core": mb / r["seconds"] / cores,
+            "mb_s_core_match": mb / r["match_seconds"] / cores, "flagged": len(flagged), "planted_found": len(found),
+            "by_kind": {k: sum(1 for d in found if planted[d][2] == k) for k in kinds},
+            "by_lang": {lg: sum(1 for d in found if planted[d][3] == lg) for lg in langs},
+            "false_positives": len(flagged - planted_docs), "stats": r.get("stats"),
+        }  # fmt: skip
     (out / "results.json").write_text(
         json.dumps({"documents": n_docs, "mb": mb, "workers": cores, "examples": len(examples),
-                    "examples_from": examples_from, "planted": len(planted_docs), "results": results}, indent=1),
+                    "examples_from": examples_from, "planted": len(planted_docs), "started": started_at,
+                    "load_at_start": load_at_start,
+                    "planted_by_kind": {k: sum(1 for v in planted.values() if v[2] == k) for k in kinds},
+                    "planted_by_lang": {lg: sum(1 for v in planted.values() if v[3] == lg) for lg in langs},
+                    "results": summary}, indent=1),
         encoding="utf-8",
     )  # fmt: skip
     print()
     print(f"{n_docs:,} documents, {mb:,.1f} MB; {len(examples):,} test examples ({examples_from}); "
           f"{len(planted_docs):,} documents with a planted example; {cores} workers")  # fmt: skip
-    print(f"{'tool':<22} {'index s':>8} {'match s':>8} {'total s':>8} {'MB/s/core':>10} {'(match)':>8} "
-          f"{'flagged':>8} {'planted found':>14} {'other flagged':>14}")  # fmt: skip
-    for name, r in results.items():
-        label = f"moru {name}" if name != "datatrove" else f"datatrove {r['version']}"
-        print(f"{label:<22} {r['index_seconds']:>8.1f} {r['match_seconds']:>8.1f} {r['seconds']:>8.1f} "
-              f"{mb / r['seconds'] / cores:>10.2f} {mb / r['match_seconds'] / cores:>8.2f} {r['flagged']:>8,} "
-              f"{r['planted_found']:>6,}/{len(planted_docs):<7,} {r['flagged_unplanted']:>14,}")  # fmt: skip
-    if "datatrove" in results:
-        print(f"sampled / datatrove = {results['datatrove']['seconds'] / results['sampled']['seconds']:.2f}×")
-        print(f"exhaustive / datatrove = {results['datatrove']['seconds'] / results['exhaustive']['seconds']:.2f}×")
+    total = {k: sum(1 for v in planted.values() if v[2] == k) for k in kinds}
+    total_lang = {lg: sum(1 for v in planted.values() if v[3] == lg) for lg in langs}
+    print("planted by kind: " + ", ".join(f"{k} {total[k]:,}" for k in kinds)
+          + "; by host language: " + ", ".join(f"{lg} {total_lang[lg]:,}" for lg in langs))  # fmt: skip
+    print(f"{'tool':<24} {'index s':>8} {'match s':>8} {'total s':>8} {'MB/s/core':>10} {'(match)':>8} "
+          f"{'flagged':>8} {'planted':>8} {'whole':>6} {'partial':>7} {'changed':>7} "
+          + " ".join(f"{lg:>6}" for lg in langs) + f" {'false pos.':>10}")  # fmt: skip
+    for r in summary.values():
+        print(f"{r['label']:<24} {r['index_seconds']:>8.1f} {r['match_seconds']:>8.1f} {r['seconds']:>8.1f} "
+              f"{r['mb_s_core']:>10.2f} {r['mb_s_core_match']:>8.2f} {r['flagged']:>8,} {r['planted_found']:>8,} "
+              f"{r['by_kind']['whole']:>6,} {r['by_kind']['partial']:>7,} {r['by_kind']['perturbed']:>7,} "
+              + " ".join(f"{r['by_lang'][lg]:>6,}" for lg in langs) + f" {r['false_positives']:>10,}")  # fmt: skip
+    for peer in ("datatrove", "decon"):
+        for mode in ("sampled", "exhaustive"):
+            if peer in summary and mode in summary:
+                print(f"{mode} / {peer} = {summary[peer]['seconds'] / summary[mode]['seconds']:.2f}×")
 
 
 if __name__ == "__main__":

@@ -179,13 +179,22 @@ def mark_parallel(texts: list[str], workers: int = 2, chunk: int = 2000) -> list
 # -- benchmark ----------------------------------------------------------------------------------------------
 
 
-def bench_hf(train_texts: list[str], vocab: int, enc_texts: list[str]) -> dict:
+def bench_hf(
+    train_texts: list[str], vocab: int, enc_texts: list[str], docs: list[tuple[str, str]] | None = None
+) -> dict:
+    """moru's trainer: on MeCab-marked ``train_texts`` (``bbpe.train_direct``: every text fed to HF's trainer, the
+    path before issue 25), or on raw ``docs`` (lang, text) with ``bbpe.train_raw`` (chunk counting, MeCab on
+    distinct Korean chunks, the word-frequency table; its phases timed inside)."""
     from tokenizer import bbpe
     from tokenizer.config import TokenizerConfig
 
     cfg = TokenizerConfig(vocab_size=vocab)
+    timings: dict = {}
     t0 = time.time()
-    tok = bbpe.train(train_texts, cfg, length=len(train_texts))
+    if docs is None:
+        tok = bbpe.train_direct(train_texts, cfg, length=len(train_texts))
+    else:
+        tok = bbpe.train_raw([(t, lang) for lang, t in docs], cfg, workers=os.cpu_count() or 1, timings=timings)
     train_s = time.time() - t0
     tok.save(str(OUT / "moru-bbpe.json"))
     split = bbpe.vocab_split(tok)
@@ -193,7 +202,7 @@ def bench_hf(train_texts: list[str], vocab: int, enc_texts: list[str]) -> dict:
     n = sum(len(e.ids) for e in tok.encode_batch(enc_texts, add_special_tokens=False))
     enc_s = time.time() - t0
     return {"train_s": train_s, "vocab": tok.get_vocab_size(), "split": split.as_dict(), "enc_tokens": n,
-            "enc_s": enc_s}  # fmt: skip
+            "enc_s": enc_s, "phases": timings, "load_avg": os.getloadavg()}  # fmt: skip
 
 
 def bench_spm(train_texts: list[str], vocab: int, enc_texts: list[str], timeout_note: str = "") -> dict:
@@ -224,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mb", type=int, default=500, help="MB of training text (default 500)")
     ap.add_argument("--vocab", type=int, default=102_400)
     ap.add_argument("--only", choices=["hf", "spm"], default=None, help="run one trainer")
+    ap.add_argument(
+        "--direct",
+        action="store_true",
+        help="moru's trainer as before issue 25: per-document MeCab, every text fed to HF's trainer",
+    )
     ap.add_argument("--encode-mb", type=int, default=50, help="MB of held-out text for encode throughput")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generate-only", action="store_true", help="only write the text (reused by later runs)")
@@ -237,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-    results_path = OUT / f"results-{args.mb}mb-{args.vocab}.json"
+    results_path = OUT / f"results-{args.mb}mb-{args.vocab}{'-direct' if args.direct else ''}.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     if not args.compression_only:
         t0 = time.time()
@@ -265,7 +279,13 @@ def main(argv: list[str] | None = None) -> int:
                        encode_docs=len(held))  # fmt: skip
         print(f"text: {train_bytes / 1e6:,.0f} MB training ({len(train):,} docs), {acc / 1e6:,.0f} MB held out for "
               f"encoding; generated in {results['generate_s']:.0f} s", flush=True)  # fmt: skip
-        if args.only in (None, "hf"):
+        if args.only in (None, "hf") and not args.direct:
+            print(f"load average {os.getloadavg()}", flush=True)
+            results["hf"] = bench_hf([], args.vocab, held, docs=train)
+            results["mecab_s"] = 0.0  # inside train_s (phases.mecab_s)
+            print(f"HF BPE (word-count table, MeCab on distinct chunks): {results['hf']}", flush=True)
+            results_path.write_text(json.dumps(results, indent=2))
+        if args.only in (None, "hf") and args.direct:
             t0 = time.time()
             ko = [t for lang, t in train if lang == "ko"]
             marked = iter(mark_parallel(ko))
@@ -278,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"HF BPE: {results['hf']}", flush=True)
             results_path.write_text(json.dumps(results, indent=2))
         if args.only in (None, "spm"):
+            print(f"load average {os.getloadavg()}", flush=True)
             results["spm"] = bench_spm([t for _, t in train], args.vocab, held)
+            results["spm"]["load_avg"] = os.getloadavg()
             print(f"SentencePiece BPE: {results['spm']}", flush=True)
             results_path.write_text(json.dumps(results, indent=2))
     if results:
@@ -295,15 +317,28 @@ def table(r: dict, args) -> str:
              f"{os.cpu_count()} cores", "",
              "| trainer | MeCab marking s | training s | total s | vocabulary | encode MB/s | encode tokens/s |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
-    for key, name in (("hf", "moru (HF tokenizers BPE, MeCab-marked Korean)"), ("spm", "SentencePiece BPE")):
+    word_table = "phases" in r.get("hf", {}) and "mecab_s" in r["hf"]["phases"]
+    hf_name = (
+        "moru (word-count table, MeCab on distinct Korean chunks)"
+        if word_table
+        else "moru (HF tokenizers BPE, MeCab-marked Korean)"
+    )
+    for key, name in (("hf", hf_name), ("spm", "SentencePiece BPE")):
         if key not in r:
             continue
         x = r[key]
         mecab = r.get("mecab_s", 0) if key == "hf" else 0
+        train = x["train_s"]
+        if key == "hf" and word_table:  # MeCab runs inside train_raw: shown apart, counted once
+            mecab, train = x["phases"]["mecab_s"], x["train_s"] - x["phases"]["mecab_s"]
         lines.append(
-            f"| {name} | {mecab:.0f} | {x['train_s']:.0f} | {x['train_s'] + mecab:.0f} | {x['vocab']:,} | "
+            f"| {name} | {mecab:.0f} | {train:.0f} | {train + mecab:.0f} | {x['vocab']:,} | "
             f"{r['encode_bytes'] / 1e6 / x['enc_s']:.1f} | {x['enc_tokens'] / x['enc_s']:,.0f} |"
         )
+    if word_table:
+        ph = r["hf"]["phases"]
+        lines += ["", "moru's phases (s): " + ", ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v:,}"
+                                                        for k, v in ph.items())]  # fmt: skip
     if "hf" in r and "spm" in r:
         total = r["hf"]["train_s"] + r.get("mecab_s", 0)
         lines.append("")

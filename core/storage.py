@@ -83,7 +83,7 @@ def write_bytes(uri: str, data: bytes) -> None:
         return
     from pyarrow import fs
 
-    filesystem, inner = fs.FileSystem.from_uri(uri)
+    filesystem, inner = fs.FileSystem.from_uri(_pyarrow_uri(uri))
     with filesystem.open_output_stream(inner) as out:
         out.write(data)
 
@@ -96,7 +96,12 @@ def filesystem(uri: str):
     path = local_path(uri)
     if path is not None:
         return fs.LocalFileSystem(), str(path)
-    return fs.FileSystem.from_uri(uri)
+    return fs.FileSystem.from_uri(_pyarrow_uri(uri))
+
+
+def _pyarrow_uri(uri: str) -> str:
+    """Hadoop's ``s3a://`` / ``s3n://`` (a workdir Spark writes through S3A) as the ``s3://`` pyarrow knows."""
+    return re.sub(r"^s3[an]://", "s3://", uri, flags=re.IGNORECASE)
 
 
 def read_bytes(uri: str) -> bytes:

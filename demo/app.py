@@ -11,6 +11,7 @@ alignment recipe with its preflight and summary), so this package never imports 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 # post-training job's cost here is Spark's per-job overhead, not the rows
 POSTTRAIN_CONVERSATIONS = 200
 POSTTRAIN_PAIRS = 120
+LANGUAGE_DOCS = 60  # documents per language beyond ko/en (--languages)
 
 
 def demo_config(
@@ -67,18 +69,22 @@ def run_demo(
     run_pipeline: Callable[[Any, str], None],
     session: Callable[[Any], Any],
     run_align: Callable[[Path, Any, Any], dict] | None = None,
+    languages: list[str] | None = None,
 ) -> None:
     """Run the demo in ``workdir``: ``docs`` generated documents from ``seed``. ``load_config(path)`` reads a
     config file, ``run_pipeline(cfg, title)`` runs every stage and ``session(cfg)`` gives the Spark session, each
     as the CLI does them (exiting on errors); ``run_align(config_path, cfg, spark)`` runs ``moru align``'s recipe
     (preflight, pair_scores, summary table) after the tiny model's pretraining (without it, no alignment: the
-    pretrained model is the one evaluated)."""
+    pretrained model is the one evaluated). ``languages`` beyond ko/en (de, ja, vi) add demo.languages' documents
+    (``LANGUAGE_DOCS`` each) as the source ``langs`` and set the config's ``languages`` key; the default corpus is
+    unchanged."""
     from demo.checks import (
         add_to_report,
         alignment_checks,
         decontamination_checks,
         emit_checks,
         evaluation_checks,
+        pii_checks,
         posttrain_checks,
         quality_checks,
         tokenizer_checks,
@@ -100,6 +106,10 @@ def run_demo(
     )
     bench = manifest.benchmark
     console.print(
+        f"demo PII: made-up emails, phone numbers, resident registration numbers, card and bank account numbers and "
+        f"IP addresses planted in {len(manifest.pii_docs)} Korean and English documents"
+    )
+    console.print(
         f"demo benchmark: {bench['examples']:,} word problems ({bench['by_lang'].get('ko', 0)} Korean, "
         f"{bench['by_lang'].get('en', 0)} English; GSM8K layout) in {bench['path']}, planted in "
         f"{len(manifest.contaminated_docs)} documents (whole, partial, perturbed)"
@@ -118,6 +128,15 @@ def run_demo(
     console.print(f"quality classifier sets: {positive}, {negative}")
     config_path = workdir / "moru.yaml"
     config = demo_config(workdir, manifest, positive, negative, posttrain=posttrain)
+    if languages and list(languages) != ["ko", "en"]:
+        from demo.languages import generate as generate_languages
+
+        extra = generate_languages(workdir / "input", languages, LANGUAGE_DOCS, seed=seed)
+        (workdir / "languages_manifest.json").write_text(json.dumps(extra, ensure_ascii=False), encoding="utf-8")
+        config = {"workdir": config["workdir"], "languages": list(languages), **config}
+        if extra["source"] is not None:
+            config["sources"] = [*config["sources"], extra["source"]]
+            console.print(f"demo languages: {extra['lang_counts']} documents in {workdir / 'input' / 'langs'}")
     config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     console.print(f"config: {config_path} (re-run with: moru run --config {config_path})")
     cfg = load_config(config_path)
@@ -125,6 +144,7 @@ def run_demo(
     spark = session(cfg)
     checks = quality_checks(spark, cfg, manifest.doc_styles, console=console)
     checks += decontamination_checks(spark, cfg, manifest.contaminated_docs, console=console)
+    checks += pii_checks(spark, cfg, manifest.pii_docs, console=console)
     checks += tokenizer_checks(cfg, console=console)
     checks += emit_checks(spark, cfg, console=console)
     checks += posttrain_checks(spark, cfg, posttrain, console=console)

@@ -87,6 +87,77 @@ def decontamination(spark, workdir: str, planted: dict[str, dict]) -> dict:
     }
 
 
+def pii_checks(spark, cfg: Any, planted: dict[str, list[dict]], *, console: Console) -> list[dict]:
+    """The made-up PII planted in the corpus (the manifest's ``pii_docs``): every value found in its document with
+    its type (pii_findings, matched by the value's keyed hash), none of them left in training_corpus, and
+    training_corpus re-scanned with the same detector finds nothing (see :func:`pii`)."""
+    if not cfg.pii.enabled:
+        return [{"check": "PII redaction", "result": "pii.enabled is false", "expected": "enabled", "ok": False}]
+    p = pii(spark, cfg, planted)
+    kinds = ", ".join(f"{t} {n}/{of}" for t, (n, of) in sorted(p["by_type"].items()))
+    ok = p["found"] == p["planted"] and not p["left_in_corpus"] and not p["residual_docs"]
+    console.print(
+        f"{'[green]' if ok else '[red]'}PII on the demo corpus: {p['found']} of {p['planted']} planted values found "
+        f"with their type ({kinds}); {p['planted_in_corpus']} planted documents reached training_corpus, "
+        f"{p['left_in_corpus']} still holding their value; training_corpus re-scanned: {p['residual_docs']} documents "
+        f"with PII left; {p['other_findings']} other findings (the corpus's own boilerplate emails and phones)"
+    )
+    return [
+        {"check": f"planted PII found with its type ({kinds})", "result": f"{p['found']} of {p['planted']}",
+         "expected": f"{p['planted']} of {p['planted']}", "ok": p["found"] == p["planted"]},
+        {"check": f"planted PII values left in training_corpus ({p['planted_in_corpus']} planted documents there)",
+         "result": str(p["left_in_corpus"]), "expected": "0", "ok": p["left_in_corpus"] == 0},
+        {"check": "training_corpus documents where the detector still finds PII (re-scan)",
+         "result": str(p["residual_docs"]), "expected": "0", "ok": p["residual_docs"] == 0},
+    ]  # fmt: skip
+
+
+def pii(spark, cfg: Any, planted: dict[str, list[dict]]) -> dict:
+    """The planted PII ("source/id" -> [{type, lang, value}]) against ``pii_findings`` (a planted value counts as found
+    when its document has a finding of its type whose value hash is the value's), ``training_corpus`` (planted
+    documents there, and those whose text still holds the value) and a re-scan of training_corpus."""
+    from pyspark.sql import functions as F
+
+    from quality.pii import detector_for
+    from spark_jobs import tables
+    from spark_jobs.pii import residual_scan
+
+    det = detector_for(cfg.pii)
+    workdir = cfg.workdir
+    raw = tables.read(spark, workdir, tables.RAW_DOCUMENTS).select(
+        "doc_id", F.concat_ws("/", "source", F.regexp_replace("record_key", "^id:", "")).alias("key")
+    )
+    ids = {r["key"]: r["doc_id"] for r in raw.filter(F.col("key").isin(list(planted))).collect()} if planted else {}
+    findings = tables.read(spark, workdir, tables.PII_FINDINGS)
+    got = {
+        (r["doc_id"], r["pii_type"], r["value_hash"])
+        for r in findings.filter(F.col("doc_id").isin(list(ids.values()))).collect()
+    }
+    by_type: dict[str, tuple[int, int]] = {}
+    for key, values in planted.items():
+        for v in values:
+            hit = (ids.get(key), v["type"], det.value_hash(v["value"])) in got
+            n, of = by_type.get(v["type"], (0, 0))
+            by_type[v["type"]] = (n + hit, of + 1)
+    corpus = tables.read(spark, workdir, tables.TRAINING_CORPUS)
+    texts = {r["doc_id"]: r["text"] for r in corpus.filter(F.col("doc_id").isin(list(ids.values()))).collect()}
+    left = sum(
+        v["value"] in texts[ids[key]] for key, values in planted.items() if ids.get(key) in texts for v in values
+    )
+    residual = residual_scan(corpus, cfg.pii).filter(F.col("residual_findings") > 0).count()
+    planted_ids = set(ids.values())
+    other = findings.filter(~F.col("doc_id").isin(list(planted_ids))).count() if planted_ids else findings.count()
+    return {
+        "planted": sum(of for _, of in by_type.values()),
+        "found": sum(n for n, _ in by_type.values()),
+        "by_type": by_type,
+        "planted_in_corpus": len(texts),
+        "left_in_corpus": left,
+        "residual_docs": residual,
+        "other_findings": other,
+    }
+
+
 def tokenizer_checks(cfg: Any, *, console: Console) -> list[dict]:
     """The demo's tokenizer: loads with transformers.AutoTokenizer offline, gives back every held-out
     document exactly (decode(encode(x)) == x), and has the configured Hangul/Latin split."""

@@ -54,6 +54,7 @@ from demo.benchmark import (
 )
 from demo.document import Doc
 from demo.files import WRITERS, malformed_for, source_config, uuid_urn, write_bad_files, write_truncated_gzip
+from demo.pii import plant_pii
 from demo.text import TextMaker, near_duplicate
 from demo.vocabulary import EN
 
@@ -85,6 +86,13 @@ STYLE_SOURCES: dict[str, dict[str, int]] = {
     "other": {"misc": 5, "web": 3, "docs": 2},
     "junk": {"misc": 4, "forum": 3, "web": 3},
 }
+
+
+def default_pii_docs(n_docs: int) -> int:
+    """Documents that get a planted PII sentence: 4 per type and language at the demo's 3,000 documents."""
+    return max(12, min(48, n_docs // 60))
+
+
 EXACT_DUP_RATE = 0.03  # share of documents that are exact copies of an earlier one
 NEAR_DUP_RATE = 0.04  # share that are edited copies
 
@@ -114,6 +122,8 @@ class CorpusManifest:
     benchmark: dict = field(default_factory=dict)
     # "source/id" -> {example_id, kind (whole/partial/perturbed), offset, chars}: the planted copies
     contaminated_docs: dict[str, dict] = field(default_factory=dict)
+    # "source/id" -> [{type, lang, value}]: the made-up PII planted (demo.pii), what the pii step must redact
+    pii_docs: dict[str, list[dict]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
@@ -138,6 +148,7 @@ def generate(
     max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
     benchmark: bool = True,
     contaminated_docs: int | None = None,
+    pii: bool = True,
 ) -> CorpusManifest:
     """Write the demo corpus under ``out_dir`` and return its ground truth.
 
@@ -151,6 +162,10 @@ def generate(
     :func:`default_planted_docs`) get one of its examples planted, whole, partially or perturbed
     (``manifest.contaminated_docs``); no other document shares a 50-character normalized substring
     with any example.
+
+    With ``pii``, :func:`default_pii_docs` Korean, English and code-switched documents get a sentence with made-up
+    PII of one type each (every type in both languages; :mod:`demo.pii`, ``manifest.pii_docs``): what the pii step
+    must redact before training_corpus.
     """
     formats = tuple(s for s in SOURCES if s in formats)
     if not formats:
@@ -177,6 +192,10 @@ def generate(
         config = {"name": BENCHMARK_NAME, "path": str(bench_path), "preset": "gsm8k"}
         langs = Counter(lang for lang, _, _ in examples)
         bench = {**config, "examples": len(examples), "by_lang": dict(sorted(langs.items())), "config": config}
+    pii_planted: dict[str, list[dict]] = {}
+    if pii:  # its own random stream too
+        prng = random.Random(seed * 1_000_003 + 11)
+        pii_planted = plant_pii(docs, prng, default_pii_docs(n_docs), skip=set(planted))
     too_big = [d for d in docs if len(d.text.encode("utf-8")) > max_text_bytes]
     if too_big:
         raise ValueError(f"max_text_bytes={max_text_bytes} is below the longest generated text; raise it")
@@ -225,6 +244,7 @@ def generate(
         doc_styles={f"{d.source}/{d.id}": d.style for d in docs},
         benchmark=bench,
         contaminated_docs=planted,
+        pii_docs=pii_planted,
     )
 
 
@@ -429,9 +449,10 @@ def classifier_sets(out_dir: str | Path, n_per_class: int = 1500, seed: int = 1)
 def generator_digest() -> str:
     """A short hash of the generator's code (this module and the ones it writes text and files with): benchmarks
     reuse the data they generated earlier only while it is the same."""
-    from demo import benchmark, document, files, text, vocabulary
+    from demo import benchmark, document, files, pii, text, vocabulary
 
     h = hashlib.sha1()
-    for path in (__file__, vocabulary.__file__, text.__file__, document.__file__, files.__file__, benchmark.__file__):
+    modules = (vocabulary, text, document, files, benchmark, pii)
+    for path in (__file__, *(m.__file__ for m in modules)):
         h.update(Path(path).read_bytes())
     return h.hexdigest()[:12]

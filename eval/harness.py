@@ -315,6 +315,23 @@ def _require_vllm() -> None:
     get_model("vllm")
 
 
+def load_lm(model_dir: str | Path, backend: str = "hf", device: str = "cpu", batch_size: int | str = 8,
+            dtype: str | None = None, max_length: int | None = None):  # fmt: skip
+    """lm-eval's model object for ``model_dir`` (its ``hf`` or ``vllm`` backend, with the same ``model_args`` that
+    ``evaluate`` would build), to pass to ``evaluate(..., lm=)``."""
+    if backend not in BACKENDS:
+        raise EvalInputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if backend == "vllm":
+        _require_vllm()
+    check_model_dir(model_dir)
+    from lm_eval.api.registry import get_model
+
+    with _offline():
+        return get_model(backend).create_from_arg_obj(
+            model_args(model_dir, backend, device, dtype, max_length), {"batch_size": batch_size, "device": device}
+        )
+
+
 class _QuietCustomDataset(logging.Filter):
     """lm-eval logs, for every task with a ``custom_dataset``, how to pass ``--metadata`` to it: moru's loader takes
     none, so the line is noise."""
@@ -555,12 +572,14 @@ def evaluate(model_dir: str, tasks: list[str], data_dir: str, out_dir: str, limi
              num_fewshot: int | None = None, apply_chat_template: bool | None = None, backend: str = "hf",
              device: str = "cpu", batch_size: int | str = 8, dtype: str | None = None, max_length: int | None = None,
              max_new_tokens: int | None = None, gen_kwargs: dict | None = None,
-             log_samples: bool = True) -> dict:  # fmt: skip
+             log_samples: bool = True, lm=None) -> dict:  # fmt: skip
     """Score ``model_dir`` on ``tasks`` (names of ``task_names()``) over the files in ``data_dir``; write
     ``out_dir/eval_results.json`` (+ ``lm_eval_results.json``, ``samples/``, ``judged/``, ``tasks/``) and return
     the results. ``limit``: the first N examples of each task (and N questions of each judged benchmark).
     ``gen_kwargs`` (e.g. ``{"max_gen_toks": 64}``) update the generation settings of every generate_until task,
-    as lm-eval's ``--gen_kwargs`` does; ``max_new_tokens`` caps each judged answer turn."""
+    as lm-eval's ``--gen_kwargs`` does; ``max_new_tokens`` caps each judged answer turn. ``lm``: a model already
+    loaded by ``load_lm`` for the same folder and backend (several evaluations, or a timing that leaves loading
+    out, share one load); None loads it here."""
     started = time.time()
     if backend not in BACKENDS:
         raise EvalInputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -668,8 +687,8 @@ def evaluate(model_dir: str, tasks: list[str], data_dir: str, out_dir: str, limi
 
         with _offline(), _quiet_task_log():
             raw = lm_eval.simple_evaluate(
-                model="vllm" if backend == "vllm" else "hf",
-                model_args=margs,
+                model=lm if lm is not None else ("vllm" if backend == "vllm" else "hf"),
+                model_args=None if lm is not None else margs,
                 tasks=lm_tasks,
                 num_fewshot=num_fewshot,
                 batch_size=batch_size,

@@ -287,6 +287,46 @@ def decontamination_section(summary: dict, files: dict[str, bytes], measured: by
     return "".join(out)
 
 
+def _pii_share(r: dict) -> list:
+    n = r["with_pii"] or 0
+    return [r["lang"], r["documents"], n, f"{100 * n / r['documents']:.2f}%" if r["documents"] else "-"]
+
+
+def pii_section(pii: dict) -> str:
+    """PII found by the pii step per type and language, documents with PII per language, and how many of the
+    findings sit (as placeholders) in documents that reached training_corpus."""
+    out = ["<h2>PII redaction: findings per type and language</h2>"]
+    per_lang = pii.get("by_lang") or []
+    out.append(
+        "<p>Every document of <code>documents</code> has a row in <code>redacted_documents</code> with its PII "
+        "replaced by typed placeholders; <code>pii_findings</code> holds each finding's span and a keyed hash of "
+        "its value (never the value). <code>training_corpus</code> takes its text from the redacted rows.</p>"
+        + _table(["lang", "documents", "with PII", "share"], [_pii_share(r) for r in per_lang])
+    )
+    rows = pii.get("by_type_lang") or []
+    if rows:
+        in_corpus = pii.get("redacted_in_training_corpus") or {}
+        out.append(
+            _table(
+                ["type", "lang", "findings", "documents"],
+                [[r["pii_type"], r["lang"], r["findings"], r["documents"]] for r in rows],
+            )
+        )
+        totals: dict[str, int] = {}
+        for r in rows:
+            totals[r["pii_type"]] = totals.get(r["pii_type"], 0) + r["findings"]
+        out.append(
+            "<h3>Per type: all findings, and those redacted in documents that reached training_corpus</h3>"
+            + _table(
+                ["type", "findings", "in training_corpus documents"],
+                [[t, n, in_corpus.get(t, 0)] for t, n in sorted(totals.items())],
+            )
+        )
+    else:
+        out.append("<p>No PII found.</p>")
+    return "".join(out)
+
+
 def tokenizer_section(t: dict, files: dict[str, bytes]) -> str:
     """The trained tokenizer: its Hangul/Latin split against the target, the steering rounds, and the
     compression table and chart (``moru tokenizer eval``'s) on the held-out documents."""
@@ -451,12 +491,13 @@ def evaluation_section(ev: dict, files: dict[str, bytes]) -> str:
 
 
 def emit_token_rows(token_stats: list[dict]) -> list[dict]:
-    """The emit run's tokens per stage (stage 1; stage 2's long and replayed documents), language and source,
+    """The emit run's tokens per stage (stage 1; stage 2's long and replayed documents; stage 3's long and rehearsed
+    ones when it is on), language and source,
     summed over the splits: documents, tokens, share of the stage's tokens, tokens per document, and the share of
     the train split's blend weight."""
     rows: dict[tuple, dict] = {}
     for r in token_stats:
-        stage = r["stage"] if r["stage"] == "stage1" else f"stage2 {r['role']}"
+        stage = r["stage"] if r["stage"] == "stage1" else f"{r['stage']} {r['role']}"
         key = (stage, r["lang"], r["source"])
         row = rows.setdefault(key, {"stage": stage, "lang": r["lang"], "source": r["source"], "documents": 0,
                                     "tokens": 0, "train_weight": 0.0})  # fmt: skip
@@ -467,7 +508,7 @@ def emit_token_rows(token_stats: list[dict]) -> list[dict]:
     totals: dict[str, int] = {}
     for row in rows.values():
         totals[row["stage"][:6]] = totals.get(row["stage"][:6], 0) + row["tokens"]
-    order = {"stage1": 0, "stage2 long": 1, "stage2 replay": 2}
+    order = {"stage1": 0, "stage2 long": 1, "stage2 replay": 2, "stage3 long": 3, "stage3 rehearsal": 4}
     out = sorted(rows.values(), key=lambda r: (order.get(r["stage"], 9), *_lang_key(r["lang"]), r["source"]))
     for row in out:
         row["share"] = row["tokens"] / totals[row["stage"][:6]] if totals[row["stage"][:6]] else 0.0
@@ -507,7 +548,9 @@ def emit_chart(e: dict) -> bytes:
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=min(5, len(groups)), frameon=False)
     hist = e.get("length_histogram") or []
     series = (("stage1", "all", "stage 1", "#4c72b0", 1.0), ("stage2", "long", "stage 2 long", "#dd8452", 1.2),
-              ("stage2", "replay", "stage 2 replay", "#55a868", 1.4))  # fmt: skip
+              ("stage2", "replay", "stage 2 replay", "#55a868", 1.4),
+              ("stage3", "long", "stage 3 long", "#c44e52", 1.6),
+              ("stage3", "rehearsal", "stage 3 rehearsal", "#8172b3", 1.8))  # fmt: skip
     for stage, role, label, color, shift in series:
         pts: dict[int, int] = {}
         for h in hist:  # manifests before roles were recorded: stage 2 as one series
@@ -854,6 +897,8 @@ def write_report(summary: dict, write: Callable[[str, bytes], None]) -> list[str
         )
     if summary.get("contamination"):
         sections.append(decontamination_section(summary, files, measured_detection_plot()))
+    if summary.get("pii"):
+        sections.append(pii_section(summary["pii"]))
     if summary.get("classifier"):
         c = summary["classifier"]
         sections.append(

@@ -264,7 +264,8 @@ def _materialize_optimizer_state(optimizer) -> None:
 
 # the fields that make two checkpoints' weights interchangeable (RoPE θ/scaling and the context may change)
 SHAPE_FIELDS = ("num_layers", "hidden_size", "num_attention_heads", "num_query_groups", "ffn_hidden_size",
-                "vocab_size", "tie_embeddings")  # fmt: skip
+                "vocab_size", "tie_embeddings", "head_dim_override", "qk_norm", "num_experts", "moe_ffn_hidden_size",
+                "moe_shared_expert_size", "moe_dense_layers", "mtp_layers", "mtp_moe")  # fmt: skip
 
 
 def saved_shape(path: str | Path) -> dict | None:
@@ -282,7 +283,7 @@ def check_shape(path: str | Path, shape) -> None:
     saved = saved_shape(path)
     if saved is None:
         return
-    diff = {k: (saved[k], getattr(shape, k)) for k in SHAPE_FIELDS if saved[k] != getattr(shape, k)}
+    diff = {k: (saved.get(k), getattr(shape, k)) for k in SHAPE_FIELDS if saved.get(k) != getattr(shape, k)}
     if diff:
         what = ", ".join(f"{k} {a} in the checkpoint vs {b} in the config" for k, (a, b) in diff.items())
         raise CheckpointError(f"{path}: the checkpoint's model shape does not match the config: {what} (set "

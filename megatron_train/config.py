@@ -36,7 +36,8 @@ from core.config import ConfigError, read_yaml
 from core.paths import ConfigPath, resolve
 from megatron_train.model_configs import PRESETS, ModelShape, resolve_shape
 
-STAGES = ("pretrain", "extend")
+STAGES = ("pretrain", "extend", "long")
+_PREVIOUS = {"extend": "pretrain", "long": "extend"}
 
 
 class _Section(BaseModel):
@@ -49,6 +50,14 @@ class ParallelConfig(_Section):
     tensor: int = Field(default=1, ge=1)
     pipeline: int = Field(default=1, ge=1)
     context: int = Field(default=1, ge=1, description="context parallelism (needs Transformer Engine attention)")
+    expert: int = Field(default=1, ge=1, description="expert parallelism (MoE models): experts split over EP ranks")
+    expert_tensor: int | None = Field(
+        default=None, ge=1, description="tensor parallelism inside experts (default: tensor)"
+    )
+    cp_comm_type: Literal["auto", "p2p", "all_gather", "a2a"] = Field(
+        default="auto", description="TE context-parallel attention: auto = all_gather when the model has "
+        "sliding-window layers (TE's p2p ring refuses a window), else p2p"
+    )
     sequence_parallel: bool | None = Field(default=None, description="default: tensor > 1 with TE")
 
 
@@ -65,8 +74,16 @@ class Fp8Config(_Section):
 
 
 class OptimizerConfig(_Section):
-    """``train.optimizer``: AdamW (megatron-core's distributed optimizer) and gradient clipping."""
+    """``train.optimizer``: AdamW (megatron-core's distributed optimizer) or Muon (megatron_train.muon: Muon on the
+    2-D weight matrices, AdamW on embeddings, output layer, norms and the MoE router), and gradient clipping."""
 
+    name: Literal["adamw", "muon"] = Field(default="adamw", description="muon: Muon on matrices + AdamW on the rest")
+    muon_momentum: float = Field(default=0.95, gt=0, lt=1)
+    muon_nesterov: bool = True
+    muon_ns_steps: int = Field(default=5, ge=1, description="Newton-Schulz iterations")
+    muon_scale: float = Field(
+        default=0.2, gt=0, description="update RMS (Moonlight: 0.2 matches AdamW's, so lr and weight decay carry over)"
+    )
     lr: float = Field(default=3e-4, gt=0, description="peak learning rate")
     min_lr: float = Field(default=3e-5, ge=0)
     init_lr: float = Field(default=0.0, ge=0, description="learning rate at the start of warmup")
@@ -93,6 +110,32 @@ class ScheduleConfig(_Section):
         default=None, gt=0, description="wsd: length of the final decay (default: 10% of decay_iters)"
     )
     wsd_decay_style: Literal["linear", "cosine", "exponential", "minus_sqrt"] = "linear"
+
+
+class MoeConfig(_Section):
+    """``train.moe``: routing and balancing of MoE models (the shape's experts, top-k and router scores)."""
+
+    load_balancing: Literal["seq_aux_loss", "aux_loss", "global_aux_loss", "none"] = Field(
+        default="seq_aux_loss", description="auxiliary balancing loss: per sequence (K-EXAONE), per micro-batch, ..."
+    )
+    aux_loss_coeff: float = Field(default=1e-4, ge=0, description="weight of the balancing loss")
+    z_loss_coeff: float | None = Field(default=None, ge=0, description="router z-loss weight (None: off; 1e-3 common)")
+    capacity_factor: float | None = Field(
+        default=None, gt=0, description="None: dropless (every token reaches its top-k experts); else drop beyond it"
+    )
+    token_dispatcher: Literal["auto", "alltoall", "allgather"] = Field(
+        default="auto", description="auto: alltoall on GPUs, allgather on CPU"
+    )
+    grouped_gemm: bool | None = Field(default=None, description="grouped expert GEMMs (default: with TE)")
+    router_dtype: Literal["fp32", "fp64"] | None = Field(default="fp32", description="router in fp32 (stability)")
+    expert_bias: bool = Field(default=False, description="aux-loss-free balancing bias (sigmoid scores only)")
+    log_expert_load: bool = Field(default=True, description="per-expert token counts in metrics.jsonl")
+
+
+class MtpConfig(_Section):
+    """``train.mtp``: the multi-token-prediction loss (depth is the shape's ``mtp_layers``)."""
+
+    loss_weight: float = Field(default=0.1, ge=0, description="MTP loss weight (averaged over the MTP layers)")
 
 
 class DataConfig(_Section):
@@ -176,7 +219,8 @@ class RecomputeConfig(_Section):
 
 
 class TrainConfig(_Section):
-    """``train``: one training run (stage 1); ``extend`` holds what stage 2 changes."""
+    """``train``: one training run (stage 1); ``extend`` holds what stage 2 changes, ``long`` what stage 3 changes
+    over stage 2."""
 
     model: str = Field(default="tiny", description=f"preset: {', '.join(PRESETS)}")
     model_overrides: dict[str, Any] = Field(default_factory=dict, description="preset fields to replace")
@@ -198,11 +242,18 @@ class TrainConfig(_Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     recompute: RecomputeConfig = Field(default_factory=RecomputeConfig)
+    moe: MoeConfig = Field(default_factory=MoeConfig)
+    mtp: MtpConfig = Field(default_factory=MtpConfig)
     output_dir: ConfigPath | None = Field(default=None, description="default: WORKDIR/train/<stage>")
     nproc_per_node: int | None = Field(default=None, gt=0, description="processes (default: GPUs, or 1 on CPU)")
     extend: dict[str, Any] = Field(
         default_factory=lambda: {"seq_length": 32768},
         description="stage 2 (moru train --stage extend): fields merged over this section",
+    )
+    long: dict[str, Any] = Field(
+        default_factory=dict,
+        description="stage 3 (moru train --stage long, e.g. 32K -> 256K): fields merged over train + extend; "
+        "starts from the extend stage's checkpoint",
     )
 
     # the folder relative paths resolve against (kept so that train.extend's paths, merged later, resolve alike)
@@ -226,8 +277,52 @@ class TrainConfig(_Section):
                 f"global_batch_size {self.global_batch_size} is not a multiple of micro_batch_size "
                 f"{self.micro_batch_size}"
             )
+        self._check_architecture()
         self._check_extend()
         return self
+
+    def _check_architecture(self) -> None:
+        """What megatron-core would reject later (or silently get wrong), said at config time, before any process
+        group or GPU memory exists: MoE vs expert parallelism, window vs sequence, CP vs sequence, MTP vs
+        pipeline layouts, Muon vs other settings."""
+        shape, par = self.shape(), self.parallel
+        if par.expert > 1 or par.expert_tensor not in (None, 1, par.tensor):
+            if not shape.is_moe:
+                raise ValueError(f"parallel.expert {par.expert} needs an MoE model ({self.model} has no experts)")
+        if shape.is_moe and shape.num_experts % par.expert:
+            raise ValueError(f"num_experts {shape.num_experts} is not divisible by parallel.expert {par.expert} "
+                             "(each expert-parallel rank holds num_experts / expert experts)")  # fmt: skip
+        if shape.is_moe and self.moe.expert_bias and shape.moe_score_function != "sigmoid":
+            raise ValueError("moe.expert_bias needs moe_score_function sigmoid")
+        if shape.window is not None and "L" in (shape.attention_pattern or "") and shape.window > self.seq_length:
+            raise ValueError(f"window {shape.window} is longer than seq_length {self.seq_length}: the sliding-window "
+                             "layers would be global (shorten the window or drop the L layers)")  # fmt: skip
+        if par.context > 1:
+            if self.seq_length % (2 * par.context):
+                raise ValueError(f"seq_length {self.seq_length} is not divisible by 2 × parallel.context = "
+                                 f"{2 * par.context} (context parallelism splits each sequence into 2 × CP "
+                                 "load-balanced chunks)")  # fmt: skip
+        swa = shape.window is not None and "L" in (shape.attention_pattern or "")
+        if par.context > 1 and swa and par.cp_comm_type == "p2p":
+            raise ValueError("parallel.cp_comm_type p2p with sliding-window layers: Transformer Engine's context "
+                             "parallelism takes a window only with all_gather or a2a (use auto)")  # fmt: skip
+        if par.context > 1 and par.cp_comm_type == "a2a" and (shape.num_attention_heads // par.tensor) % par.context:
+            raise ValueError(f"parallel.cp_comm_type a2a needs the attention heads per tensor-parallel rank "
+                             f"({shape.num_attention_heads // par.tensor}) divisible by parallel.context "
+                             f"{par.context}")  # fmt: skip
+        if par.tensor > 1 and shape.num_query_groups % par.tensor:
+            raise ValueError(f"num_query_groups {shape.num_query_groups} is not divisible by parallel.tensor "
+                             f"{par.tensor}")  # fmt: skip
+        if shape.num_layers % par.pipeline:
+            raise ValueError(f"num_layers {shape.num_layers} is not divisible by parallel.pipeline {par.pipeline}")
+        if shape.mtp_layers and par.pipeline > 1:
+            raise ValueError(f"mtp_layers {shape.mtp_layers} with parallel.pipeline {par.pipeline}: megatron-core 0.16 "
+                             "builds every MTP layer on the last pipeline stage (a layout that splits them is "
+                             "rejected) and that stage then needs its own copy of the input embedding, which moru's "
+                             "pipeline path does not set up; train MTP models with pipeline 1 (tensor, expert, "
+                             "context and data parallelism)")  # fmt: skip
+        if shape.is_moe and par.expert > 1 and par.tensor > 1 and par.sequence_parallel is False:
+            raise ValueError("expert parallelism with tensor parallelism needs sequence_parallel (megatron-core)")
 
     def shape(self) -> ModelShape:
         try:
@@ -236,40 +331,57 @@ class TrainConfig(_Section):
             raise ValueError(_errors(exc, "model_overrides.")) from None
 
     def for_stage(self, stage: str, workdir: str | None) -> TrainConfig:
-        """The concrete config of one stage: extend merged in, output and checkpoint folders filled in."""
+        """The concrete config of one stage: extend (and for ``long`` also long) merged in, output and checkpoint
+        folders filled in; a later stage starts from the previous stage's checkpoints unless it names init_from."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+        if stage == "long" and not self.long:
+            raise ValueError("train.long is empty: stage long (e.g. the 32K -> 256K extension) merges train.long over "
+                             "train + train.extend; set at least its seq_length")  # fmt: skip
         base = self.model_dump()
         base.pop("extend")
-        if stage == "extend":
-            data = _deep_merge(base, self.extend)
-        else:
-            data = base
-        data["extend"] = {}
-        if data.get("output_dir") is None or (stage == "extend" and "output_dir" not in self.extend):
+        base.pop("long")
+        data = base
+        over: dict = {}
+        if stage in ("extend", "long"):
+            data = _deep_merge(data, self.extend)
+            over = self.extend
+        if stage == "long":
+            data = _deep_merge(data, self.long)
+            over = self.long
+        data["extend"], data["long"] = {}, {}
+        if data.get("output_dir") is None or (stage != "pretrain" and "output_dir" not in over):
             if workdir is None:
                 raise ValueError("train.output_dir is not set and there is no workdir to put train/<stage> under")
             data["output_dir"] = locations.train_output(workdir, stage)
-        if stage == "extend" and not (self.extend.get("checkpoint") or {}).get("dir"):
+        if stage != "pretrain" and not (over.get("checkpoint") or {}).get("dir"):
             data["checkpoint"]["dir"] = None
-        if stage == "extend" and not data["checkpoint"].get("init_from"):
-            data["checkpoint"]["init_from"] = self.for_stage("pretrain", workdir).checkpoint_dir
+        if stage != "pretrain" and not (over.get("checkpoint") or {}).get("init_from"):
+            data["checkpoint"]["init_from"] = self.for_stage(_PREVIOUS[stage], workdir).checkpoint_dir
         try:
             return TrainConfig.model_validate(data, context={"config_dir": self._config_dir})
         except ValidationError as exc:
-            raise ValueError(f"train.extend merged over train: {_errors(exc)}") from None
+            raise ValueError(f"train.{stage} merged over train: {_errors(exc)}") from None
 
     def _check_extend(self) -> None:
-        if not self.extend:
+        for key in ("extend", "long"):
+            value = getattr(self, key)
+            if value and ("extend" in value or "long" in value):
+                raise ValueError(f"{key} cannot itself hold extend or long")
+        if not self.extend and not self.long:
             return
-        if "extend" in self.extend:
-            raise ValueError("extend cannot itself hold extend")
-        data = _deep_merge({k: v for k, v in self.model_dump().items() if k != "extend"}, self.extend)
-        data["extend"] = {}
-        try:
-            TrainConfig.model_validate(data, context={"config_dir": self._config_dir})
-        except ValidationError as exc:
-            raise ValueError(f"extend (merged over train): {_errors(exc, 'extend.')}") from None
+        data = {k: v for k, v in self.model_dump().items() if k not in ("extend", "long")}
+        for key in ("extend", "long"):
+            value = getattr(self, key)
+            if not value:
+                continue
+            data = _deep_merge(data, value)
+            data["extend"], data["long"] = {}, {}
+            try:
+                TrainConfig.model_validate(data, context={"config_dir": self._config_dir})
+            except ValidationError as exc:
+                where = "extend" if key == "extend" else "long (merged over train + extend)"
+                raise ValueError(f"{where}: {_errors(exc, key + '.')}") from None
 
     @property
     def checkpoint_dir(self) -> str:

@@ -30,6 +30,15 @@ forward_backward + dist_checkpointing path on CPU and fixing each failure, nothi
    included) from within ``torch.autograd.backward``, and a mode is switched off while its own handler runs.
 6. ``torch.cuda.synchronize()`` → no-op: dist_checkpointing's writer synchronizes after its (here CPU → CPU)
    copies; with no GPU there is no pending device work.
+7. ``transformer.moe.moe_utils.te_general_gemm`` → ``None`` when Transformer Engine is not installed: the MoE
+   router's gating linear tests ``te_general_gemm is not None`` to choose torch's matmul, but megatron-core 0.16
+   only binds the name inside its ``try: import transformer_engine``, so without TE the test raises NameError.
+
+MoE on CPU also needs the ``allgather`` token dispatcher (``alltoall`` creates a CUDA stream when built);
+megatron_train.model picks it when ``moe.token_dispatcher`` is ``auto``. Sliding-window attention needs no patch:
+megatron-core's local ``DotProductAttention`` passes ``window_size`` to ``FusedScaleMaskSoftmax``, whose unfused
+path (the only one on CPU) builds the sliding-window causal mask (``get_sliding_window_causal_mask``, whose
+``device="cuda"`` literal item 4 turns into CPU); tests/megatron_train/test_k_exaone.py checks it.
 
 What is not patched, because the CPU path does not reach it: CUDA streams (``overlap_grad_reduce`` and
 ``overlap_param_gather`` must stay off), CUDA graphs, ``torch.cuda.synchronize`` in DDP's buffer
@@ -156,6 +165,11 @@ def enabled() -> Iterator[None]:
     torch.cuda.synchronize = lambda device=None: None
     for cls, backward in saved["recompute"].items():
         cls.backward = staticmethod(_in_mode(backward.__func__))
+    from megatron.core.transformer.moe import moe_utils
+
+    added_gemm = not hasattr(moe_utils, "te_general_gemm")
+    if added_gemm:
+        moe_utils.te_general_gemm = None
     mrandom._moru_cpu_compat = True
     try:
         with CudaAsCpu():
@@ -168,4 +182,6 @@ def enabled() -> Iterator[None]:
         torch.cuda.synchronize = saved["synchronize"]
         for cls, backward in saved["recompute"].items():
             cls.backward = backward
+        if added_gemm:
+            del moe_utils.te_general_gemm
         mrandom._moru_cpu_compat = False

@@ -86,6 +86,8 @@ def init(parallel: ParallelConfig, seed: int, timeout_minutes: int = 30) -> tupl
         tensor_model_parallel_size=parallel.tensor,
         pipeline_model_parallel_size=parallel.pipeline,
         context_parallel_size=parallel.context,
+        expert_model_parallel_size=parallel.expert,
+        expert_tensor_parallel_size=parallel.expert_tensor,
         distributed_timeout_minutes=timeout_minutes,
     )
     # the same seed on every data-parallel replica; megatron offsets the tensor-parallel stream per TP rank

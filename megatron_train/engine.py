@@ -117,22 +117,26 @@ def build(cfg: TrainConfig, layout: distributed.Layout, console=None, *, per_tok
         gpt.cuda(torch.cuda.current_device())
     if tconfig.bf16:
         gpt = Float16Module(tconfig, gpt)
+    opt = cfg.optimizer
+    muon = opt.name == "muon"
     ddp_config = DistributedDataParallelConfig(
         grad_reduce_in_fp32=True,
-        use_distributed_optimizer=True,
+        use_distributed_optimizer=not muon,  # Muon needs whole matrices: gradients all-reduced, state unsharded
         overlap_grad_reduce=layout.on_gpu,  # needs CUDA streams
         average_in_collective=layout.on_gpu and not per_token_loss,
     )
     model = DistributedDataParallel(config=tconfig, ddp_config=ddp_config, module=gpt)
-    opt = cfg.optimizer
-    optimizer = get_megatron_optimizer(
-        OptimizerConfig(
-            optimizer="adam", lr=opt.lr, min_lr=opt.min_lr, weight_decay=opt.weight_decay, adam_beta1=opt.adam_beta1,
-            adam_beta2=opt.adam_beta2, adam_eps=opt.adam_eps, clip_grad=opt.clip_grad, bf16=tconfig.bf16,
-            params_dtype=tconfig.params_dtype, use_distributed_optimizer=True,
-        ),
-        [model],
+    megatron_opt_config = OptimizerConfig(
+        optimizer="adam", lr=opt.lr, min_lr=opt.min_lr, weight_decay=opt.weight_decay, adam_beta1=opt.adam_beta1,
+        adam_beta2=opt.adam_beta2, adam_eps=opt.adam_eps, clip_grad=opt.clip_grad, bf16=tconfig.bf16,
+        params_dtype=tconfig.params_dtype, use_distributed_optimizer=not muon,
     )  # fmt: skip
+    if muon:
+        from megatron_train.muon import get_muon_optimizer
+
+        optimizer = get_muon_optimizer(megatron_opt_config, model, opt)
+    else:
+        optimizer = get_megatron_optimizer(megatron_opt_config, [model])
     sched = cfg.schedule
     decay_iters = sched.decay_iters or cfg.train_iters
     scheduler = OptimizerParamScheduler(
@@ -230,7 +234,7 @@ def train_loop(engine: Engine, task: Task, *, stage: str, iteration: int, consum
             # megatron's optimizer.step(), opened up so that a non-finite loss or gradient norm stops the run
             # before the update: the saved state is the one that produced it
             optimizer.prepare_grads()
-            grad_norm = optimizer.clip_grad_norm(clip) if clip > 0 else optimizer.get_grad_norm()
+            grad_norm = clip_grad_norm(optimizer, clip)
             if not (math.isfinite(loss) and math.isfinite(grad_norm)):
                 path = checkpoint.save(ckpt_root, iteration + 1, model, optimizer, scheduler, consumed,
                                        run_info=run_info, prefix="nan_iter", **save_kwargs)  # fmt: skip
@@ -286,6 +290,25 @@ def train_loop(engine: Engine, task: Task, *, stage: str, iteration: int, consum
     log.event("finished", iteration=iteration)
     log.print(f"[green]{stage}: {iteration} steps done; checkpoint {last_saved}")
     return finish(engine, stage, RunResult("finished", iteration, str(last_saved) if last_saved else None))
+
+
+def clip_grad_norm(optimizer, clip: float) -> float:
+    """The global gradient norm, gradients clipped to ``clip`` (0: not clipped). A ChainedOptimizer of several
+    (MoE: dense + expert parameters; Muon: Muon + AdamW parts) has no clip_grad_norm of its own in megatron-core
+    0.16: its norm is over all of them, each part clipped by that total, as its own step() does."""
+    chained = getattr(optimizer, "chained_optimizers", None)
+    if not chained or len(chained) == 1:
+        return optimizer.clip_grad_norm(clip) if clip > 0 else optimizer.get_grad_norm()
+    from megatron.core.optimizer.clip_grads import clip_grad_by_total_norm_fp32
+
+    grad_norm = optimizer.get_grad_norm()
+    if clip > 0:
+        for opt in chained:
+            params = opt.get_parameters()
+            if params:
+                decoupled = opt.config.use_precision_aware_optimizer_no_fp8_or_ds_fp8
+                clip_grad_by_total_norm_fp32(params, max_norm=clip, total_norm=grad_norm, use_decoupled_grad=decoupled)
+    return grad_norm
 
 
 def finish(engine: Engine, stage: str, result: RunResult) -> RunResult:

@@ -63,7 +63,8 @@ class PretrainTask:
         )
         if cfg.eval.interval and self.valid_ds is None:
             raise DataError("train.eval.interval is set but the blend has no valid split")
-        self.forward_step = partial(_forward_step, device=device, cp=layout.cp)
+        self.forward_step = partial(_forward_step, device=device, cp=layout.cp, mtp=cfg.shape().mtp_layers > 0)
+        self.stats = None  # megatron_train.moe_metrics.StepStats for MoE / MTP models (set by _train)
 
     def batches(self, consumed: int):
         cfg, layout = self.cfg, self.layout
@@ -74,7 +75,12 @@ class PretrainTask:
         return self.cfg.global_batch_size
 
     def reduce(self, losses: list[dict]) -> dict:
-        return {"loss": _global_mean_loss(losses, self.device)}
+        record = {"loss": _global_mean_loss(losses, self.device)}
+        if self.stats is not None:
+            values, show = self.stats.collect()
+            record.update(values)
+            record["show"] = show
+        return record
 
     def evaluate(self, engine: engine_mod.Engine) -> float:
         return _evaluate(engine.model, self.forward_step, self.valid_ds, self.cfg, self.layout, self.device)
@@ -85,7 +91,14 @@ def _train(cfg: TrainConfig, stage: str, layout: distributed.Layout, console, ex
     hint = " (run stage pretrain first: moru train --config ...)" if stage == "extend" else ""
     iteration, consumed, latest = engine_mod.restore(eng, hint)
     task = PretrainTask(cfg, layout, eng.device)
-    _print_header(eng.log, cfg, stage, layout, cfg.shape(), task.num_microbatches, task.blend, eng.use_te)
+    shape = cfg.shape()
+    if shape.is_moe or shape.mtp_layers:
+        from megatron_train.moe_metrics import StepStats
+
+        model = eng.model
+        task.stats = StepStats(model if (shape.is_moe and cfg.moe.log_expert_load) else torch.nn.Module(),
+                               eng.tconfig, eng.device, task.num_microbatches)  # fmt: skip
+    _print_header(eng.log, cfg, stage, layout, shape, task.num_microbatches, task.blend, eng.use_te)
     return engine_mod.train_loop(
         eng, task, stage=stage, iteration=iteration, consumed=consumed, last_saved=latest,
         run_info={"stage": stage, "config": cfg.model_dump(mode="json")}, exit_after=exit_after,
@@ -93,14 +106,17 @@ def _train(cfg: TrainConfig, stage: str, layout: distributed.Layout, console, ex
     )  # fmt: skip
 
 
-def _forward_step(data_iterator, model, *, device: torch.device, cp: int):
-    """One micro-batch forward: per-token losses, and the loss function megatron's schedule calls on them."""
+def _forward_step(data_iterator, model, *, device: torch.device, cp: int, mtp: bool = False):
+    """One micro-batch forward: per-token losses, and the loss function megatron's schedule calls on them. With MTP
+    the model also gets the loss mask (its MTP losses skip masked targets) and adds the weighted MTP loss to the
+    gradients itself; the loss returned here stays the language-model loss."""
     batch = {k: v.to(device, non_blocking=True) for k, v in next(data_iterator).items()}
     if cp > 1:
         from megatron.core.utils import get_batch_on_this_cp_rank
 
         batch = get_batch_on_this_cp_rank(batch)  # this rank's two sequence chunks (load-balanced causal split)
-    output = model(batch["tokens"], batch["position_ids"], None, labels=batch["labels"])
+    extra = {"loss_mask": batch["loss_mask"]} if mtp else {}
+    output = model(batch["tokens"], batch["position_ids"], None, labels=batch["labels"], **extra)
     return output, partial(_loss_func, batch["loss_mask"], cp)
 
 
@@ -157,14 +173,34 @@ def _print_header(log, cfg, stage, layout, shape, num_microbatches, blend, use_t
     params = shape.num_parameters()
     data = "megatron-core MockGPTDataset" if blend is None else blend.origin
     scaling = f" + llama3 scaling ×{shape.rope_scaling_factor:g}" if shape.rope_scaling else ""
+    arch = ""
+    if shape.is_moe:
+        arch += (f", {shape.num_experts} experts top-{shape.moe_top_k}"
+                 f"{' + shared' if shape.moe_shared_expert_size else ''}, "
+                 f"{shape.num_active_parameters(with_embedding=False, with_mtp=False) / 1e9:.3g}B active")  # fmt: skip
+    if shape.attention_pattern:
+        arch += f", attention {shape.attention_pattern} window {shape.window} RoPE {shape.rope_layers}"
+    if shape.mtp_layers:
+        arch += f", MTP {shape.mtp_layers} (weight {cfg.mtp.loss_weight:g})"
     log.print(
         f"{stage}: {cfg.model} ({params / 1e9:.3g}B parameters, {shape.num_layers} layers, d {shape.hidden_size}, "
-        f"RoPE θ {shape.rotary_base:g}{scaling}) "
+        f"RoPE θ {shape.rotary_base:g}{scaling}{arch}) "
         f"| {'GPU' if layout.on_gpu else 'CPU'} × {layout.world_size}: TP {layout.tp} PP {layout.pp} CP {layout.cp} "
-        f"DP {layout.dp} | {cfg.precision}{' (Transformer Engine)' if use_te else ' (local spec)'} "
-        f"| seq {cfg.seq_length} × global batch {cfg.global_batch_size} ({num_microbatches} micro-batches of "
-        f"{cfg.micro_batch_size} per rank) | {cfg.train_iters} steps | data: {data}"
+        f"EP {cfg.parallel.expert} DP {layout.dp} | {cfg.precision}"
+        f"{' (Transformer Engine)' if use_te else ' (local spec)'} "
+        f"| {cfg.optimizer.name} | seq {cfg.seq_length} × global batch {cfg.global_batch_size} ({num_microbatches} "
+        f"micro-batches of {cfg.micro_batch_size} per rank) | {cfg.train_iters} steps | data: {data}"
     )  # fmt: skip
+
+
+def memory_line(cfg: TrainConfig, world_size: int) -> str:
+    """The per-GPU memory estimate against this machine's GPU (no capacity on CPU)."""
+    from megatron_train.memory import estimate
+
+    capacity = None
+    if torch.cuda.is_available():
+        capacity = torch.cuda.get_device_properties(0).total_memory / 2**30
+    return estimate(cfg, world_size).report(capacity)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", choices=STAGES, default="pretrain")
     parser.add_argument("--exit-after", type=int, default=None, metavar="N", help="save and stop after step N")
     parser.add_argument("--print-config", action="store_true", help="print the stage's resolved config and exit")
+    parser.add_argument("--estimate-memory", action="store_true",
+                        help="print the per-GPU memory estimate (megatron_train.memory) and exit")  # fmt: skip
+    parser.add_argument("--world-size", type=int, default=None,
+                        help="GPUs for --estimate-memory (default: WORLD_SIZE / SLURM_NTASKS, else 1)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         base, workdir = load_train_config(args.config)
@@ -183,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_config:
         print(dump_yaml(cfg))
         return EXIT_OK
+    world = args.world_size or int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", "1")))
+    if args.estimate_memory or int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0"))) == 0:
+        print(memory_line(cfg, world), flush=True)  # before any process group or GPU memory exists
+        if args.estimate_memory:
+            return EXIT_OK
     console = None
     try:
         from rich.console import Console

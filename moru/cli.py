@@ -205,11 +205,21 @@ def main(
 
 
 @app.command()
-def run(config: Path = ConfigOpt) -> None:
+def run(
+    config: Path = ConfigOpt,
+    stage: list[str] = typer.Option(None, "--stage", help="run only these stages (job names or commands), in order"),
+) -> None:
     """Run every stage in order (ingest, normalize + language id, exact and near-duplicate dedup, quality classifier
     training when its sets changed, quality signals, decontamination, select, the gate, the tokenizer, emit) and
     write the report."""
-    _run(_load(config))
+    cfg = _load(config)
+    if stage:
+        try:
+            select_jobs(_jobs(), stage)
+        except ValueError as exc:
+            console.print(f"[red]{escape(str(exc))}")
+            raise typer.Exit(2) from None
+    _run(cfg, stage or None)
 
 
 _add_job_commands()
@@ -261,15 +271,26 @@ def demo(
     workdir: Path = typer.Option(Path("demo_run"), help="where input/, tables/ and report/ go"),
     docs: int = typer.Option(3000, help="documents in the generated corpus"),
     seed: int = typer.Option(0, help="corpus seed (same seed, same corpus)"),
+    languages: str = typer.Option(
+        "ko,en",
+        help="the run's languages (ko, en, de, ja, vi): de/ja/vi add generated documents in input/langs "
+        "and set the config's languages key",
+    ),
 ) -> None:
     """Generate a bilingual Korean/English corpus and a benchmark test set whose examples are planted in it,
     run every stage (decontaminate included), and check the results against the generator's ground truth."""
     from demo.app import run_demo
+    from demo.languages import parse_languages
 
+    try:
+        langs = parse_languages(languages)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--languages") from e
     run_demo(
         workdir,
         docs,
         seed,
+        languages=langs,
         console=console,
         load_config=_load,
         run_pipeline=lambda cfg, title: _run(cfg, title=title),
@@ -336,7 +357,7 @@ def tokenizer_eval(
 def train_cmd(
     config: Path = ConfigOpt,
     stage: str = typer.Option(
-        "pretrain", "--stage", help="pretrain (stage 1) | extend (32K context extension from the stage-1 checkpoint)"
+        "pretrain", "--stage", help="pretrain (stage 1) | extend (32K, from stage 1) | long (256K, from extend)"
     ),
     nproc: int | None = typer.Option(
         None, "--nproc", help="processes on this machine (default: train.nproc_per_node, else one per GPU, else 1)"

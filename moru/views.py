@@ -74,7 +74,7 @@ def show_emit(console: Console, cfg, stats: StageStats) -> None:
             f"{r['tokens_per_doc']:,.0f}", f"{r['train_weight']:.4f}",
         )  # fmt: skip
     console.print(table)
-    for stage in ("stage1", "stage2"):
+    for stage in ("stage1", "stage2", "stage3"):
         total = sum(r["tokens"] for r in e["token_stats"] if r["stage"] == stage)
         docs = sum(r["documents"] for r in e["token_stats"] if r["stage"] == stage)
         if stage in e["blends"]:
@@ -85,6 +85,13 @@ def show_emit(console: Console, cfg, stats: StageStats) -> None:
         console.print(
             f"  stage 2 {split}: replayed {r['replay_tokens']:,} tokens for {r['long_tokens']:,} long "
             f"({100 * r['replay_token_share']:.1f}% of its tokens; blend weight {e['replay_ratio']:g})"
+        )
+    for split, r in sorted((e.get("rehearsal") or {}).items()):
+        console.print(
+            f"  stage 3 {split}: rehearsed {r['rehearsal_tokens']:,} tokens for {r['long_tokens']:,} long "
+            f"({100 * r['rehearsal_token_share']:.1f}% of its tokens, "
+            f"{r.get('rehearsal_tokens_from_stage2_long', 0):,} from stage 2's long documents; blend weight "
+            f"{e['rehearsal_share']:g})"
         )
     if stats.rows_rejected:
         console.print(f"[yellow]{stats.rows_rejected:,} documents had no tokens, left out (the manifest lists them)")

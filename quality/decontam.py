@@ -144,23 +144,35 @@ def _segment(segment: str) -> tuple[str, tuple[int, ...]]:
 
 
 def _normalize(text: str, want_offsets: bool) -> tuple[str, np.ndarray | None]:
+    cps, offsets = _normalize_code_points(text, want_offsets)
+    return _from_code_points(cps), offsets
+
+
+def _normalize_code_points(
+    text: str, want_offsets: bool, cuts: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The normalized text as code points (uint32) and, if wanted, the offsets (int64); no
+    normalization segment spans a position in ``cuts`` (where joined texts start)."""
     if not text:
-        return "", (np.empty(0, dtype=np.int64) if want_offsets else None)
+        return np.empty(0, dtype=np.uint32), (np.empty(0, dtype=np.int64) if want_offsets else None)
     target, kind, boundary = _get_tables()
     cps = _code_points(text)
     k = kind[cps]
     complex_at = np.flatnonzero(k == 2)
     if not complex_at.size:  # fast path: every character maps on its own
         keep = k == 1
-        out = _from_code_points(target[cps[keep]])
-        return out, (np.flatnonzero(keep) if want_offsets else None)
+        return target[cps[keep]], (np.flatnonzero(keep) if want_offsets else None)
 
     # Normalization segments holding complex characters: from the boundary at or before each
     # complex character to the next boundary after it.
-    starts = np.flatnonzero(boundary[cps])
+    is_start = boundary[cps]
+    if cuts is not None:
+        is_start[cuts[cuts < len(cps)]] = True
+    starts = np.flatnonzero(is_start)
     if not starts.size or starts[0] != 0:
         starts = np.concatenate(([0], starts))
-    seg = np.unique(np.searchsorted(starts, complex_at, side="right") - 1)
+    seg = np.searchsorted(starts, complex_at, side="right") - 1  # sorted: unique by neighbours
+    seg = seg[np.r_[True, seg[1:] != seg[:-1]]]
     seg_start = starts[seg]
     seg_end = np.append(starts, len(cps))[seg + 1]
 
@@ -175,7 +187,7 @@ def _normalize(text: str, want_offsets: bool) -> tuple[str, np.ndarray | None]:
     # Each segment's output goes before the first simple character after the segment's start
     # (np.insert keeps the order of values inserted at the same index).
     at = np.repeat(np.searchsorted(positions, seg_start), lengths)
-    norm = _from_code_points(np.insert(target[cps[positions]], at, _code_points(seg_text)))
+    norm = np.insert(target[cps[positions]], at, _code_points(seg_text))
     if not want_offsets:
         return norm, None
     rel = np.fromiter(itertools.chain.from_iterable(r for _, r in results), dtype=np.int64, count=len(seg_text))
@@ -196,6 +208,29 @@ def normalize_with_offsets(text: str) -> tuple[str, np.ndarray]:
     norm, offsets = _normalize(text, want_offsets=True)
     assert offsets is not None
     return norm, offsets
+
+
+# Joins the texts of a batch: a control character that the definition drops and that composes with
+# neither neighbour; with every text's start a segment cut, the normalization of the joined text is
+# the normalizations of the texts, one after the other.
+_SEPARATOR = "\n"
+
+
+def normalize_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Many texts at once: ``(code_points, offsets, bounds)`` with ``code_points`` (uint32) the
+    normalized texts one after the other, text ``i``'s being ``code_points[bounds[i]:bounds[i + 1]]``
+    (``bounds``: int64, ``len(texts) + 1`` entries), and ``offsets`` (int64) each normalized
+    character's offset in its own text. The same as :func:`normalize_with_offsets` on each text
+    (the tests check it), at the cost of one call: the texts are normalized joined by a separator
+    that the definition drops, no normalization segment crossing from one text into the next."""
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)  # where each text starts in the joined text
+    np.cumsum(lengths + 1, out=starts[1:])
+    cps, offsets = _normalize_code_points(_SEPARATOR.join(texts), want_offsets=True, cuts=starts[:-1])
+    assert offsets is not None
+    bounds = np.searchsorted(offsets, starts)
+    text_of = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(bounds))
+    return cps, offsets - starts[text_of], bounds
 
 
 def benchmark(text: str, repeat: int = 5) -> dict[str, float]:

@@ -76,15 +76,25 @@ def window_hashes(text: str, size: int = 50) -> np.ndarray:
     n = len(text)
     if n < size:
         return np.empty(0, dtype=np.uint64)
-    c = code_points(text)
+    return hashes_at(prefix_sums(code_points(text)), np.arange(n - size + 1, dtype=np.int64), size)
+
+
+def prefix_sums(cps: np.ndarray) -> np.ndarray:
+    """``Q`` (uint64, ``len(cps) + 1`` entries) with ``Q[i] = sum_{j<i} cps[j] * B**-j``: any window's hash
+    is then a few operations (:func:`hashes_at`), at any set of positions, for any window size."""
+    n = len(cps)
+    q = np.empty(n + 1, dtype=np.uint64)
+    q[0] = 0
     with np.errstate(over="ignore"):
-        inv = _powers(BASE_INV, n)  # B**-j
-        q = np.empty(n + 1, dtype=np.uint64)
-        q[0] = 0
-        np.cumsum(c * inv, dtype=np.uint64, out=q[1:])
-        diff = q[size:] - q[:-size]  # sum c[j] B**-j over each window
-        up = _powers(BASE, n)[size - 1 :]  # B**(i+S-1) for each window start i
-        return _mix(diff * up)
+        np.cumsum(np.multiply(cps, _powers(BASE_INV, n), dtype=np.uint64), dtype=np.uint64, out=q[1:])
+    return q
+
+
+def hashes_at(q: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
+    """The hashes of the ``size``-character windows starting at ``starts`` (int64; each window inside the
+    text of :func:`prefix_sums` ``q``): equal to ``window_hashes(text, size)[starts]``."""
+    with np.errstate(over="ignore"):
+        return _mix((q[starts + size] - q[starts]) * _powers(BASE, len(q))[starts + (size - 1)])
 
 
 def window_hash(window: str) -> int:

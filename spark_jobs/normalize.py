@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +24,8 @@ from core.job import Job, JobContext
 from core.stats import StageStats
 from quality.korean import count_words
 from quality.langid import LangIdConfig, identify
+from quality.languages import DEFAULT as DEFAULT_LANGUAGES
+from quality.languages import japanese_words
 from quality.normalize import NormalForm, normalize_text
 from spark_jobs import tables
 
@@ -42,8 +44,11 @@ class NormalizeConfig(BaseModel):
     unescape_html: bool = True
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
 
-    def fingerprint(self) -> str:
-        blob = json.dumps({"v": KERNEL_VERSION, **self.model_dump()}, sort_keys=True)
+    def fingerprint(self, languages: Sequence[str] = DEFAULT_LANGUAGES) -> str:
+        dump = {"v": KERNEL_VERSION, **self.model_dump()}
+        if tuple(languages) != DEFAULT_LANGUAGES:  # the default run's fingerprint stays what it was
+            dump["languages"] = list(languages)
+        blob = json.dumps(dump, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -80,12 +85,14 @@ _OUT_DDL = ", ".join(
 )
 
 
-def normalize_batch(texts: list[str], cfg: NormalizeConfig) -> dict[str, list]:
+def normalize_batch(
+    texts: list[str], cfg: NormalizeConfig, languages: Sequence[str] = DEFAULT_LANGUAGES
+) -> dict[str, list]:
     """The whole kernel over a list of raw texts (column-wise result). Empty output text means
-    the document normalized to nothing."""
+    the document normalized to nothing. ``languages``: the top-level ``languages`` key."""
     normalized = [normalize_text(t, cfg.form, cfg.unescape_html) for t in texts]
     keep = [i for i, t in enumerate(normalized) if t]
-    ids = identify([normalized[i] for i in keep], cfg.langid)
+    ids = identify([normalized[i] for i in keep], cfg.langid, languages)
     out: dict[str, list] = {name: [] for name, _ in _OUT_FIELDS if name != "doc_id"}
     found = dict(zip(keep, ids, strict=True))
     for i, text in enumerate(normalized):
@@ -103,7 +110,10 @@ def normalize_batch(texts: list[str], cfg: NormalizeConfig) -> dict[str, list]:
         out["han_ratio"].append(ratios.han)
         out["n_chars"].append(len(text))
         out["n_bytes"].append(len(text.encode("utf-8")))
-        out["n_words"].append(count_words(text) if ratios.hangul > 0 else len(text.split()))
+        if lang == "ja":  # only when ja is configured: UniDic morphemes
+            out["n_words"].append(len(japanese_words(text)))
+        else:
+            out["n_words"].append(count_words(text) if ratios.hangul > 0 else len(text.split()))
         out["n_lines"].append(text.count("\n") + 1)
     return out
 
@@ -141,12 +151,13 @@ def _make_empty_finder(cfg: NormalizeConfig):
     return finder
 
 
-def _make_mapper(cfg: NormalizeConfig):
+def _make_mapper(cfg: NormalizeConfig, languages: Sequence[str] = DEFAULT_LANGUAGES):
     """Kernel columns plus the raw row's other columns passed through untouched (no join back)."""
+    languages = tuple(languages)
 
     def mapper(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            cols = normalize_batch(batch.column("text").to_pylist(), cfg)
+            cols = normalize_batch(batch.column("text").to_pylist(), cfg, languages)
             arrays = [batch.column(name) for name in _PASSTHROUGH]
             names = list(_PASSTHROUGH)
             for name, typ in _OUT_FIELDS[1:]:
@@ -157,10 +168,17 @@ def _make_mapper(cfg: NormalizeConfig):
     return mapper
 
 
-def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -> StageStats:
+def run(
+    spark: SparkSession,
+    workdir: str,
+    cfg: NormalizeConfig | None = None,
+    languages: Sequence[str] = DEFAULT_LANGUAGES,
+) -> StageStats:
+    """``languages``: the top-level ``languages`` key (a change of it redoes every row)."""
     cfg = cfg or NormalizeConfig()
+    languages = tuple(languages)
     started = time.time()
-    fingerprint = cfg.fingerprint()
+    fingerprint = cfg.fingerprint(languages)
     raw = tables.read(spark, workdir, tables.RAW_DOCUMENTS)
     todo = raw
     # done: normalized, or rejected, from the same raw record with the same settings
@@ -185,7 +203,7 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
 
     # pass 1, the expensive one: the whole kernel, straight into documents (nothing cached)
     out_ddl = _PASSTHROUGH_DDL + ", " + _OUT_DDL.split(", ", 1)[1]
-    kernel = todo.select(*_PASSTHROUGH, "text").mapInArrow(_make_mapper(cfg), out_ddl)
+    kernel = todo.select(*_PASSTHROUGH, "text").mapInArrow(_make_mapper(cfg, languages), out_ddl)
     docs = kernel.filter(F.col("text") != "").select(
         "doc_id", "source", "url", "text", "lang", "lid_label", "lid_score", "hangul_ratio", "latin_ratio",
         "han_ratio", "n_chars", "n_bytes", "n_words", "n_lines", "metadata",
@@ -235,7 +253,7 @@ def run(spark: SparkSession, workdir: str, cfg: NormalizeConfig | None = None) -
 
 
 def run_job(ctx: JobContext) -> StageStats:
-    return run(ctx.spark, ctx.workdir, ctx.cfg.normalize)
+    return run(ctx.spark, ctx.workdir, ctx.cfg.normalize, getattr(ctx.cfg, "languages", DEFAULT_LANGUAGES))
 
 
 JOB = Job(

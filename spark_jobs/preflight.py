@@ -3,7 +3,9 @@
 :func:`check` looks at a config (``workdir``, ``sources``, ``spark``) and returns a :class:`Problem` per thing that
 would make a stage fail: the workdir cannot be created or written (a local one gets a probe file, removed again;
 a remote one is reached through pyarrow, bounded by a few seconds), a source path does not exist or matches no
-file ingest reads, the Delta jars of the local profile are missing. :func:`explain` maps a failure a stage raised
+file ingest reads, the Delta jars of the local profile are missing; on a cluster (standalone, emr) the workdir's
+bucket does not exist or refuses the keys, no Delta package is shipped, the environment archive is missing or was
+built for another Python than the driver's. :func:`explain` maps a failure a stage raised
 (a ``Py4JJavaError`` or a PySpark exception carrying a Java message) to one short paragraph that names the config
 key and the fix, or None when it is not one it knows. Both take the composed config (``moru.config`` or
 ``spark_jobs.config.JobsConfig``); keys a config lacks are not checked.
@@ -139,12 +141,47 @@ def _check_remote(uri: str, key: str, must_exist: bool) -> list[Problem]:
                         "check the network, the endpoint (?endpoint_override=host:port) and the credentials "
                         "(AWS_* variables, a profile or the instance role)")]  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - pyarrow raises OSError, ValueError, ArrowException ...
+        if _refused(exc):
+            return [Problem(key, f"the store refused the credentials for {shown}: {_first_line(exc)}", _KEYS_FIX)]
         return [Problem(key, f"cannot use {shown}: {_first_line(exc)}",
                         "check the URI's scheme and bucket, the credentials (AWS_* variables, a profile or the "
                         "instance role) and pyarrow's ?options")]  # fmt: skip
     if must_exist and kind == fs.FileType.NotFound:
         return [Problem(key, f"{shown} does not exist", "fix the path")]
+    bucket = _bucket(uri)
+    if bucket is not None:
+
+        def bucket_probe():
+            fsys, _ = formats.filesystem_for(uri)
+            return fsys.get_file_info(bucket).type
+
+        try:
+            if _within(REMOTE_TIMEOUT_S, bucket_probe) == fs.FileType.NotFound:
+                return [Problem(key, f"the bucket {bucket!r} of {shown} does not exist",
+                                f"create the bucket {bucket!r} (or fix its name) before the run: moru makes folders "
+                                "in a bucket, never the bucket")]  # fmt: skip
+        except _TimedOut as exc:
+            return [Problem(key, f"cannot reach the bucket of {shown}: {exc}",
+                            "check the endpoint (spark.hadoop.fs.s3a.endpoint) and the network")]  # fmt: skip
+        except Exception as exc:  # noqa: BLE001
+            what = "the store refused the credentials for" if _refused(exc) else "cannot use"
+            return [Problem(key, f"{what} the bucket {bucket!r} of {shown}: {_first_line(exc)}", _KEYS_FIX)]
     return []
+
+
+_KEYS_FIX = ("check the credentials (spark.hadoop.fs.s3a.access.key / secret.key, AWS_* variables, a profile or the "
+             "instance role) and the endpoint (spark.hadoop.fs.s3a.endpoint)")  # fmt: skip
+
+
+def _refused(exc: BaseException) -> bool:
+    """An S3 error that says the keys were refused (pyarrow's ACCESS_DENIED, S3's 403 codes)."""
+    return bool(re.search(r"ACCESS_DENIED|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|403", str(exc)))
+
+
+def _bucket(uri: str) -> str | None:
+    """The bucket of an ``s3://`` / ``s3a://`` / ``s3n://`` URI (keys before it dropped), else None."""
+    m = re.match(r"^s3[an]?://(?:[^/@]*@)?([^/?]+)", uri, re.IGNORECASE)
+    return m.group(1) if m else None
 
 
 def check_sources(sources: list[Any], key: str = "sources") -> list[Problem]:
@@ -190,31 +227,95 @@ def check_sources(sources: list[Any], key: str = "sources") -> list[Problem]:
     return out
 
 
-def check_spark(spark_cfg: Any, key: str = "spark") -> list[Problem]:
-    """The local profile's Delta jars are present."""
-    if spark_cfg is None or getattr(spark_cfg, "profile", "local") != "local":
+def check_spark(spark_cfg: Any, key: str = "spark", paths: tuple[str, ...] = ()) -> list[Problem]:
+    """What the session needs besides the config's paths: the local and standalone profiles' Delta jars; on a cluster
+    (standalone, emr) a Delta package or jar among what is shipped, and an environment archive built for the driver's
+    Python (``spark.archive``; standalone workers have no moru without it); S3A's jars where ``paths`` (the workdir,
+    the sources) are on S3 and the standalone profile puts S3A on the class path."""
+    profile = getattr(spark_cfg, "profile", "local") if spark_cfg is not None else None
+    if profile not in ("local", "standalone", "emr"):
         return []
-    from spark_jobs.session import local_delta_jars
+    from spark_jobs import session
+
+    out: list[Problem] = []
+    jars = list(getattr(spark_cfg, "jars", None) or [])
+    packages = list(getattr(spark_cfg, "packages", None) or [])
+    if profile == "local" or (profile == "standalone" and not jars):
+        try:
+            session.local_delta_jars(getattr(spark_cfg, "jars_dir", None))
+        except FileNotFoundError as exc:
+            out.append(Problem(f"{key}.jars_dir", str(exc).split(". Run", 1)[0],
+                               "run scripts/setup.sh (it fetches the Delta jars into .cache/jars), or set "
+                               "spark.jars_dir / MORU_JARS_DIR to the folder holding them"))  # fmt: skip
+    elif (jars or packages) and not any("delta-spark" in j for j in jars + packages):
+        where = f"{key}.packages" if packages or not jars else f"{key}.jars"
+        out.append(Problem(where, f"no Delta Lake package is shipped to the cluster ({', '.join(jars + packages)}): "
+                                  "every stage reads and writes Delta tables",
+                           f"add io.delta:delta-spark_{session.SCALA_VERSION}:{session.DELTA_VERSION} to "
+                           f"{key}.packages (or its jar to {key}.jars)"))  # fmt: skip
+    if profile == "local":
+        return out
+    archive = getattr(spark_cfg, "archive", None)
+    conf = dict(getattr(spark_cfg, "conf", None) or {})
+    own_python = any(k in conf for k in ("spark.pyspark.python", "spark.executorEnv.PYSPARK_PYTHON", "spark.archives"))
+    if archive:
+        out += check_archive(archive, f"{key}.archive")
+    elif profile == "standalone" and not own_python:
+        out.append(
+            Problem(
+                f"{key}.archive",
+                "no environment archive is set: the workers of a standalone cluster "
+                "have no moru and no Python packages, so the first Python task fails",
+                "build one with `moru package --out dist` and set spark.archive: dist/moru-env.tar.gz",
+            )
+        )
+    if profile == "standalone" and any(_bucket(p) for p in paths):
+        try:
+            session.s3a_jars(getattr(spark_cfg, "s3a_jars_dir", None))
+        except FileNotFoundError as exc:
+            out.append(Problem(f"{key}.s3a_jars_dir", str(exc).split(". Run", 1)[0],
+                               "run scripts/setup.sh (it fetches hadoop-aws and the AWS SDK bundle from Maven "
+                               "Central), or set spark.s3a_jars_dir to the folder holding them"))  # fmt: skip
+    return out
+
+
+def check_archive(archive: str, key: str = "spark.archive") -> list[Problem]:
+    """The environment archive exists and was built for the driver's Python (:func:`core.env_archive.check_archive`,
+    which reads only its first member)."""
+    from core.env_archive import ArchiveError
+    from core.env_archive import check_archive as check
 
     try:
-        local_delta_jars(getattr(spark_cfg, "jars_dir", None))
-    except FileNotFoundError as exc:
-        return [Problem(f"{key}.jars_dir", str(exc).split(". Run", 1)[0],
-                        "run scripts/setup.sh (it fetches the Delta jars into .cache/jars), or set spark.jars_dir / "
-                        "MORU_JARS_DIR to the folder holding them")]  # fmt: skip
+        _within(REMOTE_TIMEOUT_S * 3, lambda: check(archive))
+    except _TimedOut as exc:
+        return [Problem(key, f"cannot read the environment archive {storage.public(archive)}: {exc}",
+                        "check the path, the endpoint and the credentials")]  # fmt: skip
+    except ArchiveError as exc:
+        message, _, fix = str(exc).partition(" Rebuild it")
+        if "cannot open" in message:
+            return [Problem(key, message.rstrip(". "),
+                            "build it with `moru package --out dist` and point spark.archive at "
+                            "dist/moru-env.tar.gz")]  # fmt: skip
+        return [Problem(key, message.rstrip(". "), ("rebuild it" + fix).rstrip(". ") if fix else
+                        "build it with `moru package --out dist`")]  # fmt: skip
     return []
 
 
 def check(cfg: Any, sources: bool = True) -> list[Problem]:
     """Every problem :func:`check_workdir`, :func:`check_sources` (``sources=False``: skipped, for commands that
-    do not ingest) and :func:`check_spark` find in ``cfg``."""
+    do not ingest) and :func:`check_spark` find in ``cfg``. S3 is reached with the endpoint and keys the Spark
+    profile gives S3A (``spark.hadoop.fs.s3a.*``), as the run's own writes will be."""
+    from spark_jobs.session import s3_env
+
     out: list[Problem] = []
-    if hasattr(cfg, "workdir"):
-        out += check_workdir(cfg.workdir)
-    if hasattr(cfg, "spark"):
-        out += check_spark(cfg.spark)
-    if sources and hasattr(cfg, "sources"):
-        out += check_sources(cfg.sources)
+    with s3_env(getattr(cfg, "spark", None)):
+        if hasattr(cfg, "workdir"):
+            out += check_workdir(cfg.workdir)
+        if hasattr(cfg, "spark"):
+            paths = [getattr(cfg, "workdir", "") or ""] + [s.path for s in getattr(cfg, "sources", None) or []]
+            out += check_spark(cfg.spark, paths=tuple(paths))
+        if sources and hasattr(cfg, "sources"):
+            out += check_sources(cfg.sources)
     return out
 
 

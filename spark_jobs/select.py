@@ -16,7 +16,9 @@ rule (``dropped_at``), that rule's name and every rule it fails:
 Rule names read as the failed condition: ``gopher_n_words<50``, ``c4_has_lorem_ipsum>0``,
 ``exact_duplicate``. Signals are computed once (the signals job); changing a threshold re-runs
 only this job, which re-decides every document from the tables in one pass and overwrites both
-outputs (``rules_fingerprint`` records the rules that decided each row).
+outputs (``rules_fingerprint`` records the rules that decided each row). With ``pii.enabled`` (the default) the
+text, ``n_chars`` and ``n_bytes`` that reach ``training_corpus`` are the pii step's (``redacted_documents``); the
+rules themselves were computed on the text as normalized.
 
 Default thresholds (English: the papers' own; Korean: adapted, see ``DEFAULT_THRESHOLDS``):
 Gopher (Rae et al. 2021, App. A.1.1 and Table A1), C4 (Raffel et al. 2020, §2.2), FineWeb
@@ -124,6 +126,60 @@ MIXED = {**KOREAN, "ko_hangul_ratio": _b(lo=0.2)}
 DEFAULT_THRESHOLDS: dict[str, dict[str, dict]] = {"en": ENGLISH, "ko": KOREAN, "ko+en": MIXED}
 
 
+def _fineweb2(
+    *,
+    dup_line: float,
+    dup_ngrams: tuple[float, ...],
+    top_ngrams: tuple[float, float, float],
+    word_length: tuple[float, float],
+    alpha_words: float,
+    line_punct: float,
+    newlines_per_word: float,
+) -> dict[str, dict]:
+    """FineWeb-2's per-language values (huggingface/fineweb-2, configs/<lang>_<script>.yml), mapped to
+    moru's signals as datatrove applies them: ``dup_line_frac`` → gopher_dup_line_frac max,
+    ``dup_n_grams`` (5..10) → gopher_dup_{n}gram_char_frac max, ``top_n_grams`` (2..4) →
+    gopher_top_{n}gram_char_frac max, ``min/max_avg_word_length`` → gopher_mean_word_length,
+    ``max_non_alpha_words_ratio`` → gopher_alpha_words_ratio min, ``line_punct_thr`` →
+    fineweb_line_punct_ratio min (0: no rule), ``new_line_ratio`` → fineweb_newlines_per_word max,
+    ``stopwords`` with Gopher's two → gopher_stop_words min 2. The rest (word counts 50..100,000,
+    symbol/bullet/ellipsis ratios, paragraph repeats, C4 rules, FineWeb's short-line and
+    duplicate-line-character rules) are Gopher's / C4's / FineWeb's, as for English."""
+    rules = {
+        **ENGLISH,
+        "gopher_mean_word_length": _b(*word_length),
+        "gopher_alpha_words_ratio": _b(lo=alpha_words),
+        "gopher_dup_line_frac": _b(hi=dup_line),
+        "fineweb_newlines_per_word": _b(hi=newlines_per_word),
+        **{f"gopher_top_{n}gram_char_frac": _b(hi=v) for n, v in zip((2, 3, 4), top_ngrams, strict=True)},
+        **{f"gopher_dup_{n}gram_char_frac": _b(hi=v) for n, v in zip(range(5, 11), dup_ngrams, strict=True)},
+    }
+    if line_punct > 0:
+        rules["fineweb_line_punct_ratio"] = _b(lo=line_punct)
+    else:
+        del rules["fineweb_line_punct_ratio"]
+    return rules
+
+
+# configs/deu_Latn.yml
+GERMAN = _fineweb2(
+    dup_line=0.263, dup_ngrams=(0.141, 0.134, 0.126, 0.117, 0.108, 0.098), top_ngrams=(0.169, 0.153, 0.137),
+    word_length=(0, 15), alpha_words=0.774, line_punct=0.0, newlines_per_word=0.152,
+)  # fmt: skip
+# configs/jpn_Jpan.yml (words: UniDic morphemes, as FineWeb-2 splits Japanese into morphemes too)
+JAPANESE = _fineweb2(
+    dup_line=0.375, dup_ngrams=(0.307, 0.283, 0.264, 0.248, 0.234, 0.223), top_ngrams=(0.121, 0.129, 0.145),
+    word_length=(1, 5), alpha_words=0.759, line_punct=0.167, newlines_per_word=0.162,
+)  # fmt: skip
+# configs/vie_Latn.yml (words: whitespace syllables)
+VIETNAMESE = _fineweb2(
+    dup_line=0.293, dup_ngrams=(0.178, 0.163, 0.15, 0.136, 0.124, 0.111), top_ngrams=(0.223, 0.197, 0.171),
+    word_length=(3, 11), alpha_words=0.803, line_punct=0.333, newlines_per_word=0.103,
+)  # fmt: skip
+# thresholds of the languages beyond ko/en: used when the top-level ``languages`` names them
+LANGUAGE_THRESHOLDS: dict[str, dict[str, dict]] = {"de": GERMAN, "ja": JAPANESE, "vi": VIETNAMESE}
+
+
 class SelectConfig(BaseModel):
     """``select`` in the config. ``thresholds`` is merged over the defaults per language and per
     signal: ``thresholds: {en: {gopher_n_words: {min: 100}}}`` changes one bound and keeps the
@@ -148,7 +204,7 @@ class SelectConfig(BaseModel):
         value = dict(value or {})
         merged: dict[str, dict] = {}
         for lang in {*DEFAULT_THRESHOLDS, *value}:
-            base = dict(DEFAULT_THRESHOLDS.get(lang, value.get("default") or {}))
+            base = dict(DEFAULT_THRESHOLDS.get(lang) or LANGUAGE_THRESHOLDS.get(lang) or value.get("default") or {})
             base.update(value.get(lang) or {})
             merged[lang] = base
         return merged
@@ -163,6 +219,18 @@ class SelectConfig(BaseModel):
                 if name not in known:
                     raise ValueError(f"thresholds.{lang}.{name}: unknown signal (known: {', '.join(sorted(known))})")
         return self
+
+    def with_languages(self, extra: tuple[str, ...], add_to_selected: bool) -> SelectConfig:
+        """This config with the languages ``extra`` (beyond ko/en) selected (if ``add_to_selected``)
+        and given :data:`LANGUAGE_THRESHOLDS` where ``thresholds`` has nothing for them (a user's
+        ``thresholds: {ja: ...}`` is merged over those defaults)."""
+        data = self.model_dump(mode="json")
+        if add_to_selected:
+            data["languages"] += [lang for lang in extra if lang not in data["languages"]]
+        for lang in extra:
+            if lang in LANGUAGE_THRESHOLDS and lang not in data["thresholds"]:
+                data["thresholds"][lang] = LANGUAGE_THRESHOLDS[lang]
+        return type(self).model_validate(data)
 
     def rules_for(self, lang: str) -> list[tuple[str, Bounds]]:
         return [(name, b) for name, b in (self.thresholds.get(lang) or {}).items() if b is not None]
@@ -206,10 +274,41 @@ def _per_language(cfg: SelectConfig, step: str) -> Column:
     return expr
 
 
-def decide(spark: SparkSession, workdir: str, cfg: SelectConfig) -> DataFrame:
+def _redacted(spark: SparkSession, workdir: str, docs: DataFrame) -> DataFrame:
+    """``docs`` with text, n_chars and n_bytes from ``redacted_documents`` (the pii step's output); an error when
+    that table is missing or was made from other documents (run the pii step first)."""
+    if not tables.exists(spark, workdir, tables.REDACTED_DOCUMENTS):
+        raise FileNotFoundError(
+            "redacted_documents does not exist yet: run the pii step first (or set pii.enabled: false)"
+        )
+    red = tables.read(spark, workdir, tables.REDACTED_DOCUMENTS).select(
+        "doc_id", F.col("text").alias("_r_text"), F.col("n_chars").alias("_r_chars"),
+        F.col("n_bytes").alias("_r_bytes"), F.col("text_version").alias("_r_version"),
+    )  # fmt: skip
+    from spark_jobs.dedup.exact import text_version
+
+    df = docs.join(red, "doc_id", "left")
+    stale = df.filter(F.col("_r_version").isNull() | (F.col("_r_version") != text_version())).count()
+    if stale:
+        raise ValueError(
+            f"{stale:,} documents have no redacted text or one made from an older version (redacted_documents is "
+            "older than documents): run the pii step first"
+        )
+    return (
+        df.withColumn("text", F.col("_r_text"))
+        .withColumn("n_chars", F.col("_r_chars"))
+        .withColumn("n_bytes", F.col("_r_bytes"))
+        .drop("_r_text", "_r_chars", "_r_bytes", "_r_version")
+    )
+
+
+def decide(spark: SparkSession, workdir: str, cfg: SelectConfig, redacted: bool = False) -> DataFrame:
     """One row per document with its step failures, ``kept``, ``dropped_at``, ``first_failed_rule``,
-    ``failed_rules`` (a DataFrame, not yet written)."""
+    ``failed_rules`` (a DataFrame, not yet written). With ``redacted`` the text (and its lengths) is the pii step's
+    (``redacted_documents``), so training_corpus never holds the PII it found."""
     docs = tables.read(spark, workdir, tables.DOCUMENTS)
+    if redacted:
+        docs = _redacted(spark, workdir, docs)
     if not tables.exists(spark, workdir, tables.QUALITY_SIGNALS):
         raise FileNotFoundError("quality_signals does not exist yet: run the signals step first")
     signals = tables.read(spark, workdir, tables.QUALITY_SIGNALS).drop("input_hash")
@@ -297,10 +396,10 @@ def _canonical_hash() -> Column:
     return F.sha1(F.col("text"))
 
 
-def run(spark: SparkSession, workdir: str, cfg: SelectConfig) -> StageStats:
+def run(spark: SparkSession, workdir: str, cfg: SelectConfig, redacted: bool = False) -> StageStats:
     started = time.time()
     stats = StageStats("select")
-    decided = decide(spark, workdir, cfg).withColumn(
+    decided = decide(spark, workdir, cfg, redacted).withColumn(
         "content_hash", F.coalesce(F.col("content_hash"), _canonical_hash())
     )
     decided = decided.persist()
@@ -330,7 +429,7 @@ def run(spark: SparkSession, workdir: str, cfg: SelectConfig) -> StageStats:
 
 
 def run_job(ctx: JobContext) -> StageStats:
-    return run(ctx.spark, ctx.workdir, ctx.cfg.select)
+    return run(ctx.spark, ctx.workdir, ctx.cfg.select, redacted=ctx.cfg.pii.enabled)
 
 
 JOB = Job(
@@ -338,7 +437,14 @@ JOB = Job(
     run=run_job,
     summary="Apply the per-language thresholds and the dedup flags: documents + quality_signals -> selection, "
     "training_corpus (re-run alone after changing a threshold).",
-    reads=("documents", "quality_signals", "exact_duplicates", "near_duplicate_clusters", "contamination"),
+    reads=(
+        "documents",
+        "quality_signals",
+        "exact_duplicates",
+        "near_duplicate_clusters",
+        "contamination",
+        "redacted_documents",
+    ),
     writes=("selection", "training_corpus"),
     section="select",
 )

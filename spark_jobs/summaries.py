@@ -214,6 +214,35 @@ def contamination_summary(spark: SparkSession, workdir: str) -> list[dict]:
     ]  # fmt: skip
 
 
+def pii_summary(spark: SparkSession, workdir: str) -> dict:
+    """The pii step's findings as they stand: per type and language the findings and the documents holding them;
+    per language the documents scanned and those with any PII; and the placeholders of findings in documents that
+    reached training_corpus. Empty without redacted_documents."""
+    if not tables.exists(spark, workdir, tables.REDACTED_DOCUMENTS):
+        return {}
+    red = tables.read(spark, workdir, tables.REDACTED_DOCUMENTS)
+    per_lang = red.groupBy("lang").agg(
+        F.count("*").alias("documents"), F.sum((F.col("n_findings") > 0).cast("int")).alias("with_pii")
+    )
+    out: dict = {"by_lang": sorted((r.asDict() for r in per_lang.collect()), key=lambda r: r["lang"])}
+    if not tables.exists(spark, workdir, tables.PII_FINDINGS):
+        return out
+    findings = tables.read(spark, workdir, tables.PII_FINDINGS)
+    rows = findings.groupBy("pii_type", "lang").agg(
+        F.count("*").alias("findings"), F.countDistinct("doc_id").alias("documents")
+    )
+    out["by_type_lang"] = sorted((r.asDict() for r in rows.collect()), key=lambda r: (r["pii_type"], r["lang"]))
+    out["by_rule"] = sorted(
+        (r.asDict() for r in findings.groupBy("pii_type", "rule").count().collect()),
+        key=lambda r: (r["pii_type"], r["rule"]),
+    )
+    if tables.exists(spark, workdir, tables.TRAINING_CORPUS):
+        kept = tables.read(spark, workdir, tables.TRAINING_CORPUS).select("doc_id")
+        in_corpus = findings.join(kept, "doc_id").groupBy("pii_type").count().collect()
+        out["redacted_in_training_corpus"] = {r["pii_type"]: r["count"] for r in in_corpus}
+    return out
+
+
 # document-length buckets (characters of documents.text) for the contamination-by-length chart
 CONTAMINATION_LENGTH_EDGES = [0, 500, 2_000, 10_000, 50_000, 10**12]
 

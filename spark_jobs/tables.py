@@ -177,6 +177,40 @@ TRAINING_CORPUS = Table(
     stats_columns=("doc_id", "source", "lang", "n_chars"),
 )
 
+PII_FINDINGS = Table(
+    name="pii_findings",
+    key=("doc_id", "char_start"),
+    ddl=(
+        "doc_id STRING NOT NULL, source STRING NOT NULL, lang STRING NOT NULL, pii_type STRING NOT NULL, "
+        "rule STRING NOT NULL, char_start INT NOT NULL, char_end INT NOT NULL, redacted_start INT NOT NULL, "
+        "redacted_end INT NOT NULL, value_hash STRING NOT NULL, placeholder STRING NOT NULL, "
+        "config_fingerprint STRING NOT NULL"
+    ),
+    doc=(
+        "one row per PII finding of the pii step (quality.pii) in a document of `documents`: its type and the rule "
+        "that found it, its span in documents.text (char_start..char_end, characters) and the placeholder's span in "
+        "redacted_documents.text; value_hash is an HMAC-SHA256 of the matched value (pii.hash_key), never the value"
+    ),
+    stats_columns=("doc_id", "source", "lang", "pii_type"),
+)
+
+REDACTED_DOCUMENTS = Table(
+    name="redacted_documents",
+    key=("doc_id",),
+    ddl=(
+        "doc_id STRING NOT NULL, source STRING NOT NULL, lang STRING NOT NULL, text STRING NOT NULL, "
+        "n_chars INT NOT NULL, n_bytes INT NOT NULL, n_findings INT NOT NULL, pii_types ARRAY<STRING> NOT NULL, "
+        "text_version STRING NOT NULL, config_fingerprint STRING NOT NULL"
+    ),
+    doc=(
+        "one row per document of `documents` (rows in = rows out): its text with every PII finding replaced by its "
+        "type's placeholder (unchanged when it has none), lengths of that text, how many findings and of which "
+        "types; text_version names the documents row it was made from (raw_sha1:normalize_fingerprint), "
+        "config_fingerprint the pii settings. The select step takes training_corpus' text from here"
+    ),
+    stats_columns=("doc_id", "source", "lang", "n_findings"),
+)
+
 BENCHMARK_EXAMPLES = Table(
     name="benchmark_examples",
     key=("benchmark", "split", "example_id"),
@@ -454,6 +488,8 @@ ALL_TABLES = {
         QUALITY_SIGNALS,
         SELECTION,
         TRAINING_CORPUS,
+        PII_FINDINGS,
+        REDACTED_DOCUMENTS,
         BENCHMARK_EXAMPLES,
         BENCHMARK_SUBSTRINGS,
         CONTAMINATION,

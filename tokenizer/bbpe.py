@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-from tokenizer.config import TokenizerConfig
+from tokenizer import wordcount
+from tokenizer.bytelevel import byte_decoder, byte_level, token_bytes  # noqa: F401 - re-exported
+from tokenizer.config import DEFAULT_PATTERN, TokenizerConfig
 from tokenizer.mecab import MARK
 
 
@@ -49,21 +50,120 @@ def new_tokenizer(pattern: str, training: bool) -> Tokenizer:
     return tok
 
 
-def train(
-    texts: Iterable[str], cfg: TokenizerConfig, *, length: int | None = None, show_progress: bool = False
-) -> Tokenizer:
-    """Train on ``texts`` (MeCab-marked where ``cfg.mecab``; marks in unmarked text are simply removed) and
-    return the release tokenizer: special tokens first (ids 0, 1, …), then the 256 bytes, then merges."""
-    tok = new_tokenizer(cfg.pattern, training=True)
-    trainer = trainers.BpeTrainer(
-        vocab_size=cfg.vocab_size,
+def _trainer(cfg: TokenizerConfig, show_progress: bool, vocab_size: int | None = None) -> trainers.BpeTrainer:
+    return trainers.BpeTrainer(
+        vocab_size=vocab_size or cfg.vocab_size,
         min_frequency=cfg.min_frequency,
         special_tokens=cfg.all_special_tokens(),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         max_token_length=cfg.max_token_length,
         show_progress=show_progress,
     )
-    tok.train_from_iterator(texts, trainer, length=length)
+
+
+def _released(tok: Tokenizer, pattern: str) -> Tokenizer:
+    tok.pre_tokenizer = release_pre_tokenizer(pattern)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    return tok
+
+
+def train(
+    texts: Iterable[str],
+    cfg: TokenizerConfig,
+    *,
+    length: int | None = None,
+    show_progress: bool = False,
+    vocab_size: int | None = None,
+) -> Tokenizer:
+    """Train on ``texts`` (MeCab-marked where ``cfg.mecab``; marks in unmarked text are simply removed) and
+    return the release tokenizer: special tokens first (ids 0, 1, …), then the 256 bytes, then merges.
+
+    With the default split pattern the trainer learns from the word-frequency table of the distinct chunks
+    (:mod:`tokenizer.wordcount`): the same words and counts as :func:`train_direct`, hence the same merges, in a
+    fraction of the time. ``vocab_size`` overrides ``cfg.vocab_size`` (SuperBPE's first stage)."""
+    if cfg.pattern != DEFAULT_PATTERN:  # chunking at spaces is proven for the default pattern only
+        return train_direct(texts, cfg, length=length, show_progress=show_progress, vocab_size=vocab_size)
+    return train_chunks(wordcount.count_chunks(texts), cfg, show_progress=show_progress, vocab_size=vocab_size)
+
+
+def train_chunks(
+    chunk_counts: dict[str, int], cfg: TokenizerConfig, *, show_progress: bool = False, vocab_size: int | None = None
+) -> Tokenizer:
+    """Train from distinct (MeCab-marked) chunks and their counts (:func:`tokenizer.wordcount.count_chunks`)."""
+    pre = training_pre_tokenizer(cfg.pattern)
+    words = wordcount.word_counts(chunk_counts, pre, cfg.pattern == DEFAULT_PATTERN)
+    return train_words(words, cfg, show_progress=show_progress, vocab_size=vocab_size)
+
+
+def train_words(
+    words: dict[str, int], cfg: TokenizerConfig, *, show_progress: bool = False, vocab_size: int | None = None
+) -> Tokenizer:
+    """Train from a table of byte-level words and counts: the trainer sees each word ``count`` times under a
+    whitespace split (no byte-level character is whitespace), so its word table is exactly ``words``."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.train_from_iterator(wordcount.feed(words), _trainer(cfg, show_progress, vocab_size))
+    return _released(tok, cfg.pattern)
+
+
+def train_raw(
+    docs: Iterable[tuple[str, str]],
+    cfg: TokenizerConfig,
+    *,
+    show_progress: bool = False,
+    workers: int = 1,
+    timings: dict | None = None,
+) -> Tokenizer:
+    """Train on raw documents ``(text, group)``: the chunks are counted first and only the distinct chunks of
+    Korean documents (group ``ko``) are MeCab-marked (when ``cfg.mecab``), many per MeCab call, instead of every
+    document (:func:`tokenizer.wordcount.mark_chunks`: MeCab sees a chunk beside other chunks, not in its
+    sentence, so a few boundaries differ from per-document marking)."""
+    import time
+    from collections import Counter
+
+    timings = {} if timings is None else timings
+    t0 = time.time()
+    ko: list[str] = []
+    other: list[str] = []
+    for text, group in docs:
+        (ko if group == "ko" else other).append(text)
+    counts = wordcount.count_chunks(other, keep_marks=False)
+    ko_counts = wordcount.count_chunks(ko, keep_marks=False)
+    timings["count_chunks_s"] = time.time() - t0
+    timings["distinct_chunks"] = len(counts) + len(ko_counts)
+    t0 = time.time()
+    if cfg.mecab:
+        keys = list(ko_counts)
+        marked = wordcount.mark_chunks(keys, workers=workers)
+        ko_counts = Counter(dict(zip(marked, (ko_counts[k] for k in keys), strict=True)))
+        timings["mecab_chunk_bytes"] = sum(len(k.encode()) for k in keys)
+    counts.update(ko_counts)
+    timings["mecab_s"] = time.time() - t0
+    t0 = time.time()
+    pre = training_pre_tokenizer(cfg.pattern)
+    words = wordcount.word_counts(counts, pre, cfg.pattern == DEFAULT_PATTERN)
+    timings["word_table_s"] = time.time() - t0
+    timings["distinct_words"] = len(words)
+    timings["word_occurrences"] = sum(words.values())
+    t0 = time.time()
+    tok = train_words(words, cfg, show_progress=show_progress)
+    timings["bpe_s"] = time.time() - t0
+    return tok
+
+
+def train_direct(
+    texts: Iterable[str],
+    cfg: TokenizerConfig,
+    *,
+    length: int | None = None,
+    show_progress: bool = False,
+    vocab_size: int | None = None,
+) -> Tokenizer:
+    """The trainer fed the texts themselves (it pre-tokenizes every byte): moru's path before the word-count
+    table, kept for non-default split patterns and as the reference the tests compare against."""
+    tok = new_tokenizer(cfg.pattern, training=True)
+    tok.train_from_iterator(texts, _trainer(cfg, show_progress, vocab_size), length=length)
     tok.pre_tokenizer = release_pre_tokenizer(cfg.pattern)
     return tok
 
@@ -86,25 +186,6 @@ def pattern_of(tok: Tokenizer) -> str:
         if p.get("type") == "Split" and "Regex" in p.get("pattern", {}):
             return p["pattern"]["Regex"]
     raise ValueError("tokenizer has no Split(Regex) pre-tokenizer")
-
-
-@lru_cache(maxsize=1)
-def byte_decoder() -> dict[str, int]:
-    """GPT-2's byte-level alphabet back to bytes: printable Latin-1 bytes stand for themselves, the other
-    68 bytes are shifted to U+0100 onward, in byte order."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    chars = {b: chr(b) for b in printable}
-    shifted = 0
-    for b in range(256):
-        if b not in chars:
-            chars[b] = chr(256 + shifted)
-            shifted += 1
-    return {c: b for b, c in chars.items()}
-
-
-def token_bytes(token: str) -> bytes:
-    table = byte_decoder()
-    return bytes(table[c] for c in token)
 
 
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")

@@ -125,11 +125,35 @@ class EvalConfig(BaseModel):
     max_chars: int = Field(default=5_000_000, gt=0, description="characters per held-out set, at most")
 
 
+class SuperBPEConfig(BaseModel):
+    """``tokenizer.superbpe``: the two stages of ``algorithm: superbpe`` (tokenizer.superbpe)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    transition_vocab_size: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "vocabulary size (special tokens included) where stage 1 (subwords, whitespace pre-tokenization) stops "
+            "and stage 2 (superwords across spaces) starts; below vocab_size. Default: 90 % of vocab_size, the "
+            "SuperBPE paper's best setting (t = 180k of 200k)"
+        ),
+    )
+
+    def transition(self, vocab_size: int) -> int:
+        return self.transition_vocab_size or int(vocab_size * 0.9)
+
+
 class TokenizerConfig(BaseModel):
     """``tokenizer``: the bilingual byte-level BPE."""
 
     model_config = ConfigDict(extra="forbid")
 
+    algorithm: Literal["bbpe", "superbpe"] = Field(
+        default="bbpe",
+        description="bbpe: byte-level BPE within words; superbpe: BBPE up to superbpe.transition_vocab_size, then "
+        "merges across spaces (superwords) up to vocab_size",
+    )
     vocab_size: int = Field(default=102_400, ge=300, description="tokens in all, special tokens included")
     min_frequency: int = Field(default=2, ge=1)
     max_token_length: int | None = Field(default=None, ge=1, description="longest token in characters (None: no bound)")
@@ -163,6 +187,14 @@ class TokenizerConfig(BaseModel):
     sample: SampleConfig = Field(default_factory=SampleConfig)
     steer: SteerConfig = Field(default_factory=SteerConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    superbpe: SuperBPEConfig = Field(default_factory=SuperBPEConfig)
+
+    @field_validator("algorithm", mode="before")
+    @classmethod
+    def _known_algorithm(cls, v):
+        if v not in ("bbpe", "superbpe"):
+            raise ValueError(f"unknown tokenizer algorithm {v!r}: use 'bbpe' or 'superbpe'")
+        return v
 
     @field_validator("special_tokens")
     @classmethod
@@ -184,6 +216,18 @@ class TokenizerConfig(BaseModel):
                 raise ValueError(f"special_tokens must contain {role!r} (the chat template uses it)")
         if self.vocab_size < len(specials) + 256 + 1:
             raise ValueError(f"vocab_size must exceed the {len(specials)} special tokens + 256 bytes")
+        if self.algorithm == "superbpe":
+            t = self.superbpe.transition(self.vocab_size)
+            if t >= self.vocab_size:
+                raise ValueError(
+                    f"tokenizer.superbpe.transition_vocab_size ({t:,}) must be below vocab_size ({self.vocab_size:,}): "
+                    "stage 2 (superwords) needs tokens left to learn"
+                )
+            if t < len(specials) + 256 + 1:
+                raise ValueError(
+                    f"tokenizer.superbpe.transition_vocab_size ({t:,}) must exceed the {len(specials)} special tokens "
+                    "+ 256 bytes"
+                )
         return self
 
     def all_special_tokens(self) -> list[str]:
@@ -193,7 +237,8 @@ class TokenizerConfig(BaseModel):
 def fingerprint(cfg: TokenizerConfig) -> str:
     """What decides the trained vocabulary: the section without ``eval`` and ``output_dir``. Recorded in
     ``moru_tokenizer.json``; the pipeline's tokenizer stage retrains only when it changes."""
-    data = cfg.model_dump(mode="json", exclude={"eval", "output_dir"})
+    exclude = {"eval", "output_dir"} | ({"algorithm", "superbpe"} if cfg.algorithm == "bbpe" else set())
+    data = cfg.model_dump(mode="json", exclude=exclude)  # a bbpe config's fingerprint is what it was before superbpe
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

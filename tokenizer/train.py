@@ -44,7 +44,12 @@ def next_share(history: list[tuple[float, float]], target: float, lo: float, hi:
 
 
 def train_on(uri: str, cfg: TokenizerConfig, show_progress: bool = False) -> Tokenizer:
-    """The BPE trained on a sample's ``train_text`` column (a Parquet folder, streamed)."""
+    """The BPE (``cfg.algorithm``: bbpe, or superbpe) trained on a sample's ``train_text`` column (a Parquet
+    folder, streamed)."""
+    if cfg.algorithm == "superbpe":
+        from tokenizer import superbpe
+
+        return superbpe.train(iter_column(uri, "train_text"), cfg, show_progress=show_progress)
     return bbpe.train(iter_column(uri, "train_text"), cfg, length=count_rows(uri), show_progress=show_progress)
 
 

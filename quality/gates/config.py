@@ -86,6 +86,19 @@ class TrainingCorpusGateConfig(TableGateConfig):
         le=1.0,
         description="share of rows with contaminated = true; checked only when the table has that column",
     )
+    max_residual_pii_fraction: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of the re-scanned rows in which the pii step's detector still finds PII; checked only when "
+        "the pii step is enabled",
+    )
+    residual_pii_sample: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="share of training_corpus rows re-scanned for residual PII (a fixed-seed sample below 1)",
+    )
 
 
 class GatesConfig(BaseModel):

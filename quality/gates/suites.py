@@ -159,3 +159,21 @@ def training_corpus_suite(
             )
         )
     return gx.ExpectationSuite(name=name, expectations=expectations, meta={"moru_table": "training_corpus"})
+
+
+def residual_pii_suite(cfg: TrainingCorpusGateConfig, name: str = "training_corpus_pii") -> gx.ExpectationSuite:
+    """The re-scan of ``training_corpus`` with the pii step's own detector (one row per scanned document:
+    ``residual_findings``, ``residual_types``): the share of documents where it still finds PII must not exceed
+    ``max_residual_pii_fraction`` (at the default 0, none may have any)."""
+    bound = cfg.max_residual_pii_fraction
+    expectations = [
+        gxe.ExpectColumnValuesToNotBeNull(column="residual_findings", meta=_meta("residual_pii_scanned")),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="residual_findings",
+            value_set=[0],
+            mostly=_mostly(1 - bound),
+            meta=_meta("residual_pii_fraction", bound=bound, sample=cfg.residual_pii_sample),
+            description=f"share of training_corpus documents with PII left after redaction is at most {bound:g}",
+        ),
+    ]
+    return gx.ExpectationSuite(name=name, expectations=expectations, meta={"moru_table": "training_corpus"})

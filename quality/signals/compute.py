@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from quality.korean import SYMBOL_TAGS, tagger
+from quality.languages import japanese_words, spaced_words
 from quality.signals.c4 import c4_signals
 from quality.signals.fineweb import fineweb_signals
 from quality.signals.gopher import gopher_quality, gopher_repetition
@@ -25,15 +26,25 @@ _WORD_SURFACES = re.compile(r"^(?!(?:" + "|".join(sorted(SYMBOL_TAGS)) + r")[+\t
 
 def words_of(text: str, lang: str) -> list[str]:
     """Whitespace tokens, or for Korean MeCab morphemes without punctuation/symbols (eojeol glue
-    particles and endings to stems; morphemes make Gopher's word rules mean the same thing)."""
+    particles and endings to stems; morphemes make Gopher's word rules mean the same thing); for
+    Japanese (``ja``, only labelled when configured) UniDic morphemes without punctuation/symbols;
+    for German and Vietnamese whitespace tokens without their leading/trailing punctuation
+    (:mod:`quality.languages`)."""
     if lang in KOREAN_LANGS:
         return _WORD_SURFACES.findall(tagger(_WORDS_FORMAT).parse(text))
+    if lang == "ja":
+        return japanese_words(text)
+    if lang in SPACED_LANGS:
+        return spaced_words(text)
     return text.split()
+
+
+SPACED_LANGS = frozenset({"de", "vi"})
 
 
 def document_signals(text: str, lang: str) -> dict[str, float]:
     words = words_of(text, lang)
-    out = gopher_quality(text, words)
+    out = gopher_quality(text, words, lang)
     out.update(gopher_repetition(text, words))
     out.update(c4_signals(text))
     out.update(fineweb_signals(text, len(words)))

@@ -8,7 +8,8 @@ select job's config).
 Quality: number of words; mean word length (characters); symbol-to-word ratio (``#`` and ellipses
 per word); fraction of lines starting with a bullet; fraction of lines ending with an ellipsis;
 fraction of words with at least one alphabetic character; number of distinct English stop words
-of the paper's list present (the paper requires two).
+of the paper's list present (the paper requires two); for de/ja/vi documents, of FineWeb-2's list
+for that language (:data:`quality.languages.STOP_WORDS`).
 
 Repetition: fraction of lines (paragraphs) that repeat an earlier line (paragraph), and the
 fraction of characters in those repeats; for n = 2, 3, 4 the fraction of word characters taken by
@@ -23,7 +24,9 @@ import re
 
 import numpy as np
 
-STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
+from quality.languages import ENGLISH_STOP_WORDS as STOP_WORDS  # noqa: F401 (kept importable)
+from quality.languages import stop_words
+
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "-", "*", "‣", "⁃", "◦", "–", "·")
 _ELLIPSIS = re.compile(r"\.\.\.|…")
 _PARAGRAPHS = re.compile(r"\n{2,}")
@@ -31,7 +34,7 @@ _LINES = re.compile(r"\n+")
 _ALPHA = re.compile(r"[^\W\d_]")
 
 
-def gopher_quality(text: str, words: list[str]) -> dict[str, float]:
+def gopher_quality(text: str, words: list[str], lang: str = "en") -> dict[str, float]:
     n_words = len(words)
     lines = [line.strip() for line in _LINES.split(text.strip())] if text.strip() else []
     n_lines = max(1, len(lines))
@@ -44,7 +47,7 @@ def gopher_quality(text: str, words: list[str]) -> dict[str, float]:
         "gopher_ellipsis_lines_ratio": sum(line.endswith(("...", "…")) for line in lines) / n_lines,
         # map() keeps the per-word loop in C; same counts as a generator over the words
         "gopher_alpha_words_ratio": sum(map(bool, map(_ALPHA.search, words))) / n_words if n_words else 0.0,
-        "gopher_stop_words": float(len(STOP_WORDS.intersection(map(str.lower, words)))),
+        "gopher_stop_words": float(len(stop_words(lang).intersection(map(str.lower, words)))),
     }
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from quality.dedup.canonical import CanonicalForm
 from quality.dedup.lsh import optimal_bands
@@ -68,6 +68,13 @@ class MinHashConfig(BaseModel):
         "to its smallest doc_id only (linear in the bucket, as datatrove and text-dedup do)",
     )
     max_iterations: int = Field(default=50, ge=1, description="connected-component rounds before giving up")
+    # set from the top-level ``languages`` (not a key of this section): with ja configured and Hangul
+    # units ``char``, kana and kanji join the Hangul character stream (``korean_ngram``-grams, blind
+    # to spacing) instead of the word stream's per-character units (spark_jobs.config)
+    _cjk_chars: bool = PrivateAttr(default=False)
+
+    def cjk_chars(self) -> bool:
+        return self._cjk_chars and self.korean_units == "char"
 
     @model_validator(mode="after")
     def _bands_fit(self) -> MinHashConfig:
@@ -98,6 +105,8 @@ class MinHashConfig(BaseModel):
                 "num_perm": self.num_perm,
                 "seed": self.seed,
                 "scheme": self.scheme,
+                # only when on, so that a default run's signatures keep their params
+                **({"cjk_chars": True} if self.cjk_chars() else {}),
             },
             sort_keys=True,
         )

@@ -62,8 +62,9 @@ def _make_signer(cfg: MinHashConfig):
     def signer(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         hasher = MinHasher(cfg.num_perm, cfg.seed, cfg.scheme)
         kn = cfg.hangul_ngram()
+        cjk = cfg.cjk_chars()
         for batch in batches:
-            sets = [shingles(t, cfg.ngram, cfg.korean_units, kn) for t in batch.column("text").to_pylist()]
+            sets = [shingles(t, cfg.ngram, cfg.korean_units, kn, cjk) for t in batch.column("text").to_pylist()]
             sig = hasher.signatures(sets)
             arrays = [batch.column(c) for c in _PASS]
             arrays += [pa.array([len(s) for s in sets], pa.int32()), signature_column(sig)]
@@ -95,9 +96,12 @@ def _make_exact_similarity(cfg: MinHashConfig):
 
     def exact(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         kn = cfg.hangul_ngram()
+        cjk = cfg.cjk_chars()
         for batch in batches:
             sims = [
-                jaccard(shingles(a, cfg.ngram, cfg.korean_units, kn), shingles(b, cfg.ngram, cfg.korean_units, kn))
+                jaccard(
+                    shingles(a, cfg.ngram, cfg.korean_units, kn, cjk), shingles(b, cfg.ngram, cfg.korean_units, kn, cjk)
+                )
                 for a, b in zip(batch.column("t1").to_pylist(), batch.column("t2").to_pylist(), strict=True)
             ]
             yield pa.RecordBatch.from_arrays(

@@ -4,7 +4,8 @@
 Stage 1: a dataset's weight is its tokens times its multiplier (``emit.multipliers``), normalized per split, so
 with multipliers of 1 every token is sampled equally often. Stage 2: the long documents get ``1 - replay_ratio``
 of each split's weight and the replayed documents ``replay_ratio``, each part shared out by tokens times
-multiplier in the same way. A dataset whose multiplier is 0 is left out of the blend.
+multiplier in the same way. Stage 3: the same with its long documents and its rehearsal sample (``stage3.long_share``
+and ``stage3.rehearsal_share``). A dataset whose multiplier is 0 is left out of the blend.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ SPLITS = ("train", "valid", "test")
 class Dataset:
     """One emitted dataset (a shard, or a merged group of shards)."""
 
-    stage: str  # stage1 | stage2
+    stage: str  # stage1 | stage2 | stage3
     split: str
-    role: str  # all (stage 1) | long | replay (stage 2)
+    role: str  # all (stage 1) | long | replay (stage 2) | long | rehearsal (stage 3)
     lang: str
     source: str
     prefix: str  # what the blend names: an absolute local path prefix or a URI, without .bin/.idx
@@ -59,21 +60,34 @@ def stage1_blend(datasets: Iterable[Dataset], mult: MultipliersConfig) -> dict[s
     return blend
 
 
-def stage2_blend(datasets: Iterable[Dataset], mult: MultipliersConfig, replay_ratio: float) -> dict[str, list]:
-    """A split without long documents is left out (nothing to extend context on); a split without replayed
-    documents gives all its weight to the long ones."""
+def extension_blend(datasets: Iterable[Dataset], stage: str, mult: MultipliersConfig,
+                    sample_share: float) -> dict[str, list]:  # fmt: skip
+    """A later stage's blend: its sampled documents (role other than long) get ``sample_share`` of each split's
+    weight, its long ones the rest. A split without long documents is left out (nothing to extend context on); a
+    split without sampled documents gives all its weight to the long ones."""
     long: dict[str, list[Dataset]] = {}
-    replay: dict[str, list[Dataset]] = {}
+    sample: dict[str, list[Dataset]] = {}
     for d in datasets:
-        if d.stage == "stage2":
-            (long if d.role == "long" else replay).setdefault(d.split, []).append(d)
+        if d.stage == stage:
+            (long if d.role == "long" else sample).setdefault(d.split, []).append(d)
     blend = {}
     for split in SPLITS:
-        rep = _shares(replay.get(split, []), mult, replay_ratio) if replay_ratio > 0 else []
-        lng = _shares(long.get(split, []), mult, 1.0 - replay_ratio if rep else 1.0)
+        rep = _shares(sample.get(split, []), mult, sample_share) if sample_share > 0 else []
+        lng = _shares(long.get(split, []), mult, 1.0 - sample_share if rep else 1.0)
         if lng:
             blend[split] = _flatten(lng + rep)
     return blend
+
+
+def stage2_blend(datasets: Iterable[Dataset], mult: MultipliersConfig, replay_ratio: float) -> dict[str, list]:
+    """Stage 2 (32K): long documents and replay, ``replay_ratio`` of the weight replay."""
+    return extension_blend(datasets, "stage2", mult, replay_ratio)
+
+
+def stage3_blend(datasets: Iterable[Dataset], mult: MultipliersConfig, rehearsal_share: float) -> dict[str, list]:
+    """Stage 3 (256K): long documents and rehearsal, ``rehearsal_share`` of the weight rehearsal (``long_share``,
+    its complement, long documents); the same format as stage 2's."""
+    return extension_blend(datasets, "stage3", mult, rehearsal_share)
 
 
 def weights_by_prefix(blend: dict[str, list]) -> dict[tuple[str, str], float]:

@@ -18,6 +18,10 @@ Steps, each one Spark pass or a small driver step:
    into near-equal pieces of at most ``stage2.max_tokens``, plus replayed stage-1 documents shorter than that:
    per split, the documents of the lowest hash buckets (a hash of doc_id and ``stage2.seed``) until their
    tokens reach ``replay_ratio / (1 - replay_ratio)`` times the long documents' tokens.
+   **Stage 3** (``emit.stage3``, off by default; the same way, from the stage-1 shards): documents of at least
+   ``stage3.min_doc_tokens`` cut into pieces of at most ``stage3.max_doc_tokens``, plus a rehearsal sample of the
+   shorter documents (stage-1 documents, stage 2's long ones among them; another hash of doc_id, with
+   ``stage3.seed``) until it holds ``rehearsal_share / long_share`` times the long documents' tokens.
 4. **Merge** (optional): one file per (stage, split, role, lang, source), in shard order.
 5. **Verify**: each task reads every shard it closes back with megatron-core's ``IndexedDataset`` and checks it
    against what it wrote (counts, token sums, the order of lengths, sizes, end-of-document tokens) before moving
@@ -57,8 +61,8 @@ from core.stats import StageStats
 from spark_jobs import tables
 from spark_jobs.emit import blend as blends
 from spark_jobs.emit import inputs, shards, tasks
-from spark_jobs.emit.config import EmitConfig
-from spark_jobs.emit.layout import REPLAY_BUCKETS, group_path
+from spark_jobs.emit.config import EmitConfig, ExtensionStage
+from spark_jobs.emit.layout import EXTENSION_STAGES, REPLAY_BUCKETS, group_path
 from spark_jobs.session import local_frame
 
 log = logging.getLogger("moru.emit")
@@ -108,7 +112,8 @@ class EmitResult:
     documents_out: int
     rejected: list[str]  # doc_ids of documents with no tokens (at most 100 listed)
     rejected_count: int
-    replay: dict  # per split: long tokens, replay target, replay tokens, candidates' tokens
+    replay: dict  # stage 2, per split: long tokens, replay target, replay tokens, candidates' tokens
+    rehearsal: dict  # the same for stage 3's rehearsal (plus the rehearsed tokens of stage 2's long documents)
     meta_uri: str
     length_histogram: list[dict]
     seconds: dict
@@ -150,7 +155,8 @@ def _shards_of(root: str, stage: str) -> list[Shard]:
 
 
 def _histogram(stage: str, parts: list[Shard]) -> list[dict]:
-    """Documents and tokens per power-of-two length bin, per role (stage 1: all; stage 2: long, replay)."""
+    """Documents and tokens per power-of-two length bin, per role (stage 1: all; stage 2: long, replay; stage 3:
+    long, rehearsal)."""
     bins: dict[tuple[str, int], list[int]] = {}
     for s in parts:
         for b, (docs, tokens) in s.bins.items():
@@ -184,22 +190,24 @@ def _merged(parts: list[Shard]) -> list[Shard]:
     return out
 
 
-def _replay_selection(m1: DataFrame, cfg: EmitConfig, records: list[dict]) -> tuple[DataFrame, dict]:
-    """Long documents and the replayed sample (role long / replay), and per split what was aimed at and got, from
-    the stage-1 tasks' tallies: per split, replay the short documents of the lowest buckets until their tokens
-    reach replay_ratio / (1 - replay_ratio) times the long documents' tokens."""
-    s2 = cfg.stage2
+def _selection(m1: DataFrame, spec: ExtensionStage, records: list[dict]) -> tuple[DataFrame, dict]:
+    """A later stage's long documents and its sample (role long / ``spec.sample_role``: replay in stage 2,
+    rehearsal in stage 3), and per split what was aimed at and got, from the stage-1 tasks' tallies: per split,
+    take the short documents of the lowest buckets until their tokens reach share / (1 - share) times the long
+    documents' tokens. A document shorter than ``spec.min_tokens`` and not sampled is simply not in the stage."""
+    role_name = spec.sample_role
     long_tokens: dict[str, int] = {}
     short: dict[str, np.ndarray] = {}
     for t in records:
-        for split, v in t["replay"].get("long", {}).items():
+        tally = t["replay"].get(spec.stage, {})
+        for split, v in tally.get("long", {}).items():
             long_tokens[split] = long_tokens.get(split, 0) + v
-        for split, (idx, vals) in t["replay"].get("short", {}).items():
+        for split, (idx, vals) in tally.get("short", {}).items():
             acc = short.setdefault(split, np.zeros(REPLAY_BUCKETS, dtype=np.int64))
             acc[np.asarray(idx, dtype=np.int64)] += np.asarray(vals, dtype=np.int64)
     info, cutoff = {}, {}
     for split in sorted(long_tokens):
-        target = s2.replay_ratio / (1 - s2.replay_ratio) * long_tokens[split]
+        target = spec.sample_share / (1 - spec.sample_share) * long_tokens[split]
         acc = short.get(split, np.zeros(REPLAY_BUCKETS, dtype=np.int64))
         cum = np.cumsum(acc)
         # the fewest lowest buckets whose tokens reach the target (all of them when there are too few)
@@ -207,14 +215,14 @@ def _replay_selection(m1: DataFrame, cfg: EmitConfig, records: list[dict]) -> tu
         cut = min(cut, REPLAY_BUCKETS)
         got = int(cum[cut - 1]) if cut else 0
         cutoff[split] = cut
-        info[split] = {"long_tokens": long_tokens[split], "replay_target_tokens": round(target),
-                       "replay_tokens": got, "short_tokens_available": int(cum[-1]),
-                       "replay_token_share": got / (got + long_tokens[split])}  # fmt: skip
+        info[split] = {"long_tokens": long_tokens[split], f"{role_name}_target_tokens": round(target),
+                       f"{role_name}_tokens": got, "short_tokens_available": int(cum[-1]),
+                       f"{role_name}_token_share": got / (got + long_tokens[split])}  # fmt: skip
     n = F.col("n_tokens")
     chosen = F.lit(False)
     for split, cut in cutoff.items():
-        chosen = F.when(F.col("split") == split, F.col("bucket") < cut).otherwise(chosen)
-    role = F.when(n >= s2.min_tokens, F.lit("long")).when(chosen, F.lit("replay"))
+        chosen = F.when(F.col("split") == split, F.col(f"bucket_{spec.stage}") < cut).otherwise(chosen)
+    role = F.when(n >= spec.min_tokens, F.lit("long")).when(chosen, F.lit(role_name))
     cols = ["doc_id", "split", "lang", "source", "role", "n_tokens", "part", "seq"]
     selected = m1.filter(n > 0).withColumn("role", role).filter(F.col("role").isNotNull()).select(*cols)
     return selected, info
@@ -249,8 +257,8 @@ def emit_corpus(
         table_uri, version, cfg.partitions)  # fmt: skip
     if plan is None and cfg.read == "files":
         raise ValueError(f"emit.read is files, but the table's Parquet files cannot be read directly: {why}")
-    s2 = cfg.stage2
-    tally = (s2.min_tokens, s2.max_tokens, s2.seed) if s2.enabled and s2.replay_ratio > 0 else None
+    later = cfg.extension_stages()
+    tallies = [spec.tally() for spec in later if spec.sample_share > 0]
     split = (cfg.split.valid, cfg.split.test, cfg.split.seed)
     per_task = None
     if plan is not None:
@@ -259,7 +267,7 @@ def emit_corpus(
         # The task list rides in the function; the input is one row per task (no sampling or shuffle job).
         n = min(cfg.partitions, slots)
         per_task = [[(i, g) for i, g in enumerate(plan.groups) if i % n == t] for t in range(n)]
-    fn1 = tasks.stage1_writer(root, tok.json_text, tok.sha256, tok.eod_id, tok.dtype, split, tally,
+    fn1 = tasks.stage1_writer(root, tok.json_text, tok.sha256, tok.eod_id, tok.dtype, split, tallies,
                               files=per_task, batch_docs=cfg.batch_docs)  # fmt: skip
     with _arrow_batches(spark, cfg.batch_docs, cfg.batch_bytes):
         if per_task is not None:
@@ -287,22 +295,29 @@ def emit_corpus(
     hist = _histogram("stage1", parts)
     seconds["stage1"] = time.time() - t0
 
-    replay_info: dict = {}
-    if cfg.stage2.enabled:
+    sample_info: dict[str, dict] = {}
+    for spec in later:
         t = time.time()
-        selected, replay_info = _replay_selection(m1, cfg, records)
-        progress("stage 2: long documents and the replayed sample")
-        fn2 = tasks.stage2_writer(root, tok.eod_id, tok.dtype, cfg.stage2.max_tokens)
-        # each stage-2 shard comes from one stage-1 shard: rows grouped by part (as many tasks as slots at most)
+        selected, sample_info[spec.stage] = _selection(m1, spec, records)
+        progress(f"{spec.stage}: long documents and the {spec.sample_role} sample")
+        fn2 = tasks.extension_writer(root, spec.stage, tok.eod_id, tok.dtype, spec.max_tokens)
+        # each of its shards comes from one stage-1 shard: rows grouped by part (as many tasks as slots at most)
         selected = selected.repartition(min(cfg.partitions, slots), "part").sortWithinPartitions(
             "part", "split", "lang", "source", "role", "seq"
         )
-        selected.mapInArrow(fn2, tasks.META2_DDL).write.mode("overwrite").parquet(
-            storage.to_spark_path(storage.join(meta_uri, "stage2")))  # fmt: skip
-        parts2 = _shards_of(root, "stage2")
-        hist += _histogram("stage2", parts2)
-        parts += parts2
-        seconds["stage2"] = time.time() - t
+        meta_stage = storage.to_spark_path(storage.join(meta_uri, spec.stage))
+        selected.mapInArrow(fn2, tasks.META2_DDL).write.mode("overwrite").parquet(meta_stage)
+        if spec.stage == "stage3" and sample_info[spec.stage]:
+            # what the rehearsal holds of stage 2's long documents (the rest: stage-1 documents shorter than that)
+            long2 = F.col("n_tokens") >= cfg.stage2.min_tokens
+            for r in (spark.read.parquet(meta_stage).filter(F.col("role") == spec.sample_role).groupBy("split")
+                      .agg(F.sum(F.when(long2, F.col("n_tokens")).otherwise(0)).alias("t")).collect()):  # fmt: skip
+                if r["split"] in sample_info[spec.stage]:
+                    sample_info[spec.stage][r["split"]]["rehearsal_tokens_from_stage2_long"] = int(r["t"])
+        stage_parts = _shards_of(root, spec.stage)
+        hist += _histogram(spec.stage, stage_parts)
+        parts += stage_parts
+        seconds[spec.stage] = time.time() - t
 
     final = parts
     if cfg.merge:
@@ -341,7 +356,8 @@ def emit_corpus(
         documents_out=documents_in - rejected_count,
         rejected=rejected,
         rejected_count=rejected_count,
-        replay=replay_info,
+        replay=sample_info.get("stage2", {}),
+        rehearsal=sample_info.get("stage3", {}),
         meta_uri=meta_uri,
         length_histogram=hist,
         seconds=seconds,
@@ -428,9 +444,10 @@ def _write_tables(spark: SparkSession, workdir: str, result: EmitResult, stats_r
     m1 = spark.read.parquet(storage.to_spark_path(storage.join(result.meta_uri, "stage1")))
     frames = [m1.filter(F.col("n_tokens") > 0).withColumn("stage", F.lit("stage1")).withColumn("role", F.lit("all"))
               .withColumn("piece", F.lit(0))]  # fmt: skip
-    if any(s.stage == "stage2" for s in result.shards):
-        m2 = spark.read.parquet(storage.to_spark_path(storage.join(result.meta_uri, "stage2")))
-        frames.append(m2.withColumn("stage", F.lit("stage2")))
+    for stage in EXTENSION_STAGES:
+        if any(s.stage == stage for s in result.shards):
+            m2 = spark.read.parquet(storage.to_spark_path(storage.join(result.meta_uri, stage)))
+            frames.append(m2.withColumn("stage", F.lit(stage)))
     cols = ["stage", "split", "role", "lang", "source", "doc_id", "piece", "n_tokens", "part", "seq"]
     rows = frames[0].select(*cols)
     for f in frames[1:]:
@@ -525,10 +542,10 @@ def run(
     force: bool = False,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> StageStats:
-    """Emit stage-1 and stage-2 datasets from ``training_corpus`` (see the module docstring). ``gates``: the
-    config's ``gates`` section (the gate must have passed under these bounds); ``tokenizer_dir``: the tokenizer
-    folder when ``emit.tokenizer`` is not set (default WORKDIR/tokenizer/model). Raises GateFailed when the
-    latest gate did not pass, or validated another version of ``training_corpus``."""
+    """Emit stage-1, stage-2 and (when enabled) stage-3 datasets from ``training_corpus`` (see the module
+    docstring). ``gates``: the config's ``gates`` section (the gate must have passed under these bounds);
+    ``tokenizer_dir``: the tokenizer folder when ``emit.tokenizer`` is not set (default WORKDIR/tokenizer/model).
+    Raises GateFailed when the latest gate did not pass, or validated another version of ``training_corpus``."""
     from spark_jobs.gate import require_passed_gate
 
     started = time.time()
@@ -568,6 +585,8 @@ def run(
     stage_blends = {"stage1": blends.stage1_blend(datasets, cfg.multipliers)}
     if cfg.stage2.enabled:
         stage_blends["stage2"] = blends.stage2_blend(datasets, cfg.stage2_multipliers(), cfg.stage2.replay_ratio)
+    if cfg.stage3.enabled:
+        stage_blends["stage3"] = blends.stage3_blend(datasets, cfg.stage3_multipliers(), cfg.stage3.rehearsal_share)
     stats_rows = token_stats(result, stage_blends)
     progress("writing emitted_documents and emit_token_stats")
     _write_tables(spark, workdir, result, stats_rows)
@@ -596,6 +615,7 @@ def run(
             "rejected_doc_ids": result.rejected,
         },
         "replay": result.replay,
+        "rehearsal": result.rehearsal,
         "token_stats": stats_rows,
         "length_histogram": result.length_histogram,
         "shards": [
@@ -606,10 +626,12 @@ def run(
     }
     # the run's own manifest, then the blends, then the top-level manifest: each names only published shards
     storage.write_bytes(storage.join(result.run_uri, "manifest.json"), _json(manifest))
-    for stage in ("stage1", "stage2"):
+    for stage in ("stage1", *EXTENSION_STAGES):
         if stage in written:
             storage.write_bytes(blend_uri(out, stage), _json(written[stage]))
-        else:  # no such blend this run: an older one must not stay behind, naming an older run
+        elif stage != "stage3" or stage in (current or {}).get("blends", {}):
+            # no such blend this run: an older one must not stay behind, naming an older run (a stage-3 blend
+            # that no emit run wrote, one made by hand before emit had stage 3, is left alone)
             storage.remove_file(blend_uri(out, stage))
     manifest["seconds"]["tables_and_manifests"] = time.time() - t
     storage.write_bytes(manifest_uri(out), _json(manifest))
@@ -636,6 +658,7 @@ def run(
 
 def summary(manifest: dict) -> dict:
     """What the run report and the CLI show of an emit run (from its manifest)."""
+    s3 = manifest["config"].get("stage3") or {}
     return {
         "run_id": manifest["run_id"],
         "run_dir": manifest["run_dir"],
@@ -648,6 +671,11 @@ def summary(manifest: dict) -> dict:
         else None,
         "min_tokens": manifest["config"]["stage2"]["min_tokens"],
         "max_tokens": manifest["config"]["stage2"]["max_tokens"],
+        # stage 3 (None when off; manifests from before it existed have no stage3 section)
+        "rehearsal": manifest.get("rehearsal") or {},
+        "rehearsal_share": s3["rehearsal_share"] if s3.get("enabled") else None,
+        "min_doc_tokens": s3.get("min_doc_tokens"),
+        "max_doc_tokens": s3.get("max_doc_tokens"),
         "length_histogram": manifest["length_histogram"],
         "shards": len(manifest["shards"]),
         "read": manifest.get("read"),
@@ -673,7 +701,8 @@ JOB = Job(
     name="emit",
     run=run_job,
     summary="Tokenize training_corpus with the trained tokenizer into Megatron .bin/.idx shards (stage 1: every "
-    "document; stage 2: long documents + replayed stage-1 documents), verify them, publish them, and write the blend "
+    "document; stage 2: long documents + replayed stage-1 documents; stage 3 when enabled: longer documents + "
+    "rehearsal), verify them, publish them, and write the blend "
     "JSONs and manifest under emit.output (default WORKDIR/emit). Refuses to run past a failed or stale gate (exit 1).",
     reads=("training_corpus", "file:gate", "file:tokenizer"),
     writes=("emitted_documents", "emit_token_stats", "file:emit"),

@@ -1,7 +1,7 @@
 """Names and per-document decisions that every part of emission must agree on: where a shard goes under a run,
-which split a document is in, which replay bucket it falls in, and how many tokens a long document has once cut
-into stage-2 pieces. Plain functions of a document's id and length (no Spark), so a task, the driver and a test
-compute the same thing."""
+which split a document is in, which sample bucket (stage 2's replay, stage 3's rehearsal) it falls in, and how
+many tokens a long document has once cut into a stage's pieces. Plain functions of a document's id and length (no
+Spark), so a task, the driver and a test compute the same thing."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import numpy as np
 
 REPLAY_BUCKETS = 1 << 16
 SPLIT_SCALE = 1_000_000
+# the stages past stage 1: long documents (cut into pieces) + a sample of the shorter ones, in ``<role>/`` folders
+EXTENSION_STAGES = ("stage2", "stage3")
 
 
 def _safe(name: str) -> str:
@@ -24,7 +26,7 @@ def _safe(name: str) -> str:
 
 def group_path(stage: str, split: str, role: str, lang: str, source: str) -> str:
     """A dataset's path under a run, without ``part-…``: the merged file's prefix."""
-    mid = f"/{role}" if stage == "stage2" else ""
+    mid = f"/{role}" if stage in EXTENSION_STAGES else ""
     return f"{stage}/{split}{mid}/{_safe(lang)}/{_safe(source)}"
 
 
@@ -51,13 +53,15 @@ class Splitter:
         return "test" if u < self.test else "valid" if u < self.valid else "train"
 
 
-def replay_bucket(doc_id: str, seed: int) -> int:
-    """The document's replay bucket (0 … REPLAY_BUCKETS - 1): stage 2 replays the lowest buckets first."""
-    return _unit(f"replay:{seed}", doc_id, REPLAY_BUCKETS)
+def replay_bucket(doc_id: str, seed: int, label: str = "replay") -> int:
+    """The document's sample bucket (0 … REPLAY_BUCKETS - 1): stage 2 replays (stage 3 rehearses, ``label``
+    rehearsal) the lowest buckets first. Another label draws independently of the first."""
+    return _unit(f"{label}:{seed}", doc_id, REPLAY_BUCKETS)
 
 
 def piece_tokens(n_tokens: np.ndarray, max_tokens: int) -> np.ndarray:
-    """Tokens of documents once cut into stage-2 pieces: the content plus one end-of-document token per piece."""
+    """Tokens of documents once cut into a stage's pieces (of at most ``max_tokens``): the content plus one
+    end-of-document token per piece."""
     n = np.asarray(n_tokens, dtype=np.int64)
     pieces = np.where(n > max_tokens, -(-(n - 1) // (max_tokens - 1)), 1)
     return n - 1 + pieces

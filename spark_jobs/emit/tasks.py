@@ -1,8 +1,9 @@
 """What runs inside the Spark tasks (``mapInArrow`` functions): stage 1 (tokenize, append the end-of-document token,
-write one shard per (split, lang, source) of the partition), stage 2 (copy the selected stage-1 documents, long ones
-cut into pieces) and merging. Each shard is closed by reading it back and checking it (:func:`shards.verify`)
+write one shard per (split, lang, source) of the partition), stages 2 and 3 (copy the selected stage-1 documents,
+long ones cut into pieces) and merging. Each shard is closed by reading it back and checking it (:func:`shards.verify`)
 before it is moved into place, then its record (``<prefix>.json``) is written beside it; each stage-1 partition
-writes a task record (documents read, documents with no tokens, the replay tallies) under ``_tasks/``.
+writes a task record (documents read, documents with no tokens, each later stage's sample tallies) under
+``_tasks/``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,22 @@ import pyarrow as pa
 
 from core import storage
 from spark_jobs.emit import shards
-from spark_jobs.emit.layout import REPLAY_BUCKETS, Splitter, part_path, piece_tokens, replay_bucket
+from spark_jobs.emit.layout import (
+    EXTENSION_STAGES,
+    REPLAY_BUCKETS,
+    Splitter,
+    part_path,
+    piece_tokens,
+    replay_bucket,
+)
 
-META1_DDL = "doc_id STRING, split STRING, lang STRING, source STRING, n_tokens INT, part INT, seq BIGINT, bucket INT"
+# bucket_<stage>: the document's sample bucket for that stage (-1 when the stage takes no sample)
+META1_DDL = ("doc_id STRING, split STRING, lang STRING, source STRING, n_tokens INT, part INT, seq BIGINT, "
+             + ", ".join(f"bucket_{stage} INT" for stage in EXTENSION_STAGES))  # fmt: skip
 META1_SCHEMA = pa.schema([("doc_id", pa.string()), ("split", pa.string()), ("lang", pa.string()),
                           ("source", pa.string()), ("n_tokens", pa.int32()), ("part", pa.int32()),
-                          ("seq", pa.int64()), ("bucket", pa.int32())])  # fmt: skip
+                          ("seq", pa.int64())]
+                         + [(f"bucket_{stage}", pa.int32()) for stage in EXTENSION_STAGES])  # fmt: skip
 META2_DDL = (
     "doc_id STRING, piece INT, split STRING, role STRING, lang STRING, source STRING, n_tokens INT, part INT, "
     "seq BIGINT"
@@ -83,8 +94,8 @@ class OpenShards:
 
 
 class ReplayTally:
-    """Per split: the long documents' tokens (as pieces) and the short documents' tokens per replay bucket, so
-    the driver picks the replay cutoff without another pass over the documents."""
+    """One later stage's tally, per split: the long documents' tokens (as pieces) and the short documents' tokens
+    per sample bucket, so the driver picks the sample's cutoff without another pass over the documents."""
 
     def __init__(self, min_tokens: int, max_tokens: int):
         self.min, self.max = min_tokens, max_tokens
@@ -113,7 +124,7 @@ class ReplayTally:
 
 def _task_record(root: str, part: int, documents: int, rejected: list[str], replay: dict) -> None:
     """What a stage-1 partition read: every partition writes one (a missing one is a partition that did not
-    finish)."""
+    finish). ``replay``: per later stage, its tally."""
     body = {"part": part, "documents": documents, "rejected": len(rejected), "rejected_doc_ids": rejected[:100],
             "replay": replay}  # fmt: skip
     storage.write_bytes(storage.join(root, "_tasks", f"stage1-{part:05d}.json"), json.dumps(body).encode())
@@ -124,11 +135,11 @@ class _Stage1Partition:
     source)."""
 
     def __init__(self, root: str, tok, eod: int, dtype: np.dtype, splitter: Splitter, part: int, tag: str,
-                 stage2: tuple | None):  # fmt: skip
+                 tallies: list[tuple]):  # fmt: skip
         self.root, self.tok, self.eod, self.dtype, self.splitter, self.part = root, tok, eod, dtype, splitter, part
         self.shards = OpenShards(root, eod, dtype, tag)
-        self.tally = ReplayTally(stage2[0], stage2[1]) if stage2 else None
-        self.seed = stage2[2] if stage2 else 0
+        # stage -> (its tally, seed, bucket label)
+        self.tallies = {stage: (ReplayTally(lo, hi), seed, label) for stage, lo, hi, seed, label in tallies}
         self.documents, self.rejected = 0, []
         self._writers: dict[tuple, shards.ShardWriter] = {}
 
@@ -156,29 +167,35 @@ class _Stage1Partition:
             seq[i] = writer.add(tokens[lo:hi])
             lo = hi
         n_tokens = np.where(keep, lengths + 1, 0).astype(np.int32)
-        buckets = np.full(n, -1, dtype=np.int32)
-        if self.tally is not None:
-            buckets = np.fromiter((replay_bucket(d, self.seed) for d in ids), dtype=np.int32, count=n)
-            self.tally.add(splits, n_tokens, buckets)
+        buckets = []
+        for stage in EXTENSION_STAGES:
+            b = np.full(n, -1, dtype=np.int32)
+            if stage in self.tallies:
+                tally, seed, label = self.tallies[stage]
+                b = np.fromiter((replay_bucket(d, seed, label) for d in ids), dtype=np.int32, count=n)
+                tally.add(splits, n_tokens, b)
+            buckets.append(pa.array(b))
         return pa.RecordBatch.from_arrays(
             [batch.column("doc_id"), pa.array(splits, pa.string()), batch.column("lang"), batch.column("source"),
-             pa.array(n_tokens), pa.array(np.full(n, self.part, dtype=np.int32)), pa.array(seq), pa.array(buckets)],
+             pa.array(n_tokens), pa.array(np.full(n, self.part, dtype=np.int32)), pa.array(seq), *buckets],
             schema=META1_SCHEMA,
         )  # fmt: skip
 
     def close(self) -> None:
         self.shards.close_all()
-        _task_record(self.root, self.part, self.documents, self.rejected, self.tally.as_dict() if self.tally else {})
+        tallies = {stage: tally.as_dict() for stage, (tally, _seed, _label) in self.tallies.items()}
+        _task_record(self.root, self.part, self.documents, self.rejected, tallies)
 
 
 def stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: str, split: tuple,
-                  stage2: tuple | None, files: list[list[tuple[int, list]]] | None, batch_docs: int):  # fmt: skip
+                  tallies: list[tuple], files: list[list[tuple[int, list]]] | None, batch_docs: int):  # fmt: skip
     """mapInArrow function for stage 1; yields one row per document (n_tokens 0 and seq -1 for a document with
-    no tokens, which is not written). ``split``: (valid, test, seed); ``stage2``: (min_tokens, max_tokens, seed) to
-    tally for the replay selection, or None. ``files``: per Spark task, its partitions as (``part``, the Parquet
-    file pieces it reads itself); the input rows are then the task numbers (``id``, one row per Spark partition:
-    ``spark.range(n, numPartitions=n)``). Without ``files`` the input rows are the documents of this Spark
-    partition."""
+    no tokens, which is not written). ``split``: (valid, test, seed); ``tallies``: per later stage that takes a
+    sample, (stage, min_tokens, max_tokens, seed, bucket label) to tally for its selection
+    (:meth:`spark_jobs.emit.config.ExtensionStage.tally`). ``files``: per Spark task, its partitions as
+    (``part``, the Parquet file pieces it reads itself); the input rows are then the task numbers (``id``, one row
+    per Spark partition: ``spark.range(n, numPartitions=n)``). Without ``files`` the input rows are the documents
+    of this Spark partition."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
@@ -196,7 +213,7 @@ def stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: 
             for batch in batches:
                 for task in batch.column("id").to_pylist():
                     for part, pieces in files[task]:
-                        p = _Stage1Partition(root, tok, eod, dtype, splitter, part, tag, stage2)
+                        p = _Stage1Partition(root, tok, eod, dtype, splitter, part, tag, tallies)
                         try:
                             for docs in _read_files(pieces, batch_docs):
                                 yield p.add(docs)
@@ -205,7 +222,7 @@ def stage1_writer(root: str, tok_json: str, tok_sha: str, eod: int, dtype_name: 
                             p.shards.abort(exc)
                             raise
             return
-        p = _Stage1Partition(root, tok, eod, dtype, splitter, ctx.partitionId() if ctx else 0, tag, stage2)
+        p = _Stage1Partition(root, tok, eod, dtype, splitter, ctx.partitionId() if ctx else 0, tag, tallies)
         try:
             for batch in batches:
                 if batch.num_rows:
@@ -241,9 +258,10 @@ def _read_files(pieces: list, batch_docs: int) -> Iterator[pa.RecordBatch]:
                     yield batch.slice(lo, hi - lo)
 
 
-def stage2_writer(root: str, eod: int, dtype_name: str, max_tokens: int):
-    """mapInArrow function: copy the selected stage-1 documents into stage-2 shards (long documents cut into
-    pieces that fit ``max_tokens``); yields one row per piece. Rows arrive sorted by stage-1 shard and index."""
+def extension_writer(root: str, stage: str, eod: int, dtype_name: str, max_tokens: int):
+    """mapInArrow function: copy the selected stage-1 documents into ``stage``'s shards (stage2, stage3; long
+    documents cut into pieces that fit ``max_tokens``, sampled ones whole); yields one row per piece. Rows arrive
+    sorted by stage-1 shard and index."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from contextlib import ExitStack
@@ -270,7 +288,7 @@ def stage2_writer(root: str, eod: int, dtype_name: str, max_tokens: int):
                         raise shards.ShardError(f"stage-1 document {cols['doc_id'][i]} has {len(doc)} tokens, "
                                                 f"its row says {cols['n_tokens'][i]}")  # fmt: skip
                     writer = out_shards.get((split, role, lang, src, part),
-                                            record("stage2", split, role, lang, src, part))  # fmt: skip
+                                            record(stage, split, role, lang, src, part))  # fmt: skip
                     bounds = shards.piece_bounds(len(doc), max_tokens) if role == "long" else [(0, len(doc) - 1)]
                     for piece, (a, b) in enumerate(bounds):
                         tokens = np.empty(b - a + 1, dtype=dtype)

@@ -92,6 +92,7 @@ def run(
     report = {
         "vocab_size": tok.get_vocab_size(),
         "vocab_size_wanted": cfg.vocab_size,
+        "algorithm": cfg.algorithm,
         "target_korean_token_share": target,
         "korean_token_share": round(split.korean_share, 4),
         "split": split.as_dict(),

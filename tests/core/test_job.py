@@ -61,8 +61,8 @@ def test_the_real_job_list_is_in_pipeline_order_and_every_read_is_written_earlie
 
     listed = jobs()
     assert [j.name for j in listed] == [
-        "ingest", "normalize", "exact_dedup", "minhash_dedup", "classifier", "signals", "decontaminate", "select",
-        "gate", "tokenizer", "emit", "posttrain_ingest", "posttrain_normalize", "posttrain_dedup",
+        "ingest", "normalize", "exact_dedup", "minhash_dedup", "classifier", "signals", "decontaminate", "pii",
+        "select", "gate", "tokenizer", "emit", "posttrain_ingest", "posttrain_normalize", "posttrain_dedup",
         "posttrain_decontaminate", "posttrain_signals", "posttrain_select", "posttrain_gate", "posttrain_emit",
     ]  # fmt: skip
     external = {"sources", "benchmarks", "classifier_sets", "posttrain_sources"}
@@ -71,7 +71,7 @@ def test_the_real_job_list_is_in_pipeline_order_and_every_read_is_written_earlie
         assert set(j.reads) <= written | external, (j.name, set(j.reads) - written)
         written |= set(j.writes)
     assert {j.cli_command for j in listed} == {
-        "ingest", "normalize", "dedup", "quality train", "signals", "decontaminate", "select", "gate",
+        "ingest", "normalize", "dedup", "quality train", "signals", "decontaminate", "pii", "select", "gate",
         "tokenizer train", "emit", "posttrain ingest", "posttrain normalize", "posttrain dedup",
         "posttrain decontaminate", "posttrain signals", "posttrain select", "posttrain gate", "posttrain emit",
     }  # fmt: skip

@@ -135,7 +135,7 @@ def test_demo_end_to_end(spark, tmp_path):
     assert f"decontamination on the demo corpus (exhaustive mode): {len(planted)} of {len(planted)} planted" in out
     assert "0 other documents flagged; 0 planted documents in training_corpus" in out
     checks = summary["demo_checks"]
-    assert len(checks) == 35 and all(c["ok"] for c in checks), checks
+    assert len(checks) == 38 and all(c["ok"] for c in checks), checks
     names = " | ".join(c["check"] for c in checks)
     for part in ("decode(encode(x))", "Korean share", "emitted stage-1 blend", "training loss", "valid loss",
                  "IndexedDataset reads back", "stage-2 long documents", "replay share", "post-training gate",
@@ -143,7 +143,9 @@ def test_demo_end_to_end(spark, tmp_path):
                  "alignment recipe: every step finished", "SFT (M0) loss", "DPO first-step loss (policy = reference",
                  "held-out pair accuracy", "agreement filter: kept share", "pair_scores (Delta)",
                  "Hugging Face export (float32) of the M2 checkpoint", "tasks with a numeric metric",
-                 "NIAH (Korean and English haystacks)", "linked in the checkpoint's eval_reports.json"):  # fmt: skip
+                 "NIAH (Korean and English haystacks)", "linked in the checkpoint's eval_reports.json",
+                 "planted PII found with its type", "planted PII values left in training_corpus",
+                 "training_corpus documents where the detector still finds PII"):  # fmt: skip
         assert part in names, names
     # the alignment (moru align's recipe on the tiny model): report section, plots, pair_scores
     alignment = summary["alignment"]
@@ -176,6 +178,9 @@ def test_demo_end_to_end(spark, tmp_path):
     for png in ("eval_niah_ko.png", "eval_niah_en.png"):
         assert f'src="{png}"' in index and (workdir / "report" / png).stat().st_size > 1000
     assert "Demo: checks against the generated corpus" in index and ">FAIL<" not in index
+    assert "PII redaction: findings per type and language" in index
+    gated = summary["gate"]["table_versions"]
+    assert gated["training_corpus_pii"] == gated["training_corpus"]  # the residual PII re-scan of that version
     # the tokenizer and the training run on the emitted data, in the report
     assert "Tokenizer (byte-level BPE, EXAONE-style)" in index
     assert "Training (megatron-core) on the emitted data" in index

@@ -231,12 +231,12 @@ def test_korean_particles_follow_the_last_syllable(word, particle, expected):
 
 
 def test_generator_digest_covers_every_generator_module():
-    from demo import benchmark, corpus, document, files, text, vocabulary
+    from demo import benchmark, corpus, document, files, pii, text, vocabulary
     from demo.corpus import generator_digest
 
     digest = generator_digest()
     assert len(digest) == 12 and digest == generator_digest()
     h = hashlib.sha1()
-    for module in (corpus, vocabulary, text, document, files, benchmark):
+    for module in (corpus, vocabulary, text, document, files, benchmark, pii):
         h.update(Path(module.__file__).read_bytes())
     assert digest == h.hexdigest()[:12]

@@ -152,6 +152,20 @@ def test_evaluate_scores_tasks_and_stores_two_turn_answers(model, bench, tmp_pat
     assert (out / "tasks" / "moru_task_utils.py").is_file() and (out / "samples" / "kobest_copa.jsonl").is_file()
 
 
+def test_a_loaded_model_scores_the_same_as_a_fresh_load(model, bench, tmp_path):
+    """``load_lm`` + ``evaluate(lm=)`` (one load shared by several evaluations, as the GPU benchmark times it) gives
+    what ``evaluate`` gives when it loads the folder itself, and the loaded model is reused, not reloaded."""
+    fresh = harness.evaluate(str(model), ["kobest_copa", "arc_challenge"], str(bench), str(tmp_path / "a"), limit=2)
+    lm = harness.load_lm(model, backend="hf", device="cpu", batch_size=8)
+    shared = [harness.evaluate(str(model), [t], str(bench), str(tmp_path / t), limit=2, lm=lm)
+              for t in ("kobest_copa", "arc_challenge")]  # fmt: skip
+    for res in shared:
+        [(task, got)] = res["results"].items()
+        assert got["metrics"] == fresh["results"][task]["metrics"] and got["n"] == fresh["results"][task]["n"] == 2
+    with pytest.raises(harness.EvalInputError, match="unknown backend"):
+        harness.load_lm(model, backend="tgi")
+
+
 def _no_tokenizer(model: Path, tmp: Path) -> Path:
     d = tmp / "no_tok"
     shutil.copytree(model, d)

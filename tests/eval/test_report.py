@@ -143,3 +143,18 @@ def test_posttrain_section_before_anything_is_emitted_or_flagged():
     files = {}
     write_report({"posttrain": None, "stages": []}, files.__setitem__)
     assert "Post-training" not in files["index.html"].decode() and "posttrain_funnel.png" not in files
+
+
+def test_emit_token_rows_keep_stage_3_apart_from_stage_2():
+    from eval.report import emit_token_rows
+
+    def row(stage, role, tokens, split="train"):
+        return {"stage": stage, "role": role, "split": split, "lang": "ko", "source": "news", "documents": 1,
+                "tokens": tokens, "blend_weight": 0.5 if split == "train" else 0.0}  # fmt: skip
+
+    stats = [row("stage1", "all", 100), row("stage2", "long", 40), row("stage2", "replay", 10),
+             row("stage3", "long", 70), row("stage3", "rehearsal", 30), row("stage3", "long", 5, "valid")]  # fmt: skip
+    got = {r["stage"]: r for r in emit_token_rows(stats)}
+    assert list(got) == ["stage1", "stage2 long", "stage2 replay", "stage3 long", "stage3 rehearsal"]
+    assert got["stage3 long"]["tokens"] == 75 and got["stage2 long"]["tokens"] == 40
+    assert got["stage3 long"]["share"] == 75 / 105 and got["stage2 replay"]["share"] == 10 / 50

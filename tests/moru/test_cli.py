@@ -108,7 +108,7 @@ def test_run_writes_tables_report_and_manifest(spark, tmp_path):
     assert manifest["table_versions_before"]["raw_documents"] is None
     assert manifest["table_versions_after"]["documents"] is not None
     assert [s["stage"] for s in manifest["stages"]] == [
-        "ingest", "normalize", "exact_dedup", "minhash_dedup", "signals", "select", "gate"
+        "ingest", "normalize", "exact_dedup", "minhash_dedup", "signals", "pii", "select", "gate"
     ]  # fmt: skip
     assert "Gate (Great Expectations): FAILED" in html
     for name in ("exact_duplicates", "minhash_signatures", "near_duplicate_clusters"):

@@ -71,6 +71,13 @@ def test_a_remote_workdir_that_answers(tmp_path, monkeypatch):
     try:
         host, port = server.get_host_and_port()
         opts = f"endpoint_override={host}:{port}&scheme=http&region=us-east-1"
+        (p,) = preflight.check_workdir(f"s3a://k:s@bucket/wd?{opts}")  # moru makes folders, never the bucket
+        assert p.key == "workdir" and "the bucket 'bucket' of s3a://bucket/wd does not exist" in p.message
+        assert "create the bucket 'bucket'" in p.fix
+        from pyarrow import fs
+
+        fs.S3FileSystem(access_key="k", secret_key="s", endpoint_override=f"{host}:{port}", scheme="http",
+                        region="us-east-1", allow_bucket_creation=True).create_dir("bucket")  # fmt: skip
         assert preflight.check_workdir(f"s3a://k:s@bucket/wd?{opts}") == []
     finally:
         server.stop()
@@ -108,6 +115,43 @@ def test_missing_delta_jars(tmp_path):
     (p,) = preflight.check_spark(SparkConfig(jars_dir=str(tmp_path)))
     assert p.key == "spark.jars_dir" and "setup.sh" in p.fix
     assert preflight.check_spark(SparkConfig(profile="databricks", jars_dir=str(tmp_path))) == []
+
+
+def _archive(path: Path, python: str) -> str:
+    import io
+    import json
+    import tarfile
+
+    data = json.dumps({"format": 1, "python": python, "python_tag": "cp" + "".join(python.split(".")[:2])}).encode()
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("moru-env.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+def test_cluster_profiles_need_delta_and_an_archive_for_the_drivers_python(tmp_path):
+    import sys
+
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    good = _archive(tmp_path / "good.tar.gz", f"{here}.1")
+    standalone = SparkConfig(profile="standalone", master="spark://127.0.0.1:7077", archive=good)
+    assert preflight.check_spark(standalone) == []
+    (p,) = preflight.check_spark(standalone.model_copy(update={"archive": None}))
+    assert p.key == "spark.archive" and "no environment archive" in p.message and "moru package" in p.fix
+    (p,) = preflight.check_spark(standalone.model_copy(update={"archive": _archive(tmp_path / "o.tar.gz", "3.9.2")}))
+    assert p.key == "spark.archive" and "built for Python 3.9.2" in p.message and f"under Python {here}" in p.fix
+    (p,) = preflight.check_spark(standalone.model_copy(update={"archive": str(tmp_path / "none.tar.gz")}))
+    assert p.key == "spark.archive" and "cannot open" in p.message
+    (p,) = preflight.check_spark(standalone.model_copy(update={"jars_dir": str(tmp_path)}))
+    assert p.key == "spark.jars_dir"
+    (p,) = preflight.check_spark(standalone.model_copy(update={"jars": ["/opt/a.jar"]}))
+    assert p.key == "spark.jars" and "no Delta Lake package" in p.message and "io.delta:delta-spark_2.13" in p.fix
+    (p,) = preflight.check_spark(SparkConfig(profile="emr", packages=["org.apache.hadoop:hadoop-aws:3.4.1"]))
+    assert p.key == "spark.packages" and "no Delta Lake package is shipped" in p.message
+    assert preflight.check_spark(SparkConfig(profile="emr")) == []  # the default package is Delta's
+    (p,) = preflight.check_spark(standalone.model_copy(update={"s3a_jars_dir": str(tmp_path)}), paths=("s3a://b/wd",))
+    assert p.key == "spark.s3a_jars_dir" and "setup.sh" in p.fix
 
 
 def test_check_composes_every_check(tmp_path):

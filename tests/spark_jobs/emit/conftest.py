@@ -17,12 +17,15 @@ import pytest
 SOURCES = ("news", "web", "forum")
 EOD_TEXT = "대화가 끝나면 [|endofturn|] 토큰이 붙는다. The literal [|endofturn|] string is plain text here."
 
-# stage 2 at the scale of this corpus: long = 512+ tokens, pieces of at most 2,048 tokens, 25 % replay
+# stage 2 at the scale of this corpus: long = 512+ tokens, pieces of at most 2,048 tokens, 25 % replay; stage 3:
+# long = 8,192+ tokens (the very long documents below, ~20-30K tokens, and the longest single ones), pieces of at
+# most 16,384 tokens, 30 % rehearsal (of the shorter documents, stage 2's long ones among them)
 EMIT = {
     "partitions": 3,
     "split": {"valid": 0.1, "test": 0.1},
     "multipliers": {"lang": {"ko": 2.0}, "source": {"forum": 0.5}},
     "stage2": {"min_tokens": 512, "max_tokens": 2048, "replay_ratio": 0.25},
+    "stage3": {"enabled": True, "min_doc_tokens": 8192, "max_doc_tokens": 16384, "rehearsal_share": 0.3, "seed": 1},
 }
 
 

@@ -1,7 +1,7 @@
 """The emit job on real Spark + Delta: every shard read back with megatron-core's IndexedDataset against the
 Delta rows, documents decoded back to their text, GPTDatasets built from the blend JSONs through
 BlendedMegatronDatasetBuilder with the configured mix, stage 2's lengths and replay ratio, the gate's refusal,
-and `moru emit`."""
+and `moru emit`. Stage 3's own checks are in test_stage3.py."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_every_shard_reads_back_and_matches_delta(spark, emitted, rows, texts, t
     # the token statistics (Delta and manifest) add up to the shards
     stats = [r.asDict() for r in tables.read(spark, str(emitted.workdir), tables.EMIT_TOKEN_STATS).collect()]
     assert sorted(stats, key=lambda r: (r["stage"], r["split"], r["role"], r["lang"], r["source"])) == m["token_stats"]
-    for stage in ("stage1", "stage2"):
+    for stage in ("stage1", "stage2", "stage3"):
         assert sum(r["tokens"] for r in stats if r["stage"] == stage) == sum(
             s["tokens"] for s in m["shards"] if s["stage"] == stage
         )
@@ -100,7 +100,8 @@ def test_splits_come_from_the_doc_id_hash(emitted, rows):
         k = sum(r["split"] == split for r in stage1)
         assert abs(k - share * n) < 4 * (n * share * (1 - share)) ** 0.5, (split, k, n)
     split_of = {r["doc_id"]: r["split"] for r in stage1}
-    assert all(split_of[r["doc_id"]] == r["split"] for r in rows if r["stage"] == "stage2")
+    assert all(split_of[r["doc_id"]] == r["split"] for r in rows if r["stage"] != "stage1")
+    assert {"stage2", "stage3"} <= {r["stage"] for r in rows}
 
 
 def test_decoding_gives_back_the_text(emitted, rows, texts, tok):
@@ -116,13 +117,15 @@ def test_decoding_gives_back_the_text(emitted, rows, texts, tok):
             assert tok.decode(seq[:-1].tolist(), skip_special_tokens=False) == texts[doc_id]
     eod_doc = next(d for d, t in texts.items() if t == EOD_TEXT)
     assert tok.decode(seqs[("stage1", eod_doc, 0)][:-1].tolist(), skip_special_tokens=False) == EOD_TEXT
-    # stage 2: a long document's pieces, in order, are its stage-1 tokens; a replayed one is its stage-1 sequence
+    # stages 2 and 3: a long document's pieces, in order, are its stage-1 tokens; a replayed (rehearsed) one is
+    # its stage-1 sequence
     pieces = defaultdict(dict)
     for r in rows:
-        if r["stage"] == "stage2":
-            pieces[(r["role"], r["doc_id"])][r["piece"]] = seqs[("stage2", r["doc_id"], r["piece"])]
-    assert any(len(p) > 1 for (role, _), p in pieces.items() if role == "long")  # some documents were split
-    for (role, doc_id), p in pieces.items():
+        if r["stage"] != "stage1":
+            pieces[(r["stage"], r["role"], r["doc_id"])][r["piece"]] = seqs[(r["stage"], r["doc_id"], r["piece"])]
+    for stage in ("stage2", "stage3"):  # some documents were split in each
+        assert any(len(p) > 1 for (st, role, _), p in pieces.items() if (st, role) == (stage, "long"))
+    for (_stage, role, doc_id), p in pieces.items():
         whole = seqs[("stage1", doc_id, 0)]
         if role == "long":
             assert sorted(p) == list(range(len(p)))
@@ -248,7 +251,7 @@ def test_gpt_datasets_from_the_blends(megatron_world, emitted, tmp_path):
     from megatron_train.data import build_datasets, build_tokenizer, read_blend
 
     m = emitted.manifest
-    for stage in ("stage1", "stage2"):
+    for stage in ("stage1", "stage2", "stage3"):
         path = emitted.out / f"{stage}_blend.json"
         cfg = DataConfig(blend=str(path), tokenizer=str(emitted.workdir / "tokenizer" / "model"))
         megatron_tok = build_tokenizer(cfg, model_vocab_size=2048)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spark_jobs.emit import blend, shards
-from spark_jobs.emit.config import EmitConfig, MultipliersConfig, Stage2Config
+from spark_jobs.emit.config import EmitConfig, MultipliersConfig, Stage2Config, Stage3Config
 
 
 @settings(max_examples=300, deadline=None)
@@ -182,6 +182,18 @@ def test_blend_weights_are_tokens_times_multipliers():
     assert "valid" not in b2  # no long documents in valid: nothing to extend context on
     assert w2[("test", "/r/stage2/test/long/en/news")] == 1.0  # no replay in test: the long ones get it all
 
+    # stage 3: the same rule over its own datasets (long / rehearsal), in stage 2's format
+    s3 = [_d("stage3", "train", "long", "ko", "news", 300), _d("stage3", "train", "long", "en", "news", 100),
+          _d("stage3", "train", "rehearsal", "en", "news", 60), _d("stage3", "train", "rehearsal", "en", "web", 40),
+          _d("stage3", "valid", "rehearsal", "en", "news", 5)]  # fmt: skip
+    b3 = blend.stage3_blend(s2 + s3, mult, rehearsal_share=0.2)
+    w3 = blend.weights_by_prefix(b3)
+    assert set(b3) == {"train"} and all("/stage3/" in p for p in b3["train"][1::2])  # stage 2's datasets not in it
+    assert w3[("train", "/r/stage3/train/long/ko/news")] == pytest.approx(0.8 * 600 / 700)
+    assert w3[("train", "/r/stage3/train/rehearsal/en/news")] == pytest.approx(0.2 * 60 / 100)
+    assert sum(w3.values()) == pytest.approx(1.0)
+    assert blend.stage3_blend(s3, mult, rehearsal_share=0.0)["train"][0::2] == pytest.approx([1 / 7, 6 / 7])  # en, ko
+
 
 def test_config_errors_name_the_key(tmp_path):
     from spark_jobs.config import ConfigError, load_jobs_config
@@ -203,6 +215,53 @@ def test_config_errors_name_the_key(tmp_path):
     assert EmitConfig(output="/x", batch_docs=7, keep_runs=5).fingerprint() == base.fingerprint()
     assert EmitConfig(partitions=9).fingerprint() != base.fingerprint()
     assert EmitConfig(stage2={"replay_ratio": 0.1}).fingerprint() != base.fingerprint()
+    # stage 3 off (the default) is not in the fingerprint, whatever its other keys say: configs from before it
+    # existed keep theirs; on, its settings are
+    assert not base.stage3.enabled
+    assert EmitConfig(stage3={"min_doc_tokens": 1000}).fingerprint() == base.fingerprint()
+    on = EmitConfig(stage3={"enabled": True})
+    assert on.fingerprint() != base.fingerprint() != EmitConfig(stage3={"enabled": True, "seed": 1}).fingerprint()
+    assert [s.stage for s in on.extension_stages()] == ["stage2", "stage3"]
+    assert [s.stage for s in base.extension_stages()] == ["stage2"]
+
+
+def test_stage3_config():
+    s3 = Stage3Config()
+    assert (s3.enabled, s3.min_doc_tokens, s3.max_doc_tokens) == (False, 32_768, 262_144)
+    assert (s3.long_share, s3.rehearsal_share) == (0.7, 0.3)
+    # one share given: the other is the rest; both: they must add up to 1
+    assert Stage3Config(rehearsal_share=0.1).long_share == pytest.approx(0.9)
+    assert Stage3Config(long_share=1.0).rehearsal_share == 0.0
+    assert Stage3Config(long_share=0.6, rehearsal_share=0.4).long_share == 0.6
+    with pytest.raises(ValueError, match=r"long_share \(0.5\) \+ rehearsal_share \(0.2\) must be 1"):
+        Stage3Config(long_share=0.5, rehearsal_share=0.2)
+    for bad in ({"rehearsal_share": 1.0}, {"rehearsal_share": -0.1}, {"long_share": 0.0}, {"long_share": 1.5}):
+        with pytest.raises(ValueError, match="long_share|rehearsal_share"):
+            Stage3Config(**bad)
+    with pytest.raises(ValueError, match=r"min_doc_tokens \(200000\) must be at most max_doc_tokens // 2"):
+        Stage3Config(min_doc_tokens=200_000)
+    with pytest.raises(ValueError, match="Extra inputs"):
+        Stage3Config(min_tokens=4)
+    # stage 3 goes on from stage 2: it needs it, with longer long documents
+    with pytest.raises(ValueError, match="stage3 is enabled but stage2 is not"):
+        EmitConfig(stage2={"enabled": False}, stage3={"enabled": True})
+    with pytest.raises(ValueError, match=r"stage3.min_doc_tokens \(4096\) must be above stage2.min_tokens \(4096\)"):
+        EmitConfig(stage3={"enabled": True, "min_doc_tokens": 4096, "max_doc_tokens": 8192})
+    assert not EmitConfig(stage2={"enabled": False}).stage3.enabled  # off, stage 3's keys are not checked against it
+
+
+def test_stage3_config_errors_at_config_time(tmp_path):
+    from spark_jobs.config import ConfigError, load_jobs_config
+
+    cfg = tmp_path / "moru.yaml"
+    cfg.write_text(json.dumps({"workdir": "w", "emit": {"stage3": {"enabled": True, "long_share": 0.9,
+                                                                   "rehearsal_share": 0.3}}}))  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        load_jobs_config(cfg)
+    assert "emit.stage3: Value error, long_share (0.9) + rehearsal_share (0.3) must be 1" in str(err.value)
+    cfg.write_text(json.dumps({"workdir": "w", "emit": {"stage2": {"enabled": False}, "stage3": {"enabled": True}}}))
+    with pytest.raises(ConfigError, match="stage3 is enabled but stage2 is not"):
+        load_jobs_config(cfg)
 
 
 def test_partitions_are_equal_runs_of_rows_and_read_row_ranges(tmp_path):

@@ -72,7 +72,7 @@ def test_emit_to_an_s3_bucket(spark, gated_workdir, emitted, s3_endpoint, tmp_pa
                 == (local_run / (s["path"] + ext)).read_bytes()
             ), s["path"] + ext
     # blends name s3:// prefixes of published shards, no keys, no endpoint options
-    for stage in ("stage1", "stage2"):
+    for stage in ("stage1", "stage2", "stage3"):
         text = _read(s3, f"{BUCKET}/corpus/emit/{stage}_blend.json").decode()
         assert "moru-secret" not in text and "endpoint_override" not in text
         blend = json.loads(text)

@@ -110,7 +110,8 @@ def test_a_job_killed_before_publishing_leaves_the_blends_whole(spark, merged, t
     wd, _ = merged
     out = wd / "emit"
     published = _manifest(wd)
-    before = {name: (out / name).read_bytes() for name in ("manifest.json", "stage1_blend.json", "stage2_blend.json")}
+    names = ("manifest.json", "stage1_blend.json", "stage2_blend.json", "stage3_blend.json")
+    before = {name: (out / name).read_bytes() for name in names}
     runs_before = sorted(p.name for p in (out / "runs").iterdir())
     cfg = tmp_path / "moru.yaml"
     cfg.write_text(yaml.safe_dump({
@@ -140,7 +141,7 @@ def test_a_job_killed_before_publishing_leaves_the_blends_whole(spark, merged, t
     assert sorted(p.name for p in (out / "runs").iterdir()) == runs_before
     staged = list((out / "_staging").iterdir())
     assert len(staged) == 1 and list(staged[0].rglob("*.bin"))  # the dead run's half-written output
-    for stage in ("stage1", "stage2"):
+    for stage in ("stage1", "stage2", "stage3"):
         for prefix in json.loads(before[f"{stage}_blend.json"])["train"][1::2]:
             assert prefix.startswith(published["run_dir"] + "/") and "_staging" not in prefix
     eod, dtype = published["tokenizer"]["eod_id"], np.dtype(published["tokenizer"]["dtype"])
