@@ -452,6 +452,16 @@ def explain(exc: BaseException, cfg: Any = None) -> str | None:
     if re.search(r"OutOfMemoryError: Java heap space|GC overhead limit exceeded", text):
         return ("The Spark driver ran out of memory (spark.driver_memory). Fix: raise spark.driver_memory (e.g. "
                 "8g), or lower the work per task (spark.shuffle_partitions up).")  # fmt: skip
+    m = re.search(r"Unable to execute HTTP request: Connect to (\S+) .{0,40}?failed: (Connection refused|connect timed "
+                  r"out|Read timed out)", text)  # fmt: skip
+    if m:  # the AWS SDK (S3A) lost the object store in the middle of a run
+        found = _key_for(cfg, _paths_in(text))
+        if found is None and isinstance(getattr(cfg, "workdir", None), str):
+            found = ("workdir", cfg.workdir)  # stages write there: the usual place a lost store is noticed
+        return (f"The object store at {m.group(1)} stopped answering ({m.group(2).lower()}) while a stage used "
+                f"{_named(found)}. Delta commits are atomic: every table still reads as its last committed version. "
+                "Fix: bring the store back (or check spark.hadoop.fs.s3a.endpoint and the network), then run the "
+                "same command again.")  # fmt: skip
     m = re.search(r"UnknownHostException: (\S+)", text)
     if m:
         found = _key_for(cfg, _paths_in(text), "s3")

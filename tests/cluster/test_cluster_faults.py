@@ -5,16 +5,18 @@ reader sees, and the rerun completes."""
 
 from __future__ import annotations
 
+import http.client
 import json
-import os
 import socket
+import subprocess
 import time
 import urllib.request
 
-import pytest
 from pyarrow import fs
 
-from tests.cluster.helpers import assert_same_rows, finish, output, read_table
+from tests.cluster.helpers import assert_same_rows, finish, kill_quietly, output, read_table
+
+FAIL_WITHIN = 120  # seconds a run gets to fail on its own once its store is gone
 
 
 def _free_port() -> int:
@@ -24,9 +26,11 @@ def _free_port() -> int:
 
 
 def _get(url: str):
+    """The driver UI's JSON, or None while it is not (yet) serving it: refused, reset, an HTML page or a cut-off body
+    while the application starts."""
     try:
         return json.load(urllib.request.urlopen(url, timeout=2))
-    except OSError:
+    except (OSError, ValueError, http.client.HTTPException):
         return None
 
 
@@ -44,12 +48,6 @@ def _copy_table(s3, src_root: str, dst_root: str, name: str) -> str:
     return dst
 
 
-# Opt-in until it passes reliably: in the fresh-clone run of 2026-12-06 (2 cores) its run failed while the store test
-# beside it passed; it passed in the form of commit fa4f4d5 (the kill during ingest + normalize of the input).
-@pytest.mark.skipif(
-    not os.environ.get("MORU_TEST_CLUSTER_FAULTS"),
-    reason="opt-in until reliable: MORU_TEST_CLUSTER_FAULTS=1 pytest tests/cluster/test_cluster_faults.py",
-)
 def test_a_worker_killed_mid_stage_the_run_completes_with_the_clean_tables(cluster, clean_run, tmp_path):
     """normalize (Python UDFs: MeCab, fastText) on a copy of the clean run's raw_documents; the worker whose executor
     runs a task is killed; the run completes and documents equals the clean run's."""
@@ -94,6 +92,9 @@ def test_a_worker_killed_mid_stage_the_run_completes_with_the_clean_tables(clust
                 )
         assert failed > 0
     finally:
+        if proc.poll() is None:  # the test failed while the run was going: it must not outlive the test
+            kill_quietly(proc.pid)
+            proc.wait()
         if killed is not None:
             cluster.script("restart", killed)
 
@@ -121,7 +122,13 @@ def test_the_store_killed_mid_commit_keeps_the_previous_version_and_the_rerun_co
         },  # noqa: E501
         {"name": "extra", "path": f"s3a://{cluster.bucket}/extra/", "fields": {"text": "text", "id": "id"}},
     ]
-    cfg = cluster.config(tmp_path / "store.yaml", f"s3a://{dst_root}", sources=sources)
+    # S3A's and Spark's retries shortened for this run (defaults: 7 S3A retries with back-off inside each of 4 task
+    # attempts, minutes against a dead store); a run still retrying after FAIL_WITHIN seconds is stopped, as an
+    # operator would stop it
+    fast_fail = {"spark.hadoop.fs.s3a.retry.limit": "1", "spark.hadoop.fs.s3a.attempts.maximum": "1",
+                 "spark.hadoop.fs.s3a.retry.interval": "200ms", "spark.task.maxFailures": "2",
+                 "spark.hadoop.fs.s3a.connection.establish.timeout": "2s"}  # fmt: skip
+    cfg = cluster.config(tmp_path / "store.yaml", f"s3a://{dst_root}", sources=sources, conf=fast_fail)
     known = {i.path for i in s3.get_file_info(fs.FileSelector(dst))}
     proc = cluster.moru(cfg, "run", "--stage", "ingest", wait=False)
     killed_at_version = None  # set once the store is killed
@@ -133,9 +140,15 @@ def test_the_store_killed_mid_commit_keeps_the_previous_version_and_the_rerun_co
                 cluster.kill("weed")
                 killed_at_version = True
                 break
-        finish(proc, timeout=600)
+        stopped = False
+        try:
+            finish(proc, timeout=FAIL_WITHIN)
+        except subprocess.TimeoutExpired:
+            stopped = True  # finish() killed it: still retrying against the dead store
         assert killed_at_version is not None, "ingest finished before it wrote:\n" + output(proc)[-3000:]
         assert proc.returncode != 0, output(proc)[-3000:]  # the run fails: the store is gone
+        if not stopped:  # it failed on its own: with one paragraph naming the store and the workdir
+            assert "stopped answering" in " ".join(output(proc).split()), output(proc)[-3000:]
     finally:
         cluster.script("restart", "weed")
     # the store is back on the same data: the table is the one before the run

@@ -197,3 +197,16 @@ def test_explain_real_spark_failures(spark, tmp_path):
     assert text is not None and "earlier stage" in text
     assert preflight.explain(ValueError("something else entirely"), cfg) is None
     assert preflight.explain(no_fs) is not None  # without a config it still explains, naming no key it cannot know
+
+
+def test_explain_a_store_lost_mid_run():
+    """The AWS SDK's message when the S3 store stops answering under S3A (tests/cluster's store-kill run prints it)."""
+    cfg = JobsConfig(workdir="s3a://moru/runs/x", sources=[SourceConfig(name="web", path="s3a://moru/input/")])
+    exc = RuntimeError(
+        "org.apache.hadoop.fs.s3a.AWSClientIOException: PUT 0-byte object on runs/x/tables/raw_documents/part-0"
+        ".parquet: software.amazon.awssdk.core.exception.SdkClientException: Unable to execute HTTP request: "
+        "Connect to 127.0.0.1:23307 [/127.0.0.1] failed: Connection refused: Unable to execute HTTP request"
+    )
+    text = preflight.explain(exc, cfg)
+    assert text is not None and "127.0.0.1:23307 stopped answering (connection refused)" in text
+    assert "workdir (s3a://moru/runs/x)" in text and "last committed version" in text and "\n" not in text
