@@ -131,7 +131,7 @@ def main() -> None:
     try:
         for workers in (1, 2):
             cluster = start_cluster(tmp / f"cluster-{workers}", workers)
-            cluster.archive = archive.archive
+            cluster.archive = archive
             cluster.upload(Path(corpus), "input/part-00000.jsonl")
             results[f"w{workers}"] = run(cluster, tmp, f"w{workers}", f"s3a://moru/bench/w{workers}")
             if workers == 2:
