@@ -84,3 +84,9 @@ def align_output(workdir: str, step: str = "") -> str:
     """Alignment (``moru align``): ``sft`` (M0), ``reward/rm<k>``, one folder per preference stage (M1, M2, ...),
     and ``align_report.json``."""
     return storage.join(workdir, "align", step) if step else storage.join(workdir, "align")
+
+
+def substring_indexes(workdir: str) -> str:
+    """Decontamination's in-memory substring index, one file per build of ``benchmark_examples``
+    (``benchmark_substrings-v<version>-w<window>-<short window>.bin``, memory-mapped by the matching workers)."""
+    return storage.join(workdir, "indexes")

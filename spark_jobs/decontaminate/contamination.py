@@ -35,13 +35,12 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -51,6 +50,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from core import locations, storage
 from core.job import Job, JobContext
 from core.stats import StageStats
 from quality import substring_match
@@ -112,26 +112,24 @@ def _normalize_examples(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Record
         )  # fmt: skip
 
 
-def _substring_mapper(window: int, short_window: int | None):
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            norms = batch.column("normalized").to_pylist()
-            sizes = [window if len(n) >= window or short_window is None else short_window for n in norms]
-            hashes, rows, offsets, windows = substring_match.example_windows(norms, sizes)
-            if not hashes.size:
-                continue
-            rows = pa.array(rows)
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array(hashes.view(np.int64)),
-                    *(batch.column(k).take(rows) for k in ("benchmark", "split", "example_id")),
-                    pa.array(offsets),
-                    pa.array(windows),
-                ],
-                names=["hash", "benchmark", "split", "example_id", "offset", "window"],
-            )
-
-    return run
+def _substring_mapper(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """(benchmark, split, example_id, normalized, window) → the ``benchmark_substrings`` rows of each example."""
+    for batch in batches:
+        hashes, rows, offsets, windows = substring_match.example_windows(
+            batch.column("normalized").to_pylist(), batch.column("window").to_pylist()
+        )
+        if not hashes.size:
+            continue
+        rows = pa.array(rows)
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.array(hashes.view(np.int64)),
+                *(batch.column(k).take(rows) for k in ("benchmark", "split", "example_id")),
+                pa.array(offsets),
+                pa.array(windows),
+            ],
+            names=["hash", "benchmark", "split", "example_id", "offset", "window"],
+        )
 
 
 def _ex_key(*cols):
@@ -141,8 +139,10 @@ def _ex_key(*cols):
 def build_substrings(
     spark: SparkSession, workdir: str, examples: DataFrame, cfg: ContaminationConfig, fingerprint: str | None = None
 ) -> StageStats:
-    """``examples`` (benchmark, split, example_id, text) → ``benchmark_examples`` and
-    ``benchmark_substrings`` (both overwritten; ``fingerprint`` goes with the substrings' commit)."""
+    """``examples`` (benchmark, split, example_id, text) → ``benchmark_examples`` (overwritten; ``fingerprint`` and
+    the number of substrings go with its commit) and the index of their substrings: when there are at most
+    ``broadcast_max_rows`` of them, the in-memory index file the matching workers map (:func:`_index_file`);
+    otherwise the Delta table ``benchmark_substrings`` the shuffle join reads."""
     started = time.time()
     stats = StageStats("benchmark_substrings")
     short = cfg.short_window if cfg.short_window is not None else cfg.window
@@ -154,26 +154,98 @@ def build_substrings(
         .withColumn("indexed_as", indexed_as)
         .withColumn("window", F.when(F.col("n_chars") >= cfg.window, cfg.window).otherwise(short))
         .withColumn("normalization", F.lit(NORMALIZATION_VERSION))
-    )
-    n = tables.overwrite(spark, ex, workdir, tables.BENCHMARK_EXAMPLES)
-    ex = tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES)
-    subs = (
-        ex.filter(F.col("indexed_as") != "too_short")
-        .select("benchmark", "split", "example_id", "normalized")
-        .mapInArrow(_substring_mapper(cfg.window, cfg.short_window), _SUB_DDL)
-        .withColumn("normalization", F.lit(NORMALIZATION_VERSION))
-    )
-    rows = tables.overwrite(spark, subs, workdir, tables.BENCHMARK_SUBSTRINGS, user_metadata=fingerprint)
-    counts = {r["indexed_as"]: r["count"] for r in ex.groupBy("indexed_as").count().collect()}
+    ).persist()
+    try:
+        agg = ex.groupBy("indexed_as").agg(
+            F.count("*").alias("n"), F.sum(F.col("n_chars") - F.col("window") + 1).alias("windows")
+        )
+        counts = {r["indexed_as"]: (r["n"], r["windows"] or 0) for r in agg.collect()}
+        n_subs = sum(w for k, (_, w) in counts.items() if k != "too_short")
+        meta = json.dumps({"fingerprint": fingerprint, "substrings": n_subs})
+        n = tables.overwrite(spark, ex, workdir, tables.BENCHMARK_EXAMPLES, user_metadata=meta)
+    finally:
+        ex.unpersist()
+    index = _ensure_substrings(spark, workdir, cfg)
     stats.rows_in = n
-    stats.rows_out = counts.get("windows", 0) + counts.get("short", 0)
-    stats.rows_rejected = counts.get("too_short", 0)
+    stats.rows_out = sum(counts.get(k, (0, 0))[0] for k in ("windows", "short"))
+    stats.rows_rejected = counts.get("too_short", (0, 0))[0]
     if stats.rows_rejected:
         stats.by_reason = {f"shorter_than_{short}_chars": stats.rows_rejected}
-    stats.extra = {"substrings": rows, "short_examples": counts.get("short", 0)}
+    stats.extra = {"substrings": n_subs, "short_examples": counts.get("short", (0, 0))[0], "index": index.kind}
     stats.seconds = time.time() - started
     stats.check()
     return stats
+
+
+def _examples_meta(spark: SparkSession, workdir: str) -> dict:
+    """What ``benchmark_examples``' latest commit says of itself (fingerprint, substrings); {} if nothing."""
+    raw = tables.last_user_metadata(spark, workdir, tables.BENCHMARK_EXAMPLES)
+    try:
+        meta = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+@dataclass(frozen=True)
+class _Index:
+    kind: Literal["file", "table"]
+    substrings: int
+    uri: str | None  # the index file (kind "file")
+    built: bool  # built by this call (False: the one of this benchmark_examples version was there)
+
+
+def _index_file(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> str:
+    """Where the in-memory index of ``benchmark_examples``' current version lives. The name is unique to that
+    commit (version, time, table): executors keep files added to a Spark application by name, so a rebuilt index
+    must never reuse an earlier one's name, in this workdir or another."""
+    from delta.tables import DeltaTable
+
+    uri = tables.table_uri(workdir, tables.BENCHMARK_EXAMPLES)
+    commit = DeltaTable.forPath(spark, uri).history(1).select("version", "timestamp").head()
+    key = hashlib.sha256(f"{uri}@{commit['version']}@{commit['timestamp']}".encode()).hexdigest()[:16]
+    name = f"benchmark_substrings-v{commit['version']}-w{cfg.window}-{cfg.short_window}-{key}.bin"
+    return storage.join(locations.substring_indexes(workdir), name)
+
+
+def _ensure_substrings(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> _Index:
+    """The index of ``benchmark_examples``' substrings that ``cfg`` matches with, built unless the one of the
+    table's current version is there: an in-memory index file (up to ``broadcast_max_rows`` substrings) or the
+    ``benchmark_substrings`` table (more)."""
+    version = tables.version(spark, workdir, tables.BENCHMARK_EXAMPLES)
+    ex = tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES).filter(F.col("indexed_as") != "too_short")
+    n_subs = _examples_meta(spark, workdir).get("substrings")
+    if not isinstance(n_subs, int):  # a table written before the count went with the commit
+        n_subs = ex.agg(F.sum(F.col("n_chars") - F.col("window") + 1)).head()[0] or 0
+    stamp = f"benchmark_examples v{version}"
+    if n_subs <= cfg.broadcast_max_rows:
+        uri = _index_file(spark, workdir, cfg)
+        if storage.exists(uri):
+            return _Index("file", n_subs, uri, False)
+        index, _ = _in_memory_index(ex, cfg)
+        folder = locations.substring_indexes(workdir)
+        fsys, _ = storage.filesystem(folder)
+        for old in storage.list_dir(folder):  # earlier builds'
+            if old.base_name.startswith("benchmark_substrings-"):
+                fsys.delete_file(old.path)
+        local = storage.local_path(uri)
+        if local is not None:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            substring_match.save_index(index, local)
+        else:
+            with tempfile.TemporaryDirectory(prefix="moru-substring-index-") as tmp:
+                substring_match.save_index(index, os.path.join(tmp, "index.bin"))
+                storage.write_bytes(uri, Path(tmp, "index.bin").read_bytes())
+        return _Index("file", n_subs, uri, True)
+    if tables.last_user_metadata(spark, workdir, tables.BENCHMARK_SUBSTRINGS) == stamp:
+        return _Index("table", n_subs, None, False)
+    subs = (
+        ex.select("benchmark", "split", "example_id", "normalized", "window")
+        .mapInArrow(_substring_mapper, _SUB_DDL)
+        .withColumn("normalization", F.lit(NORMALIZATION_VERSION))
+    )
+    tables.overwrite(spark, subs, workdir, tables.BENCHMARK_SUBSTRINGS, user_metadata=stamp, count=False)
+    return _Index("table", n_subs, None, True)
 
 
 # ---------------------------------------------------------------------------- text side
@@ -302,10 +374,17 @@ def _match_mapper(index_file: str, broadcast, cfg: ContaminationConfig):
     return run
 
 
+def _examples_table(ex: DataFrame, text: bool = True) -> pa.Table:
+    # the row order is the example numbering the index file and the names share: sorted by ex_key, not by
+    # whatever order the files of the table happen to be read in
+    cols = ["ex_key", "benchmark", "split", "example_id", "window", "indexed_as"] + (["normalized"] if text else [])
+    return ex.select(*cols).orderBy("ex_key", "benchmark", "split", "example_id").toArrow()
+
+
 def _in_memory_index(ex: DataFrame, cfg: ContaminationConfig):
-    """The examples' index and names, built on the driver from ``benchmark_examples`` (65 k real examples, 10.7 M
-    windows: 21 s on 2 cores at load average ~17, measured 2026-12-06; a fixed cost of every matching run)."""
-    table = ex.select("benchmark", "split", "example_id", "normalized", "window", "indexed_as").toArrow()
+    """The examples' index, built on the driver from ``benchmark_examples`` (65 k real examples, 10.7 M windows),
+    once per version of that table (the file :func:`_ensure_substrings` keeps), and the example names."""
+    table = _examples_table(ex)
     indexed_as = table.column("indexed_as").to_pylist()
     index = substring_match.build_index(
         table.column("normalized").to_pylist(),
@@ -313,11 +392,19 @@ def _in_memory_index(ex: DataFrame, cfg: ContaminationConfig):
         cfg.window,
         whole=[k == "short" for k in indexed_as],
     )
-    names = _Names(
+    return index, _names_of(table)
+
+
+def _names_of(table: pa.Table) -> _Names:
+    return _Names(
         *(table.column(c).combine_chunks() for c in ("benchmark", "split", "example_id")),
-        pa.array(["whole" if k == "short" else "window" for k in indexed_as], pa.string()),
+        pa.array(["whole" if k == "short" else "window" for k in table.column("indexed_as").to_pylist()], pa.string()),
     )
-    return index, names
+
+
+def _names(ex: DataFrame) -> _Names:
+    """The example names in the index file's numbering."""
+    return _names_of(_examples_table(ex, text=False))
 
 
 @dataclass
@@ -339,27 +426,27 @@ def find_matches(spark: SparkSession, workdir: str, texts: DataFrame, cfg: Conta
     the turns of conversations and preference pairs (post-training). The one matching kernel for both; the caller
     writes the rows (with its own provenance) inside the ``with`` block, since they read a cached frame.
     """
-    for t in (tables.BENCHMARK_EXAMPLES, tables.BENCHMARK_SUBSTRINGS):
-        if not tables.exists(spark, workdir, t):
-            raise FileNotFoundError(f"{t.name} does not exist yet: build it from the benchmarks first")
+    if not tables.exists(spark, workdir, tables.BENCHMARK_EXAMPLES):
+        raise FileNotFoundError("benchmark_examples does not exist yet: build it from the benchmarks first")
     ex = tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES).filter(F.col("indexed_as") != "too_short")
     built = {(r["indexed_as"], r["window"]) for r in ex.select("indexed_as", "window").distinct().collect()}
     want = {("windows", cfg.window)} | ({("short", cfg.short_window)} if cfg.short_window is not None else set())
     if not built <= want:
         raise ValueError(
-            f"benchmark_substrings was built with windows {sorted(w for _, w in built)}, the config says "
+            f"benchmark_examples was indexed with windows {sorted(w for _, w in built)}, the config says "
             f"window {cfg.window}, short_window {cfg.short_window}: rebuild it"
         )
     sizes = tuple(sorted({w for _, w in built}, reverse=True))
+    index = _ensure_substrings(spark, workdir, cfg)
+    if index.kind == "file":
+        yield from _find_in_udf(spark, texts, ex, cfg, index)
+        return
+    n_subs = index.substrings
+    broadcast = False
     # the join carries two longs per substring; names and normalized text come back by ex_key afterwards
     subs = tables.read(spark, workdir, tables.BENCHMARK_SUBSTRINGS).select(
         "hash", _ex_key("benchmark", "split", "example_id").alias("ex_key")
     )
-    n_subs = subs.count()
-    broadcast = n_subs <= cfg.broadcast_max_rows
-    if broadcast:
-        yield from _find_in_udf(spark, texts, ex, cfg, n_subs)
-        return
     keyed = texts.select("text_id", "text", F.xxhash64("text_id").alias("text_key"))
     windows = keyed.mapInArrow(_window_mapper(cfg, sizes), _WIN_DDL)
     candidates = (
@@ -411,26 +498,22 @@ def find_matches(spark: SparkSession, workdir: str, texts: DataFrame, cfg: Conta
         candidates.unpersist()
 
 
-def _find_in_udf(spark: SparkSession, texts: DataFrame, ex: DataFrame, cfg: ContaminationConfig, n_subs: int):
-    # The index (~300 MB for 65 k real examples) goes to the executors as a file (SparkContext.addFile: once per
-    # executor) that each Python worker maps into memory: no unpickling, one copy in memory per machine. The
-    # example names, small, are a broadcast.
-    index, names = _in_memory_index(ex, cfg)
-    folder = tempfile.mkdtemp(prefix="moru-substring-index-")
-    name = f"substring_index_{uuid.uuid4().hex}.bin"
-    substring_match.save_index(index, os.path.join(folder, name))
-    del index
-    spark.sparkContext.addFile(os.path.join(folder, name))
+def _find_in_udf(spark: SparkSession, texts: DataFrame, ex: DataFrame, cfg: ContaminationConfig, index: _Index):
+    # The index (~300 MB for 65 k real examples), built once per benchmark_examples version, goes to the executors
+    # as a file (SparkContext.addFile: once per executor) that each Python worker maps into memory: no unpickling,
+    # one copy in memory per machine. The example names, small, are a broadcast.
+    names = _names(ex)
+    spark.sparkContext.addFile(storage.to_spark_path(index.uri))
     shared = spark.sparkContext.broadcast(names)
+    name = index.uri.rstrip("/").rsplit("/", 1)[-1]
     found = texts.select("text_id", "text").mapInArrow(_match_mapper(name, shared, cfg), _FOUND_DDL).persist()
     try:
         n_candidates = found.count()
         rows = found.filter("contained").drop("contained").withColumn("mode", F.lit(cfg.mode))
-        yield Matches(rows, n_subs, n_candidates, True)
+        yield Matches(rows, index.substrings, n_candidates, True)
     finally:
         found.unpersist()
         shared.destroy()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- the contamination table
@@ -575,9 +658,9 @@ def ensure_index(spark: SparkSession, workdir: str, cfg: DecontaminateConfig) ->
         raise ValueError("decontaminate.benchmarks is empty: name the benchmark test sets to check against")
     rows = example_rows(cfg)
     fp = fingerprint(rows, cfg)
-    reused = tables.last_user_metadata(spark, workdir, tables.BENCHMARK_SUBSTRINGS) == fp
+    reused = _examples_meta(spark, workdir).get("fingerprint") == fp
     if reused:
-        log.info("benchmark_substrings is up to date (fingerprint %s): reused", fp[:12])
+        log.info("benchmark_examples is up to date (fingerprint %s): reused", fp[:12])
         ex = tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES)
         n_examples, n_short = ex.count(), ex.filter(F.col("indexed_as") == "too_short").count()
     else:

@@ -146,9 +146,9 @@ def test_examples_shorter_than_the_window_are_found_whole(spark, tmp_path):
     workdir = str(tmp_path / "wd")
     ingest.run(spark, workdir, [SourceConfig(name="s", path=str(folder), fields=FieldMapping(id="id"))], IngestConfig())
     normalize.run(spark, workdir)
-    cfg = ContaminationConfig()
+    cfg = ContaminationConfig(broadcast_max_rows=0)  # the benchmark_substrings table, for its rows below
     stats = build_substrings(spark, workdir, spark.createDataFrame(examples), cfg)
-    assert (stats.rows_in, stats.rows_out, stats.rows_rejected) == (3, 2, 1)
+    assert (stats.rows_in, stats.rows_out, stats.rows_rejected) == (3, 2, 1) and stats.extra["index"] == "table"
     assert stats.by_reason == {"shorter_than_25_chars": 1} and stats.extra["short_examples"] == 1
     indexed = {r["example_id"]: r for r in tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES).collect()}
     assert {k: (r["indexed_as"], r["window"]) for k, r in indexed.items()} == {
@@ -200,12 +200,16 @@ def test_the_stage_rebuilds_the_substrings_only_when_the_test_sets_change(spark,
     cfg = DecontaminateConfig(
         benchmarks=[BenchmarkConfig(name="toyqa", path=str(bench), fields={"text": ["q"], "id": "id"})]
     )
-    version = lambda: tables.version(spark, workdir, tables.BENCHMARK_SUBSTRINGS)  # noqa: E731
+    version = lambda: tables.version(spark, workdir, tables.BENCHMARK_EXAMPLES)  # noqa: E731
+    indexes = lambda: sorted(p.name for p in Path(workdir, "indexes").iterdir())  # noqa: E731
     first = run_stage(spark, workdir, cfg)
     assert first.extra["benchmark_substrings_reused"] is False and first.rows_rejected == len(planted)
-    v = version()
+    v, files = version(), indexes()
+    assert len(files) == 1 and files[0].startswith(f"benchmark_substrings-v{v}-")  # the in-memory index's file
+    mtime = Path(workdir, "indexes", files[0]).stat().st_mtime_ns
     again = run_stage(spark, workdir, cfg)
     assert again.extra["benchmark_substrings_reused"] is True and version() == v
+    assert indexes() == files and Path(workdir, "indexes", files[0]).stat().st_mtime_ns == mtime  # not rebuilt
     assert set(
         ids[d] for d in {r["doc_id"] for r in tables.read(spark, workdir, tables.CONTAMINATION).collect()}
     ) == set(planted)
@@ -214,6 +218,7 @@ def test_the_stage_rebuilds_the_substrings_only_when_the_test_sets_change(spark,
     bench.write_text("".join(json.dumps({"id": e["example_id"], "q": e["text"]}) + "\n" for e in examples[1:]), "utf-8")
     changed = run_stage(spark, workdir, cfg)
     assert changed.extra["benchmark_substrings_reused"] is False and version() > v
+    assert len(indexes()) == 1 and indexes() != files  # the new version's index, the old one's removed
     assert changed.rows_rejected == sum(1 for p in planted.values() if p[0] != dropped)
     # back to every example (the module's other tests share this workdir)
     bench.write_text("".join(json.dumps({"id": e["example_id"], "q": e["text"]}) + "\n" for e in examples), "utf-8")
@@ -224,4 +229,7 @@ def test_a_shuffle_join_finds_the_same_documents(spark, contaminated_workdir):
     workdir, _examples, planted, ids, _texts = contaminated_workdir
     stats = contamination_run(spark, workdir, ContaminationConfig(mode="exhaustive", broadcast_max_rows=0))
     assert stats.extra["broadcast"] is False
+    # the table the join reads, written on demand from benchmark_examples: one row per window of each example
+    subs = tables.read(spark, workdir, tables.BENCHMARK_SUBSTRINGS).count()
+    assert subs == stats.extra["benchmark_substrings"] > 0
     assert set(_found(spark, workdir, ids)) == set(planted)
