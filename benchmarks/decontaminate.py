@@ -478,16 +478,15 @@ def run(args: argparse.Namespace) -> None:
     results: dict[str, dict] = {}
     modes = [m for m in ("exhaustive", "sampled") if m in tools]
     if modes:
-        examples_df = spark.createDataFrame(
-            [{k: e[k] for k in ("benchmark", "split", "example_id", "text")} for e in examples],
-            "benchmark STRING, split STRING, example_id STRING, text STRING",
-        )
+        # the stage's own path: the examples as the driver read them (contamination.ensure_index)
+        rows = [(e["benchmark"], e["split"], e["example_id"], e["text"]) for e in examples]
         t = time.perf_counter()
-        sub_stats = build_substrings(spark, workdir, examples_df, ContaminationConfig())
+        sub_stats = build_substrings(spark, workdir, rows, ContaminationConfig())
         t_index = time.perf_counter() - t
-        print(f"[moru] benchmark_examples + benchmark_substrings: {t_index:.1f} s, {sub_stats.extra['substrings']:,} "
-              f"substrings of {sub_stats.rows_out:,} examples ({sub_stats.extra['short_examples']:,} short; "
-              f"{sub_stats.rows_rejected:,} too short)", flush=True)  # fmt: skip
+        print(f"[moru] benchmark_examples + substring index ({sub_stats.extra['index']}): {t_index:.1f} s, "
+              f"{sub_stats.extra['substrings']:,} substrings of {sub_stats.rows_out:,} examples "
+              f"({sub_stats.extra['short_examples']:,} short; {sub_stats.rows_rejected:,} too short)",
+              flush=True)  # fmt: skip
     for mode in modes:
         t = time.perf_counter()
         stats = contamination_run(spark, workdir, ContaminationConfig(mode=mode))

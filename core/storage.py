@@ -43,6 +43,11 @@ def join(base: str, *parts: str) -> str:
     return out + options
 
 
+def basename(uri: str) -> str:
+    """The last part of a local path or URI (``s3a://b/x/y.bin`` → ``y.bin``)."""
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
 def suffixed(uri: str, suffix: str) -> str:
     """``uri`` with ``suffix`` added to its last path component (before pyarrow's options)."""
     out, options = split_options(uri)

@@ -37,7 +37,9 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,17 +50,16 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
 
 from core import locations, storage
 from core.job import Job, JobContext
 from core.stats import StageStats
 from quality import substring_match
 from quality.decontam import VERSION as NORMALIZATION_VERSION
+from quality.decontam import normalize_for_matching
 from quality.substrings import sample_starts, window_hashes
 from spark_jobs import tables
 from spark_jobs.decontaminate.benchmarks import BenchmarkConfig, load_examples
-from spark_jobs.session import local_frame
 
 log = logging.getLogger("moru.decontaminate")
 
@@ -98,18 +99,7 @@ class ContaminationConfig(BaseModel):
 
 # ---------------------------------------------------------------------------- benchmark side
 
-_EX_DDL = "benchmark STRING, split STRING, example_id STRING, normalized STRING, n_chars INT"
 _SUB_DDL = "hash BIGINT, benchmark STRING, split STRING, example_id STRING, offset INT, window INT"
-
-
-def _normalize_examples(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    for batch in batches:
-        norms = [_normalize_with_offsets(t or "")[0] for t in batch.column("text").to_pylist()]
-        yield pa.RecordBatch.from_arrays(
-            [batch.column("benchmark"), batch.column("split"), batch.column("example_id"),
-             pa.array(norms, pa.string()), pa.array([len(t) for t in norms], pa.int32())],
-            names=["benchmark", "split", "example_id", "normalized", "n_chars"],
-        )  # fmt: skip
 
 
 def _substring_mapper(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -137,41 +127,69 @@ def _ex_key(*cols):
 
 
 def build_substrings(
-    spark: SparkSession, workdir: str, examples: DataFrame, cfg: ContaminationConfig, fingerprint: str | None = None
+    spark: SparkSession,
+    workdir: str,
+    examples: DataFrame | Sequence[tuple[str, str, str, str]],
+    cfg: ContaminationConfig,
+    fingerprint: str | None = None,
 ) -> StageStats:
-    """``examples`` (benchmark, split, example_id, text) → ``benchmark_examples`` (overwritten; ``fingerprint`` and
-    the number of substrings go with its commit) and the index of their substrings: when there are at most
-    ``broadcast_max_rows`` of them, the in-memory index file the matching workers map (:func:`_index_file`);
-    otherwise the Delta table ``benchmark_substrings`` the shuffle join reads."""
+    """``examples`` ((benchmark, split, example_id, text) rows or such a frame) → ``benchmark_examples``
+    (overwritten; ``fingerprint`` and the number of substrings go with its commit) and the index of their
+    substrings: when there are at most ``broadcast_max_rows`` of them, the in-memory index file the matching
+    workers map; otherwise the Delta table ``benchmark_substrings`` the shuffle join reads.
+
+    Test sets are small (65 k real examples: 23 MB of text), so they are normalized and indexed on the driver,
+    where they are read, and go to Spark once, as one Arrow table, for the Delta write."""
     started = time.time()
     stats = StageStats("benchmark_substrings")
+    if isinstance(examples, DataFrame):
+        t = examples.select("benchmark", "split", "example_id", "text").toArrow()
+        examples = list(zip(*(t.column(c).to_pylist() for c in t.column_names), strict=True))
     short = cfg.short_window if cfg.short_window is not None else cfg.window
-    normalized = examples.select("benchmark", "split", "example_id", "text").mapInArrow(_normalize_examples, _EX_DDL)
-    n_chars = F.col("n_chars")
-    indexed_as = F.when(n_chars >= cfg.window, "windows").when(n_chars >= short, "short").otherwise("too_short")
+    # in _examples_table's order
+    rows = sorted((b, s, i, normalize_for_matching(text or "")) for b, s, i, text in examples)
+    n_chars = [len(r[3]) for r in rows]
+    indexed_as = ["windows" if n >= cfg.window else "short" if n >= short else "too_short" for n in n_chars]
+    window = [cfg.window if n >= cfg.window else short for n in n_chars]
+    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], []]
+    local = pa.table(
+        {
+            **{
+                k: pa.array(c, pa.string())
+                for k, c in zip(("benchmark", "split", "example_id", "normalized"), columns, strict=True)
+            },
+            "n_chars": pa.array(n_chars, pa.int32()),
+            "indexed_as": pa.array(indexed_as, pa.string()),
+            "window": pa.array(window, pa.int32()),
+        }
+    )
+    n_subs = sum(n - w + 1 for n, w, k in zip(n_chars, window, indexed_as, strict=True) if k != "too_short")
     ex = (
-        normalized.withColumn("ex_key", _ex_key("benchmark", "split", "example_id"))
-        .withColumn("indexed_as", indexed_as)
-        .withColumn("window", F.when(F.col("n_chars") >= cfg.window, cfg.window).otherwise(short))
+        spark.createDataFrame(local)
+        .withColumn("ex_key", _ex_key("benchmark", "split", "example_id"))
         .withColumn("normalization", F.lit(NORMALIZATION_VERSION))
-    ).persist()
-    try:
-        agg = ex.groupBy("indexed_as").agg(
-            F.count("*").alias("n"), F.sum(F.col("n_chars") - F.col("window") + 1).alias("windows")
+    )
+    # the index file is written while Spark writes the table (Python on the driver beside the JVM's executors);
+    # its name goes with the table's commit, so the matching finds the index of exactly this version
+    uri = _new_index_uri(workdir, cfg) if n_subs <= cfg.broadcast_max_rows else None
+    meta = {"fingerprint": fingerprint, "substrings": n_subs, "index_file": uri and storage.basename(uri)}
+    with ThreadPoolExecutor(1) as pool:
+        written = pool.submit(
+            tables.overwrite, spark, ex, workdir, tables.BENCHMARK_EXAMPLES, user_metadata=json.dumps(meta), count=False
         )
-        counts = {r["indexed_as"]: (r["n"], r["windows"] or 0) for r in agg.collect()}
-        n_subs = sum(w for k, (_, w) in counts.items() if k != "too_short")
-        meta = json.dumps({"fingerprint": fingerprint, "substrings": n_subs})
-        n = tables.overwrite(spark, ex, workdir, tables.BENCHMARK_EXAMPLES, user_metadata=meta)
-    finally:
-        ex.unpersist()
-    index = _ensure_substrings(spark, workdir, cfg)
-    stats.rows_in = n
-    stats.rows_out = sum(counts.get(k, (0, 0))[0] for k in ("windows", "short"))
-    stats.rows_rejected = counts.get("too_short", (0, 0))[0]
+        try:
+            if uri is not None:
+                _write_index(local.filter(pa.array([k != "too_short" for k in indexed_as], pa.bool_())), cfg, uri)
+        finally:
+            written.result()
+    _remove_indexes(workdir, keep=uri)
+    index = _Index("file", n_subs, uri, True) if uri is not None else _ensure_substrings(spark, workdir, cfg)
+    stats.rows_in = len(rows)
+    stats.rows_out = sum(k != "too_short" for k in indexed_as)
+    stats.rows_rejected = stats.rows_in - stats.rows_out
     if stats.rows_rejected:
         stats.by_reason = {f"shorter_than_{short}_chars": stats.rows_rejected}
-    stats.extra = {"substrings": n_subs, "short_examples": counts.get("short", (0, 0))[0], "index": index.kind}
+    stats.extra = {"substrings": n_subs, "short_examples": indexed_as.count("short"), "index": index.kind}
     stats.seconds = time.time() - started
     stats.check()
     return stats
@@ -195,17 +213,48 @@ class _Index:
     built: bool  # built by this call (False: the one of this benchmark_examples version was there)
 
 
-def _index_file(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> str:
-    """Where the in-memory index of ``benchmark_examples``' current version lives. The name is unique to that
-    commit (version, time, table): executors keep files added to a Spark application by name, so a rebuilt index
-    must never reuse an earlier one's name, in this workdir or another."""
+_INDEX_PREFIX = "benchmark_substrings-"
+
+
+def _new_index_uri(workdir: str, cfg: ContaminationConfig) -> str:
+    """A fresh name for an index file: executors keep the files added to a Spark application by name, so a rebuilt
+    index must never reuse an earlier one's name, in this workdir or another."""
+    name = f"{_INDEX_PREFIX}w{cfg.window}-{cfg.short_window}-{uuid.uuid4().hex}.bin"
+    return storage.join(locations.substring_indexes(workdir), name)
+
+
+def _commit_index_uri(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> str:
+    """The index file of ``benchmark_examples``' current commit when its commit names none (a table written before
+    the index went with it, or whose file is gone): a name unique to that commit (version, time, table)."""
     from delta.tables import DeltaTable
 
     uri = tables.table_uri(workdir, tables.BENCHMARK_EXAMPLES)
     commit = DeltaTable.forPath(spark, uri).history(1).select("version", "timestamp").head()
-    key = hashlib.sha256(f"{uri}@{commit['version']}@{commit['timestamp']}".encode()).hexdigest()[:16]
-    name = f"benchmark_substrings-v{commit['version']}-w{cfg.window}-{cfg.short_window}-{key}.bin"
-    return storage.join(locations.substring_indexes(workdir), name)
+    key = hashlib.sha256(f"{uri}@{commit['version']}@{commit['timestamp']}".encode()).hexdigest()[:32]
+    return storage.join(
+        locations.substring_indexes(workdir), f"{_INDEX_PREFIX}w{cfg.window}-{cfg.short_window}-{key}.bin"
+    )
+
+
+def _write_index(table: pa.Table, cfg: ContaminationConfig, uri: str) -> None:
+    index = _in_memory_index(table, cfg)
+    local = storage.local_path(uri)
+    if local is not None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        substring_match.save_index(index, local)
+        return
+    with tempfile.TemporaryDirectory(prefix="moru-substring-index-") as tmp:
+        substring_match.save_index(index, os.path.join(tmp, "index.bin"))
+        storage.write_bytes(uri, Path(tmp, "index.bin").read_bytes())
+
+
+def _remove_indexes(workdir: str, keep: str | None) -> None:
+    """Delete the index files of earlier builds (all but ``keep``)."""
+    folder = locations.substring_indexes(workdir)
+    fsys, _ = storage.filesystem(folder)
+    for info in storage.list_dir(folder):
+        if info.base_name.startswith(_INDEX_PREFIX) and info.base_name != (keep and storage.basename(keep)):
+            fsys.delete_file(info.path)
 
 
 def _ensure_substrings(spark: SparkSession, workdir: str, cfg: ContaminationConfig) -> _Index:
@@ -214,29 +263,23 @@ def _ensure_substrings(spark: SparkSession, workdir: str, cfg: ContaminationConf
     ``benchmark_substrings`` table (more)."""
     version = tables.version(spark, workdir, tables.BENCHMARK_EXAMPLES)
     ex = tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES).filter(F.col("indexed_as") != "too_short")
-    n_subs = _examples_meta(spark, workdir).get("substrings")
+    meta = _examples_meta(spark, workdir)
+    n_subs = meta.get("substrings")
     if not isinstance(n_subs, int):  # a table written before the count went with the commit
         n_subs = ex.agg(F.sum(F.col("n_chars") - F.col("window") + 1)).head()[0] or 0
-    stamp = f"benchmark_examples v{version}"
     if n_subs <= cfg.broadcast_max_rows:
-        uri = _index_file(spark, workdir, cfg)
+        name = meta.get("index_file")
+        if isinstance(name, str) and name.startswith(f"{_INDEX_PREFIX}w{cfg.window}-{cfg.short_window}-"):
+            uri = storage.join(locations.substring_indexes(workdir), name)
+            if storage.exists(uri):
+                return _Index("file", n_subs, uri, False)
+        uri = _commit_index_uri(spark, workdir, cfg)
         if storage.exists(uri):
             return _Index("file", n_subs, uri, False)
-        index, _ = _in_memory_index(ex, cfg)
-        folder = locations.substring_indexes(workdir)
-        fsys, _ = storage.filesystem(folder)
-        for old in storage.list_dir(folder):  # earlier builds'
-            if old.base_name.startswith("benchmark_substrings-"):
-                fsys.delete_file(old.path)
-        local = storage.local_path(uri)
-        if local is not None:
-            local.parent.mkdir(parents=True, exist_ok=True)
-            substring_match.save_index(index, local)
-        else:
-            with tempfile.TemporaryDirectory(prefix="moru-substring-index-") as tmp:
-                substring_match.save_index(index, os.path.join(tmp, "index.bin"))
-                storage.write_bytes(uri, Path(tmp, "index.bin").read_bytes())
+        _write_index(_examples_table(ex), cfg, uri)
+        _remove_indexes(workdir, keep=uri)
         return _Index("file", n_subs, uri, True)
+    stamp = f"benchmark_examples v{version}"
     if tables.last_user_metadata(spark, workdir, tables.BENCHMARK_SUBSTRINGS) == stamp:
         return _Index("table", n_subs, None, False)
     subs = (
@@ -375,24 +418,22 @@ def _match_mapper(index_file: str, broadcast, cfg: ContaminationConfig):
 
 
 def _examples_table(ex: DataFrame, text: bool = True) -> pa.Table:
-    # the row order is the example numbering the index file and the names share: sorted by ex_key, not by
-    # whatever order the files of the table happen to be read in
-    cols = ["ex_key", "benchmark", "split", "example_id", "window", "indexed_as"] + (["normalized"] if text else [])
-    return ex.select(*cols).orderBy("ex_key", "benchmark", "split", "example_id").toArrow()
+    """The indexed examples in the numbering the index file and the names share: sorted by (benchmark, split,
+    example_id, normalized) — the order :func:`build_substrings` builds in (Spark sorts strings by their UTF-8
+    bytes, Python by code points: the same order) — not in whatever order the table's files are read."""
+    cols = ["benchmark", "split", "example_id", "window", "indexed_as"] + (["normalized"] if text else [])
+    return ex.select(*cols).orderBy("benchmark", "split", "example_id", "normalized").toArrow()
 
 
-def _in_memory_index(ex: DataFrame, cfg: ContaminationConfig):
-    """The examples' index, built on the driver from ``benchmark_examples`` (65 k real examples, 10.7 M windows),
-    once per version of that table (the file :func:`_ensure_substrings` keeps), and the example names."""
-    table = _examples_table(ex)
-    indexed_as = table.column("indexed_as").to_pylist()
-    index = substring_match.build_index(
+def _in_memory_index(table: pa.Table, cfg: ContaminationConfig) -> substring_match.SubstringIndex:
+    """The examples' index (65 k real examples, 10.7 M windows), built on the driver once per version of
+    ``benchmark_examples`` (the file :func:`_ensure_substrings` keeps)."""
+    return substring_match.build_index(
         table.column("normalized").to_pylist(),
         table.column("window").to_pylist(),
         cfg.window,
-        whole=[k == "short" for k in indexed_as],
+        whole=[k == "short" for k in table.column("indexed_as").to_pylist()],
     )
-    return index, _names_of(table)
 
 
 def _names_of(table: pa.Table) -> _Names:
@@ -505,7 +546,7 @@ def _find_in_udf(spark: SparkSession, texts: DataFrame, ex: DataFrame, cfg: Cont
     names = _names(ex)
     spark.sparkContext.addFile(storage.to_spark_path(index.uri))
     shared = spark.sparkContext.broadcast(names)
-    name = index.uri.rstrip("/").rsplit("/", 1)[-1]
+    name = storage.basename(index.uri)
     found = texts.select("text_id", "text").mapInArrow(_match_mapper(name, shared, cfg), _FOUND_DDL).persist()
     try:
         n_candidates = found.count()
@@ -632,10 +673,6 @@ class DecontaminateConfig(ContaminationConfig):
         return value
 
 
-# example_rows' tuples as a frame: benchmark STRING, split STRING, example_id STRING, text STRING
-_EXAMPLE_ROWS = StructType([StructField(name, StringType()) for name in ("benchmark", "split", "example_id", "text")])
-
-
 def example_rows(cfg: DecontaminateConfig) -> list[tuple[str, str, str, str]]:
     """(benchmark, split, example_id, text) of every configured benchmark, read on the driver (test
     sets are small; a malformed file stops here with its name and line)."""
@@ -664,8 +701,7 @@ def ensure_index(spark: SparkSession, workdir: str, cfg: DecontaminateConfig) ->
         ex = tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES)
         n_examples, n_short = ex.count(), ex.filter(F.col("indexed_as") == "too_short").count()
     else:
-        frame = local_frame(spark, rows, _EXAMPLE_ROWS)
-        sub_stats = build_substrings(spark, workdir, frame, cfg, fingerprint=fp)
+        sub_stats = build_substrings(spark, workdir, rows, cfg, fingerprint=fp)
         n_examples, n_short = sub_stats.rows_in, sub_stats.rows_rejected
     return {"benchmark_examples": n_examples, "examples_too_short": n_short, "benchmark_substrings_reused": reused}
 

@@ -205,7 +205,7 @@ def test_the_stage_rebuilds_the_substrings_only_when_the_test_sets_change(spark,
     first = run_stage(spark, workdir, cfg)
     assert first.extra["benchmark_substrings_reused"] is False and first.rows_rejected == len(planted)
     v, files = version(), indexes()
-    assert len(files) == 1 and files[0].startswith(f"benchmark_substrings-v{v}-")  # the in-memory index's file
+    assert len(files) == 1 and files[0].startswith("benchmark_substrings-w50-25-")  # the in-memory index's file
     mtime = Path(workdir, "indexes", files[0]).stat().st_mtime_ns
     again = run_stage(spark, workdir, cfg)
     assert again.extra["benchmark_substrings_reused"] is True and version() == v
