@@ -172,7 +172,12 @@ def build_substrings(
     # the index file is written while Spark writes the table (Python on the driver beside the JVM's executors);
     # its name goes with the table's commit, so the matching finds the index of exactly this version
     uri = _new_index_uri(workdir, cfg) if n_subs <= cfg.broadcast_max_rows else None
-    meta = {"fingerprint": fingerprint, "substrings": n_subs, "index_file": uri and storage.basename(uri)}
+    meta = {
+        "fingerprint": fingerprint,
+        "substrings": n_subs,
+        "windows": sorted({(k, w) for k, w in zip(indexed_as, window, strict=True) if k != "too_short"}),
+        "index_file": uri and storage.basename(uri),
+    }
     with ThreadPoolExecutor(1) as pool:
         written = pool.submit(
             tables.overwrite, spark, ex, workdir, tables.BENCHMARK_EXAMPLES, user_metadata=json.dumps(meta), count=False
@@ -236,16 +241,27 @@ def _commit_index_uri(spark: SparkSession, workdir: str, cfg: ContaminationConfi
     )
 
 
+_NAMES_SUFFIX = ".names.arrow"
+
+
 def _write_index(table: pa.Table, cfg: ContaminationConfig, uri: str) -> None:
+    """The index file at ``uri`` and, beside it (``+ .names.arrow``, Arrow IPC), the name of each example it
+    numbers: (benchmark, split, example_id, match), which the matching workers map with it."""
     index = _in_memory_index(table, cfg)
+    sink = pa.BufferOutputStream()
+    names = _names_of(table)
+    with pa.ipc.new_file(sink, _NAMES_SCHEMA) as writer:
+        columns = [names.benchmark, names.split, names.example_id, names.match]
+        writer.write_table(pa.table(columns, schema=_NAMES_SCHEMA))
     local = storage.local_path(uri)
     if local is not None:
         local.parent.mkdir(parents=True, exist_ok=True)
         substring_match.save_index(index, local)
-        return
-    with tempfile.TemporaryDirectory(prefix="moru-substring-index-") as tmp:
-        substring_match.save_index(index, os.path.join(tmp, "index.bin"))
-        storage.write_bytes(uri, Path(tmp, "index.bin").read_bytes())
+    else:
+        with tempfile.TemporaryDirectory(prefix="moru-substring-index-") as tmp:
+            substring_match.save_index(index, os.path.join(tmp, "index.bin"))
+            storage.write_bytes(uri, Path(tmp, "index.bin").read_bytes())
+    storage.write_bytes(uri + _NAMES_SUFFIX, sink.getvalue().to_pybytes())
 
 
 def _remove_indexes(workdir: str, keep: str | None) -> None:
@@ -253,7 +269,9 @@ def _remove_indexes(workdir: str, keep: str | None) -> None:
     folder = locations.substring_indexes(workdir)
     fsys, _ = storage.filesystem(folder)
     for info in storage.list_dir(folder):
-        if info.base_name.startswith(_INDEX_PREFIX) and info.base_name != (keep and storage.basename(keep)):
+        if info.base_name.startswith(_INDEX_PREFIX) and info.base_name.removesuffix(_NAMES_SUFFIX) != (
+            keep and storage.basename(keep)
+        ):
             fsys.delete_file(info.path)
 
 
@@ -271,10 +289,10 @@ def _ensure_substrings(spark: SparkSession, workdir: str, cfg: ContaminationConf
         name = meta.get("index_file")
         if isinstance(name, str) and name.startswith(f"{_INDEX_PREFIX}w{cfg.window}-{cfg.short_window}-"):
             uri = storage.join(locations.substring_indexes(workdir), name)
-            if storage.exists(uri):
+            if storage.exists(uri) and storage.exists(uri + _NAMES_SUFFIX):
                 return _Index("file", n_subs, uri, False)
         uri = _commit_index_uri(spark, workdir, cfg)
-        if storage.exists(uri):
+        if storage.exists(uri) and storage.exists(uri + _NAMES_SUFFIX):
             return _Index("file", n_subs, uri, False)
         _write_index(_examples_table(ex), cfg, uri)
         _remove_indexes(workdir, keep=uri)
@@ -366,7 +384,7 @@ _FOUND_DDL = MATCH_DDL + ", contained BOOLEAN"
 
 @dataclass(frozen=True)
 class _Names:
-    """What the in-UDF path needs of each indexed example besides its windows (a broadcast beside the index file)."""
+    """What the in-UDF path needs of each indexed example besides its windows (a file beside the index file)."""
 
     benchmark: pa.Array
     split: pa.Array
@@ -374,24 +392,30 @@ class _Names:
     match: pa.Array
 
 
-_loaded: dict[str, substring_match.SubstringIndex] = {}  # per Python worker process: index file name -> index
+_NAMES_SCHEMA = pa.schema([(k, pa.string()) for k in ("benchmark", "split", "example_id", "match")])
+# per Python worker process: index file name -> the index and its example names
+_loaded: dict[str, tuple[substring_match.SubstringIndex, _Names]] = {}
 
 
-def _index_of(name: str) -> substring_match.SubstringIndex:
-    """The index shipped as ``name`` (SparkContext.addFile), memory-mapped once per Python worker process."""
+def _index_of(name: str) -> tuple[substring_match.SubstringIndex, _Names]:
+    """The index shipped as ``name`` (SparkContext.addFile) and its names, memory-mapped once per Python worker
+    process."""
     if name not in _loaded:
         from pyspark import SparkFiles
 
         _loaded.clear()  # the previous job's
-        _loaded[name] = substring_match.load_index(SparkFiles.get(name))
+        with pa.memory_map(SparkFiles.get(name + _NAMES_SUFFIX)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        names = _Names(*(table.column(k).combine_chunks() for k in _NAMES_SCHEMA.names))
+        _loaded[name] = substring_match.load_index(SparkFiles.get(name)), names
     return _loaded[name]
 
 
-def _match_mapper(index_file: str, broadcast, cfg: ContaminationConfig):
+def _match_mapper(index_file: str, cfg: ContaminationConfig):
     """The Arrow UDF of the in-UDF path: (text_id, text) batches -> the (text, example) pairs found."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        index, names = _index_of(index_file), broadcast.value
+        index, names = _index_of(index_file)
         for batch in batches:
             ids = batch.column("text_id")
             found = substring_match.find(
@@ -443,11 +467,6 @@ def _names_of(table: pa.Table) -> _Names:
     )
 
 
-def _names(ex: DataFrame) -> _Names:
-    """The example names in the index file's numbering."""
-    return _names_of(_examples_table(ex, text=False))
-
-
 @dataclass
 class Matches:
     """What :func:`find_matches` found: ``rows`` (``MATCH_DDL`` + ``mode``; lazy, read it while the context is
@@ -470,7 +489,11 @@ def find_matches(spark: SparkSession, workdir: str, texts: DataFrame, cfg: Conta
     if not tables.exists(spark, workdir, tables.BENCHMARK_EXAMPLES):
         raise FileNotFoundError("benchmark_examples does not exist yet: build it from the benchmarks first")
     ex = tables.read(spark, workdir, tables.BENCHMARK_EXAMPLES).filter(F.col("indexed_as") != "too_short")
-    built = {(r["indexed_as"], r["window"]) for r in ex.select("indexed_as", "window").distinct().collect()}
+    windows = _examples_meta(spark, workdir).get("windows")
+    if isinstance(windows, list):
+        built = {(k, w) for k, w in windows}
+    else:  # a table written before its windows went with the commit
+        built = {(r["indexed_as"], r["window"]) for r in ex.select("indexed_as", "window").distinct().collect()}
     want = {("windows", cfg.window)} | ({("short", cfg.short_window)} if cfg.short_window is not None else set())
     if not built <= want:
         raise ValueError(
@@ -480,7 +503,7 @@ def find_matches(spark: SparkSession, workdir: str, texts: DataFrame, cfg: Conta
     sizes = tuple(sorted({w for _, w in built}, reverse=True))
     index = _ensure_substrings(spark, workdir, cfg)
     if index.kind == "file":
-        yield from _find_in_udf(spark, texts, ex, cfg, index)
+        yield from _find_in_udf(spark, texts, cfg, index)
         return
     n_subs = index.substrings
     broadcast = False
@@ -539,22 +562,20 @@ def find_matches(spark: SparkSession, workdir: str, texts: DataFrame, cfg: Conta
         candidates.unpersist()
 
 
-def _find_in_udf(spark: SparkSession, texts: DataFrame, ex: DataFrame, cfg: ContaminationConfig, index: _Index):
-    # The index (~300 MB for 65 k real examples), built once per benchmark_examples version, goes to the executors
-    # as a file (SparkContext.addFile: once per executor) that each Python worker maps into memory: no unpickling,
-    # one copy in memory per machine. The example names, small, are a broadcast.
-    names = _names(ex)
+def _find_in_udf(spark: SparkSession, texts: DataFrame, cfg: ContaminationConfig, index: _Index):
+    # The index (~280 MB for 65 k real examples), built once per benchmark_examples version, goes to the executors
+    # as files (SparkContext.addFile: once per executor) that each Python worker maps into memory: no unpickling,
+    # one copy in memory per machine.
     spark.sparkContext.addFile(storage.to_spark_path(index.uri))
-    shared = spark.sparkContext.broadcast(names)
+    spark.sparkContext.addFile(storage.to_spark_path(index.uri + _NAMES_SUFFIX))
     name = storage.basename(index.uri)
-    found = texts.select("text_id", "text").mapInArrow(_match_mapper(name, shared, cfg), _FOUND_DDL).persist()
+    found = texts.select("text_id", "text").mapInArrow(_match_mapper(name, cfg), _FOUND_DDL).persist()
     try:
         n_candidates = found.count()
         rows = found.filter("contained").drop("contained").withColumn("mode", F.lit(cfg.mode))
         yield Matches(rows, index.substrings, n_candidates, True)
     finally:
         found.unpersist()
-        shared.destroy()
 
 
 # ---------------------------------------------------------------------------- the contamination table

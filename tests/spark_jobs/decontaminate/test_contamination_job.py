@@ -201,11 +201,13 @@ def test_the_stage_rebuilds_the_substrings_only_when_the_test_sets_change(spark,
         benchmarks=[BenchmarkConfig(name="toyqa", path=str(bench), fields={"text": ["q"], "id": "id"})]
     )
     version = lambda: tables.version(spark, workdir, tables.BENCHMARK_EXAMPLES)  # noqa: E731
-    indexes = lambda: sorted(p.name for p in Path(workdir, "indexes").iterdir())  # noqa: E731
+    # the index files: the index and its example names
+    indexes = lambda: sorted(p.name for p in Path(workdir, "indexes").iterdir() if p.suffix == ".bin")  # noqa: E731
     first = run_stage(spark, workdir, cfg)
     assert first.extra["benchmark_substrings_reused"] is False and first.rows_rejected == len(planted)
     v, files = version(), indexes()
     assert len(files) == 1 and files[0].startswith("benchmark_substrings-w50-25-")  # the in-memory index's file
+    assert sorted(p.name for p in Path(workdir, "indexes").iterdir()) == [files[0], files[0] + ".names.arrow"]
     mtime = Path(workdir, "indexes", files[0]).stat().st_mtime_ns
     again = run_stage(spark, workdir, cfg)
     assert again.extra["benchmark_substrings_reused"] is True and version() == v
@@ -219,6 +221,7 @@ def test_the_stage_rebuilds_the_substrings_only_when_the_test_sets_change(spark,
     changed = run_stage(spark, workdir, cfg)
     assert changed.extra["benchmark_substrings_reused"] is False and version() > v
     assert len(indexes()) == 1 and indexes() != files  # the new version's index, the old one's removed
+    assert len(list(Path(workdir, "indexes").iterdir())) == 2
     assert changed.rows_rejected == sum(1 for p in planted.values() if p[0] != dropped)
     # back to every example (the module's other tests share this workdir)
     bench.write_text("".join(json.dumps({"id": e["example_id"], "q": e["text"]}) + "\n" for e in examples), "utf-8")
