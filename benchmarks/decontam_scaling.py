@@ -6,8 +6,9 @@
     .venv/bin/python benchmarks/decontam_scaling.py --collect     # gather DIR/N/results.json of earlier runs
 
 Each size is one ``benchmarks/decontaminate.py --docs N --tools exhaustive,decon --reuse`` run in its own
-process (its own Spark session; the untimed preparation is kept in ``DIR/N`` and reused), same test sets and
-planting as there. Writes ``DIR/scaling.json`` and ``benchmarks/decontam_scaling.png``: total seconds
+process (its own Spark session, in its pipeline state: see decontaminate.py ``--session``; the untimed
+preparation is kept in ``DIR/N`` and reused), same test sets and planting as there. Writes ``DIR/scaling.json``
+and ``benchmarks/decontam_scaling.png``: total seconds
 (index + match) and MB/s per core against the corpus size, one line per tool.
 """
 

@@ -19,8 +19,14 @@ JSONL for decon).
 Not timed: generating, planting, moru's ingest + normalize (which make ``documents``), the exports
 (``--reuse`` keeps them in ``--out`` for the next run with the same parameters).
 
+Session (``--session``): ``pipeline`` (default) times moru's jobs in a Spark session that has run jobs before,
+as decontaminate runs in ``moru run`` after ingest, normalize and dedup (a reused preparation is replaced by an
+untimed warm-up on 500 documents); ``cold`` times them as the session's first jobs (class loading, JIT, Python
+worker start included: the state of a standalone ``moru decontaminate``). decon starts as its own process
+either way; its reported times exclude its process start.
+
 moru (this venv), Spark ``local[--workers]``: ``build_substrings`` (examples → Delta
-``benchmark_examples`` + ``benchmark_substrings``: the index) then ``contamination.run`` (Delta
+``benchmark_examples`` + the substring index file: the index) then ``contamination.run`` (Delta
 ``documents`` → Delta ``contamination``: the match), once per mode. A mode's time includes the index.
 
 decon (``--decon-python``, default ``.venv-decon/bin/python``; PyPI ``decontaminate``, its Python
@@ -358,6 +364,12 @@ def main() -> None:
     parser.add_argument("--skip-datatrove", action="store_true", help="the same as leaving datatrove out of --tools")
     parser.add_argument("--reuse", action="store_true", help="keep a preparation of the same parameters in --out")
     parser.add_argument("--prepare-only", action="store_true", help="prepare the inputs (untimed part) and stop")
+    parser.add_argument(
+        "--session", choices=("pipeline", "cold"), default="pipeline",
+        help="pipeline (default): the timed jobs run in a Spark session that has run jobs before, as in `moru run`, "
+             "where decontaminate follows ingest, normalize and dedup (a reused preparation gets an untimed warm-up "
+             "on 500 documents); cold: they are the session's first jobs (needs --reuse of an earlier preparation)",
+    )  # fmt: skip
     # datatrove child
     parser.add_argument("--datatrove-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
@@ -379,6 +391,31 @@ def main() -> None:
     run(args)
 
 
+def _warm_up(spark, folder: Path, examples: list[dict]) -> None:
+    """Untimed: what a pipeline session has done before decontaminate (Delta writes and reads, Python workers
+    started, a substring index shipped), on 500 generated documents and 200 of the examples."""
+    from demo.corpus import generate_jsonl
+    from spark_jobs import ingest, normalize
+    from spark_jobs.decontaminate.contamination import ContaminationConfig, build_substrings
+    from spark_jobs.decontaminate.contamination import run as contamination_run
+    from spark_jobs.ingest import FieldMapping, IngestConfig, SourceConfig
+
+    t = time.perf_counter()
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "in").mkdir(parents=True)
+    generate_jsonl(folder / "in", 500, seed=5)
+    workdir = str(folder / "work")
+    ingest.run(spark, workdir, [SourceConfig(name="warmup", path=str(folder / "in"), format="jsonl",
+                                             fields=FieldMapping(text="text", id="id", url="url"))],
+               IngestConfig())  # fmt: skip
+    normalize.run(spark, workdir)
+    rows = [(e["benchmark"], e["split"], e["example_id"], e["text"]) for e in examples]
+    build_substrings(spark, workdir, rows, ContaminationConfig())
+    contamination_run(spark, workdir, ContaminationConfig())
+    print(f"[warm-up] pipeline session: ingest + normalize + decontaminate of 500 documents, "
+          f"{time.perf_counter() - t:.0f} s (untimed)", flush=True)  # fmt: skip
+
+
 def prepare(args: argparse.Namespace, spark) -> dict:
     """Generate, plant, ingest + normalize (moru's ``documents``), export (Parquet per language for datatrove,
     JSONL for decon); untimed. With ``--reuse`` a preparation of the same parameters in ``--out`` is kept."""
@@ -396,7 +433,7 @@ def prepare(args: argparse.Namespace, spark) -> dict:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
         if meta["params"] == params:
             print(f"[prepare] reused {out}", flush=True)
-            return meta
+            return {**meta, "reused": True}
     shutil.rmtree(out, ignore_errors=True)
     (out / "in").mkdir(parents=True)
     t = time.perf_counter()
@@ -471,11 +508,16 @@ def run(args: argparse.Namespace) -> None:
     if args.prepare_only:
         spark.stop()
         return
+    if args.session == "cold" and not meta.get("reused"):
+        raise SystemExit("--session cold times the first jobs of a Spark session: prepare first (--prepare-only), "
+                         "then run again with --reuse")  # fmt: skip
+    if args.session == "pipeline" and meta.get("reused"):
+        _warm_up(spark, out / "warmup", examples[:200])
     tools = [t for t in args.tools.split(",") if t and not (t == "datatrove" and args.skip_datatrove)]
     load_at_start = os.getloadavg()
     started_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    print(f"[run] {started_at}, load average at start {load_at_start[0]:.2f} {load_at_start[1]:.2f} "
-          f"{load_at_start[2]:.2f}, {os.cpu_count()} cores", flush=True)  # fmt: skip
+    print(f"[run] {started_at}, {args.session} session, load average at start {load_at_start[0]:.2f} "
+          f"{load_at_start[1]:.2f} {load_at_start[2]:.2f}, {os.cpu_count()} cores", flush=True)  # fmt: skip
 
     results: dict[str, dict] = {}
     modes = [m for m in ("exhaustive", "sampled") if m in tools]
@@ -537,7 +579,7 @@ def run(args: argparse.Namespace) -> None:
     (out / "results.json").write_text(
         json.dumps({"documents": n_docs, "mb": mb, "workers": cores, "examples": len(examples),
                     "examples_from": examples_from, "planted": len(planted_docs), "started": started_at,
-                    "load_at_start": load_at_start,
+                    "load_at_start": load_at_start, "session": args.session,
                     "planted_by_kind": {k: sum(1 for v in planted.values() if v[2] == k) for k in kinds},
                     "planted_by_lang": {lg: sum(1 for v in planted.values() if v[3] == lg) for lg in langs},
                     "results": summary}, indent=1),

@@ -238,7 +238,9 @@ BENCHMARK_SUBSTRINGS = Table(
     doc=(
         "every `window`-character substring (stride 1) of every normalized benchmark example, as a 64-bit hash "
         "(quality.substrings) with its provenance; offset is the window's start in the normalized example; examples "
-        "shorter than the window have rows of the short window (see benchmark_examples)"
+        "shorter than the window have rows of the short window (see benchmark_examples). Written only for the "
+        "shuffle-join path (more than decontaminate.broadcast_max_rows windows); below that the index is the file "
+        "named in benchmark_examples' commit (WORKDIR/indexes)"
     ),
     stats_columns=("hash", "benchmark", "split"),
 )

@@ -1,5 +1,5 @@
-"""Decontamination jobs: benchmark examples → Delta ``benchmark_substrings``; ``documents`` ×
-``benchmark_substrings`` → Delta ``contamination``.
+"""Decontamination jobs: benchmark examples → Delta ``benchmark_examples`` + their substring index; ``documents``
+× the index → Delta ``contamination``.
 
 The matching is one function over any frame of ``(text_id, text)`` rows (:func:`find_matches`): pretraining
 calls it with the documents, post-training (spark_jobs.posttrain.decontaminate) with every turn of its
@@ -17,16 +17,17 @@ normalized text is among them. Two modes:
 - ``exhaustive``: every window of every document, which also catches a short benchmark passage
   inside a long document.
 
-When ``benchmark_substrings`` has at most ``broadcast_max_rows`` rows (the usual case: 10.7 M for 65 k real
-test examples), the matching runs inside one Arrow UDF over the texts: the driver builds an in-memory index of
-the examples' window hashes (:func:`quality.substring_match.build_index`, from ``benchmark_examples``, the same
-hashes as ``benchmark_substrings``), ships it once to every executor as a file that the Python workers map into
-memory, and each batch of texts is normalized at once, probed and verified there
-(:func:`quality.substring_match.find`: exhaustive mode finds every shared window without looking up every
-window), emitting only the (text, example) pairs found, with their matched substring and offsets. Larger
-indexes go through a Spark shuffle join of every text window with ``benchmark_substrings`` on the 64-bit hash
-(the matched substring and offset recovered for the matched texts only). Nothing is collected to the driver but
-the examples (for the index) and the counts.
+The index is built once per version of ``benchmark_examples``, in the index step (:func:`build_substrings`; the
+test sets are read, normalized and indexed on the driver). With at most ``broadcast_max_rows`` windows (the usual
+case: 10.7 M for 65 k real test examples) it is a file (:func:`quality.substring_match.build_index`: sorted window
+hashes, probes, a bitmap) with the example names beside it, written under ``WORKDIR/indexes`` while Spark writes
+``benchmark_examples`` and named in that commit; the matching ships it once to every executor
+(``SparkContext.addFile``), the Python workers map it into memory, and one Arrow UDF over the texts normalizes
+each batch at once, probes and verifies there (:func:`quality.substring_match.find`: exhaustive mode finds every
+shared window without looking up every window), emitting only the (text, example) pairs found, with their matched
+substring and offsets. With more windows the Delta table ``benchmark_substrings`` is written instead and every
+text window goes through a Spark shuffle join with it on the 64-bit hash (the matched substring and offset
+recovered for the matched texts only). Nothing is collected to the driver but the counts.
 """
 
 from __future__ import annotations
