@@ -112,3 +112,51 @@ def test_long_text_keeps_every_kept_character():
     norm, offsets = normalize_with_offsets(text)
     assert norm == "서울seoul2024년" * 50_000 + "끝"
     assert offsets[-1] == len(text) - 1
+
+
+# the configurable languages beyond ko/en (issue 25): the same definition serves them, and these pin it down
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Japanese: kana and kanji kept, its punctuation and spaces dropped, half-width katakana and full-width
+        # digits fold (NFKC), the prolonged sound mark (a letter, Lm) kept
+        ("「東京都」は、日本の首都です。", "東京都は日本の首都です"),
+        ("ｶﾞｲﾄﾞ ブック　２０２４年", "ガイドブック2024年"),
+        ("コーヒー・ラーメン！", "コーヒーラーメン"),
+        # Vietnamese: letters with stacked diacritics kept whole (composed by NFKC), case folded
+        ("Việt Nam, Hà Nội!", "việtnamhànội"),
+        # German: umlauts kept, ß and ẞ fold to ss (so Größe and GRÖSSE agree), quotes dropped
+        ("„Größe“ und GRÖSSE, ẞ", "grösseundgrössess"),
+    ],
+)
+def test_languages_beyond_korean_and_english(text, expected):
+    assert normalize_for_matching(text) == expected
+    assert normalize_with_offsets(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", ["Tiếng Việt có dấu: ở, ữ, ậ, ỷ", "Nhà nước Cộng hòa Xã hội chủ nghĩa Việt Nam"])
+def test_vietnamese_spellings_agree(text):
+    # NFD (base letter + combining marks, as some keyboards and PDFs produce it) and NFC normalize the same way
+    nfd = unicodedata.normalize("NFD", text)
+    assert nfd != text
+    assert normalize_for_matching(nfd) == normalize_for_matching(text)
+
+
+def test_a_japanese_and_a_vietnamese_example_are_found_across_spellings():
+    from quality import substring_match
+
+    ja = (
+        "富士山は日本で最も高い山であり、標高は三千七百七十六メートルです。"
+        "古くから信仰の対象とされ、多くの芸術作品に描かれてきました。"
+    )
+    vi = "Sông Mê Kông chảy qua sáu quốc gia trước khi đổ ra Biển Đông ở miền Nam Việt Nam, tạo nên đồng bằng."
+    examples = [normalize_for_matching(t) for t in (ja, vi)]
+    assert all(len(e) >= 50 for e in examples)
+    index = substring_match.build_index(examples, [50, 50], 50)
+    texts = [
+        "前置きの文章。" + ja.replace("、", " ").replace("。", "．") + "後書き。",  # other punctuation and spacing
+        "Mở đầu. " + unicodedata.normalize("NFD", vi.upper()) + " Kết thúc.",  # NFD, upper case
+        "関係のない日本語の文章です。" * 10,
+    ]
+    found = substring_match.find(texts, index)
+    assert sorted(zip(found.text.tolist(), found.example.tolist(), strict=True)) == [(0, 0), (1, 1)]
