@@ -27,7 +27,7 @@ from spark_jobs.normalize import NormalizeConfig
 from spark_jobs.posttrain.config import PosttrainConfig
 from spark_jobs.select import SelectConfig
 from spark_jobs.session import SparkConfig
-from tokenizer.config import TokenizerConfig
+from tokenizer.config import DEFAULT_OTHER_SHARE, SampleConfig, TokenizerConfig
 
 
 class QualityConfig(BaseModel):
@@ -79,6 +79,14 @@ class JobsConfig(BaseModel):
             self.select = self.select.with_languages(
                 extra, add_to_selected="languages" not in self.select.model_fields_set
             )
+            # the tokenizer samples them too (each language not named in other_langs at the default share)
+            sample = self.tokenizer.sample
+            missing = [lang for lang in extra if lang not in sample.other_langs]
+            if missing:
+                other = {**sample.other_langs, **dict.fromkeys(missing, DEFAULT_OTHER_SHARE)}
+                self.tokenizer = self.tokenizer.model_copy(
+                    update={"sample": SampleConfig.model_validate({**sample.model_dump(), "other_langs": other})}
+                )
             # the gates' allowed labels (unless given): documents and training_corpus may hold them now
             for name in ("documents", "training_corpus"):
                 gate = getattr(self.gates, name)

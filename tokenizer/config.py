@@ -34,6 +34,11 @@ DEFAULT_SPECIAL_TOKENS = (
 DEFAULT_PATTERN = r"""'(?i:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
+# the byte share of a language beyond ko/en in the tokenizer's sample when `languages` names it and
+# tokenizer.sample.other_langs does not
+DEFAULT_OTHER_SHARE = 0.05
+
+
 class SampleConfig(BaseModel):
     """``tokenizer.sample``: the training text, drawn from a Delta table by language."""
 
@@ -51,6 +56,14 @@ class SampleConfig(BaseModel):
         description="lang values sampled as Korean",
     )
     english_langs: list[str] = Field(default_factory=lambda: ["en"], description="lang values sampled as English")
+    other_langs: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "languages beyond Korean and English (lang value -> share of the sampled bytes, each its own stratum, "
+            "e.g. {de: 0.05, ja: 0.1, vi: 0.05}); Korean and English share the rest by korean_byte_share. "
+            "A run whose `languages` go beyond ko/en gives each language not named here DEFAULT_OTHER_SHARE"
+        ),
+    )
     holdout_fraction: float = Field(
         default=0.01,
         ge=0,
@@ -65,6 +78,17 @@ class SampleConfig(BaseModel):
         both = set(self.korean_langs) & set(self.english_langs)
         if both:
             raise ValueError(f"languages sampled as both Korean and English: {sorted(both)}")
+        taken = sorted(set(self.other_langs) & (set(self.korean_langs) | set(self.english_langs) | {"ko", "en"}))
+        if taken:
+            raise ValueError(f"other_langs names languages sampled as Korean or English: {taken}")
+        bad = {k: v for k, v in self.other_langs.items() if not 0 < v < 1}
+        if bad:
+            raise ValueError(f"other_langs shares must be between 0 and 1: {bad}")
+        if sum(self.other_langs.values()) >= 0.9:
+            raise ValueError(
+                f"other_langs take {sum(self.other_langs.values()):.2f} of the sample: leave Korean and English at "
+                "least 0.1"
+            )
         if not self.korean_langs or not self.english_langs:
             raise ValueError("korean_langs and english_langs need at least one lang value each")
         return self
@@ -105,7 +129,7 @@ class EvalTextConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    lang: Literal["ko", "en"]
+    lang: str = Field(description="the language of the text (ko, en, or a sampled other language)")
     path: ConfigPath
     field: str = "text"
 
@@ -239,6 +263,8 @@ def fingerprint(cfg: TokenizerConfig) -> str:
     ``moru_tokenizer.json``; the pipeline's tokenizer stage retrains only when it changes."""
     exclude = {"eval", "output_dir"} | ({"algorithm", "superbpe"} if cfg.algorithm == "bbpe" else set())
     data = cfg.model_dump(mode="json", exclude=exclude)  # a bbpe config's fingerprint is what it was before superbpe
+    if not cfg.sample.other_langs:  # and a ko/en one's what it was before other_langs
+        data["sample"].pop("other_langs")
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

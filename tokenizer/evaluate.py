@@ -208,9 +208,10 @@ def heldout_sets(heldout_uri: str, max_chars: int) -> list[tuple[str, str, list[
     source = str(local) if local is not None else heldout_uri
     table = ds.dataset(source, format="parquet").to_table(columns=["group", "text"])
     sets = []
-    for lang in ("ko", "en"):
+    groups = table.column("group").to_pylist()
+    for lang in ["ko", "en", *sorted(set(groups) - {"ko", "en"})]:  # then the other sampled languages
         texts, total = [], 0
-        for g, t in zip(table.column("group").to_pylist(), table.column("text").to_pylist(), strict=True):
+        for g, t in zip(groups, table.column("text").to_pylist(), strict=True):
             if g == lang and total < max_chars:
                 texts.append(t[: max_chars - total])
                 total += len(texts[-1])

@@ -3,8 +3,10 @@ reading it back. The tokenizer job (its Spark part, outside this package) draws 
 
 Every document gets a uniform number u in [0, 1) from a hash of (doc_id, seed). Documents with
 u >= 1 - holdout_fraction are held out (never trained on; the compression evaluation reads them).
-The rest are split into a Korean and an English stratum by ``lang``; a stratum with A bytes that should
-give W bytes keeps the documents with u < (1 - holdout) * W / A. Sampling is therefore deterministic,
+The rest are split into strata by ``lang``: Korean, English, and one per configured language beyond them
+(``tokenizer.sample.other_langs``: de, ja, vi …, each with its byte share; Korean and English share the rest
+by the steered Korean share); a stratum with A bytes that should give W bytes keeps the documents with
+u < (1 - holdout) * W / A. Sampling is therefore deterministic,
 needs one aggregation (bytes per stratum) and one filter, and a larger sample contains every smaller one.
 
 A stratum whose every document hashes into the held-out range (a corpus of a handful of documents) keeps no
@@ -24,7 +26,7 @@ from tokenizer.mecab import MARK, mark_boundaries
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("ko", "en")
+GROUPS = ("ko", "en")  # the two strata every sample has; other_langs add one each
 SAMPLE_COLUMNS = ("doc_id", "group", "n_bytes", "train_text")  # a training sample's Parquet columns
 HELDOUT_COLUMNS = ("doc_id", "group", "text")  # the held-out documents' Parquet columns
 
@@ -47,7 +49,8 @@ class SampleStats:
 
     @property
     def korean_share(self) -> float:
-        return self.bytes.get("ko", 0) / max(1, self.total_bytes)
+        """Korean bytes among Korean + English bytes (what steering moves; other languages keep their shares)."""
+        return self.bytes.get("ko", 0) / max(1, self.bytes.get("ko", 0) + self.bytes.get("en", 0))
 
     def as_dict(self) -> dict:
         return {**asdict(self), "total_bytes": self.total_bytes, "korean_share": round(self.korean_share, 4)}
@@ -56,7 +59,16 @@ class SampleStats:
 def holdout_groups(outside: dict[str, int], inside: dict[str, int]) -> set[str]:
     """The strata that keep a held-out split, from their bytes outside and inside the held-out range of u: every
     stratum with bytes outside it (one that is all inside is trained on whole)."""
-    return {g for g in GROUPS if outside.get(g, 0) > 0 or not inside.get(g, 0)}
+    groups = dict.fromkeys([*GROUPS, *outside, *inside])
+    return {g for g in groups if outside.get(g, 0) > 0 or not inside.get(g, 0)}
+
+
+def shares(korean_share: float, other_shares: dict[str, float] | None = None) -> dict[str, float]:
+    """Each stratum's share of the sample's bytes: the other languages' as configured, Korean and English the
+    rest split by ``korean_share``."""
+    other = dict(other_shares or {})
+    rest = 1.0 - sum(other.values())
+    return {"ko": rest * korean_share, "en": rest * (1.0 - korean_share), **other}
 
 
 @dataclass(frozen=True)
@@ -68,25 +80,32 @@ class Plan:
     short: str | None  # the stratum taken whole because it has fewer bytes than its share (None: neither)
 
 
-def plan(available: dict[str, int], keep: dict[str, float], korean_share: float, total_bytes: int) -> Plan:
-    """The thresholds for a sample of about ``total_bytes`` with ``korean_share`` of its bytes Korean, from the
-    bytes each stratum has for training (``available``, > 0 each) and the part of [0, 1) of u they occupy
-    (``keep``: 1 - holdout_fraction, or 1 for a stratum without a held-out split).
+def plan(
+    available: dict[str, int],
+    keep: dict[str, float],
+    korean_share: float,
+    total_bytes: int,
+    other_shares: dict[str, float] | None = None,
+) -> Plan:
+    """The thresholds for a sample of about ``total_bytes`` with ``korean_share`` of its Korean + English bytes
+    Korean and ``other_shares`` of its bytes from each other language, from the bytes each stratum has for training
+    (``available``, > 0 each) and the part of [0, 1) of u they occupy (``keep``: 1 - holdout_fraction, or 1 for a
+    stratum without a held-out split).
 
-    The share wins over the size: when a stratum has fewer bytes than its share of ``total_bytes``, it is taken
-    whole and the other is cut to keep the share, so the sample is smaller than asked (a warning says so)."""
-    shares = {"ko": korean_share, "en": 1.0 - korean_share}
-    # the largest sample with the wanted share that the strata can fill, at most total_bytes
-    reachable = min(total_bytes, *(available[g] / share for g, share in shares.items()))
+    The shares win over the size: when a stratum has fewer bytes than its share of ``total_bytes``, it is taken
+    whole and the others are cut to keep the shares, so the sample is smaller than asked (a warning says so)."""
+    wanted = shares(korean_share, other_shares)
+    # the largest sample with the wanted shares that the strata can fill, at most total_bytes
+    reachable = min(total_bytes, *(available[g] / share for g, share in wanted.items()))
     short = None
     if reachable < total_bytes:
-        short = min(shares, key=lambda g: available[g] / shares[g])
+        short = min(wanted, key=lambda g: available[g] / wanted[g])
         log.warning(
-            "the %s stratum has %s bytes, %s wanted: taking it whole and %s bytes in all to keep the Korean byte "
-            "share at %.3f", short, f"{available[short]:,}", f"{int(shares[short] * total_bytes):,}",
-            f"{int(reachable):,}", korean_share,
+            "the %s stratum has %s bytes, %s wanted: taking it whole and %s bytes in all to keep the byte shares "
+            "%s", short, f"{available[short]:,}", f"{int(wanted[short] * total_bytes):,}", f"{int(reachable):,}",
+            {g: round(v, 3) for g, v in wanted.items()},
         )  # fmt: skip
-    thresholds = {g: keep[g] * min(1.0, share * reachable / available[g]) for g, share in shares.items()}
+    thresholds = {g: keep[g] * min(1.0, share * reachable / available[g]) for g, share in wanted.items()}
     return Plan(thresholds, reachable, short)
 
 

@@ -21,6 +21,7 @@ from tokenizer.sample import SAMPLE_COLUMNS, SampleStats, holdout_groups, plan
 log = logging.getLogger(__name__)
 
 _TWO63 = float(2**63)
+_NAMES = {"ko": "Korean", "en": "English"}
 _SAMPLE_DDL = "doc_id STRING, group STRING, n_bytes INT, train_text STRING"
 
 
@@ -30,18 +31,20 @@ def _uniform(col_doc_id: str, seed: int) -> Column:
 
 
 def _stratified(spark: SparkSession, workdir: str, cfg: SampleConfig) -> DataFrame:
-    """The sampled table's Korean and English documents with their stratum (``group``) and ``u``."""
+    """The sampled table's Korean, English and ``other_langs`` documents with their stratum (``group``: ko, en or
+    the lang value) and ``u``."""
     table = tables.TRAINING_CORPUS if cfg.table == "training_corpus" else tables.DOCUMENTS
     if not tables.exists(spark, workdir, table):
         raise FileNotFoundError(
             f"no {table.name} table under {workdir}/tables (run the pipeline first, or set tokenizer.sample.table)"
         )
     df = tables.read(spark, workdir, table).select("doc_id", "lang", "text", "n_bytes")
-    group = (
-        F.when(F.col("lang").isin(cfg.korean_langs), F.lit("ko"))
-        .when(F.col("lang").isin(cfg.english_langs), F.lit("en"))
-        .otherwise(F.lit(None))
+    group = F.when(F.col("lang").isin(cfg.korean_langs), F.lit("ko")).when(
+        F.col("lang").isin(cfg.english_langs), F.lit("en")
     )
+    for lang in sorted(cfg.other_langs):  # each its own stratum, named by its lang value
+        group = group.when(F.col("lang") == lang, F.lit(lang))
+    group = group.otherwise(F.lit(None))
     df = df.withColumn("group", group).filter(F.col("group").isNotNull())
     return df.withColumn("u", _uniform("doc_id", cfg.seed))
 
@@ -50,12 +53,16 @@ def _strata(df: DataFrame, keep: float) -> dict[str, dict[str, int]]:
     """Bytes and documents per stratum outside (``bytes``, ``docs``) and inside (``held_bytes``, ``held_docs``)
     the held-out range u >= ``keep``: one aggregation."""
     held = F.col("u") >= F.lit(keep)
-    rows = df.groupBy("group").agg(
-        F.sum(F.when(~held, F.col("n_bytes"))).alias("bytes"),
-        F.count(F.when(~held, True)).alias("docs"),
-        F.sum(F.when(held, F.col("n_bytes"))).alias("held_bytes"),
-        F.count(F.when(held, True)).alias("held_docs"),
-    ).collect()  # two rows: one per stratum
+    rows = (
+        df.groupBy("group")
+        .agg(
+            F.sum(F.when(~held, F.col("n_bytes"))).alias("bytes"),
+            F.count(F.when(~held, True)).alias("docs"),
+            F.sum(F.when(held, F.col("n_bytes"))).alias("held_bytes"),
+            F.count(F.when(held, True)).alias("held_docs"),
+        )
+        .collect()
+    )  # one row per stratum
     return {r["group"]: {k: int(r[k] or 0) for k in ("bytes", "docs", "held_bytes", "held_docs")} for r in rows}
 
 
@@ -63,7 +70,7 @@ def _held_out(strata: dict[str, dict[str, int]], keep: float) -> tuple[Column, l
     """The held-out condition and notes on strata that keep none (all their documents are in its range)."""
     groups = holdout_groups({g: s["bytes"] for g, s in strata.items()}, {g: s["held_bytes"] for g, s in strata.items()})
     notes = [
-        f"all {strata[g]['held_docs']} {'Korean' if g == 'ko' else 'English'} documents hash into the held-out range: "
+        f"all {strata[g]['held_docs']} {_NAMES.get(g, g)} documents hash into the held-out range: "
         "they are trained on and none is held out"
         for g in sorted(set(strata) - groups)
     ]
@@ -100,7 +107,8 @@ def sample(
     total_bytes: int,
     mecab: bool = True,
 ) -> SampleStats:
-    """Write a training sample of about ``total_bytes`` with ``korean_share`` of its bytes Korean to
+    """Write a training sample of about ``total_bytes`` with ``korean_share`` of its Korean + English bytes Korean
+    and ``cfg.other_langs``' shares of its bytes from those languages to
     ``out_uri`` (Parquet: doc_id, group, n_bytes, train_text) and return what it holds. The share wins over the
     size (see :func:`tokenizer.sample.plan`); held-out documents are never taken."""
     df = _stratified(spark, workdir, cfg)
@@ -111,12 +119,26 @@ def sample(
     for g in ("ko", "en"):
         if available.get(g, 0) == 0:
             raise ValueError(
-                f"no {'Korean' if g == 'ko' else 'English'} documents to sample in {cfg.table} "
+                f"no {_NAMES[g]} documents to sample in {cfg.table} "
                 f"(lang in {cfg.korean_langs if g == 'ko' else cfg.english_langs})"
             )
+    other = {g: share for g, share in cfg.other_langs.items() if available.get(g, 0) > 0}
+    for g in sorted(set(cfg.other_langs) - set(other)):
+        notes.append(
+            f"no {g} documents in {cfg.table}: its byte share ({cfg.other_langs[g]}) goes to Korean and English"
+        )
+        log.warning("tokenizer sample: %s", notes[-1])
     stats = SampleStats(out_uri, korean_share, total_bytes, available_bytes=available, notes=notes)
-    chosen = plan(available, {g: keep if strata[g]["bytes"] else 1.0 for g in available}, korean_share, total_bytes)
-    limit = F.when(F.col("group") == "ko", F.lit(chosen.thresholds["ko"])).otherwise(F.lit(chosen.thresholds["en"]))
+    chosen = plan(
+        {g: available[g] for g in ("ko", "en", *other)},
+        {g: keep if strata[g]["bytes"] else 1.0 for g in available},
+        korean_share,
+        total_bytes,
+        other,
+    )
+    limit = F.lit(None).cast("double")
+    for g, threshold in chosen.thresholds.items():
+        limit = F.when(F.col("group") == g, F.lit(threshold)).otherwise(limit)
     out = df.filter(~held & (F.col("u") < limit)).select("doc_id", "group", "n_bytes", "text")
     out.mapInArrow(_marker(mecab), _SAMPLE_DDL).write.mode("overwrite").parquet(storage.to_spark_path(out_uri))
     written = spark.read.parquet(storage.to_spark_path(out_uri))

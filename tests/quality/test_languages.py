@@ -58,6 +58,17 @@ def test_five_languages_are_selected_with_their_fineweb2_thresholds(tmp_path):
     ja = dict(cfg.select.rules_for("ja"))
     assert ja["gopher_n_words"].min == 10 and ja["gopher_stop_words"].min == 2
     assert GERMAN is not ENGLISH and JAPANESE["gopher_top_2gram_char_frac"] == {"max": 0.121}
+
+
+def test_each_language_is_sampled_for_the_tokenizer(tmp_path):
+    from tokenizer.config import DEFAULT_OTHER_SHARE
+
+    assert _config(tmp_path, "").tokenizer.sample.other_langs == {}
+    cfg = _config(tmp_path, "languages: [ko, en, de, ja, vi]\n")
+    assert cfg.tokenizer.sample.other_langs == dict.fromkeys(["de", "ja", "vi"], DEFAULT_OTHER_SHARE)
+    # a share given is kept, the languages not named get the default
+    cfg = _config(tmp_path, "languages: [ko, en, ja, vi]\ntokenizer: {sample: {other_langs: {ja: 0.2}}}\n")
+    assert cfg.tokenizer.sample.other_langs == {"ja": 0.2, "vi": DEFAULT_OTHER_SHARE}
     assert VIETNAMESE["fineweb_newlines_per_word"] == {"max": 0.103}
 
 

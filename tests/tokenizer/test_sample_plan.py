@@ -60,3 +60,32 @@ def test_saved_report_needs_the_whole_folder(tmp_path, tiny_dir):
     (tmp_path / "moru_tokenizer.json").write_text("{}")
     assert saved_report(tmp_path) is None  # no tokenizer.json beside it
     assert saved_report(tmp_path / "missing") is None
+
+
+def test_plan_gives_other_languages_their_shares_and_ko_en_the_rest():
+    from tokenizer.sample import shares
+
+    assert shares(0.25, {"ja": 0.1, "de": 0.1}) == pytest.approx({"ko": 0.2, "en": 0.6, "ja": 0.1, "de": 0.1})
+    available = {"ko": 10_000, "en": 10_000, "ja": 10_000, "de": 10_000}
+    keep = dict.fromkeys(available, 0.9)
+    p = plan(available, keep, korean_share=0.25, total_bytes=1000, other_shares={"ja": 0.1, "de": 0.1})
+    assert p.short is None and p.bytes == 1000
+    assert p.thresholds == pytest.approx({"ko": 0.9 * 200 / 10_000, "en": 0.9 * 600 / 10_000,
+                                          "ja": 0.9 * 100 / 10_000, "de": 0.9 * 100 / 10_000})  # fmt: skip
+    # a small Japanese stratum is taken whole and every other stratum cut to keep the shares
+    p = plan({**available, "ja": 50}, keep, korean_share=0.25, total_bytes=1000, other_shares={"ja": 0.1, "de": 0.1})
+    assert p.short == "ja" and p.bytes == pytest.approx(500)
+    assert p.thresholds["ja"] == pytest.approx(0.9) and p.thresholds["en"] == pytest.approx(0.9 * 300 / 10_000)
+    assert holdout_groups({"ko": 5, "en": 5, "ja": 0}, {"ja": 4}) == {"ko", "en"}
+
+
+def test_other_langs_are_checked_at_config_time():
+    from tokenizer.config import SampleConfig
+
+    assert SampleConfig(other_langs={"ja": 0.1}).other_langs == {"ja": 0.1}
+    with pytest.raises(ValueError, match="sampled as Korean or English"):
+        SampleConfig(other_langs={"ko+en": 0.1})
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        SampleConfig(other_langs={"ja": 0})
+    with pytest.raises(ValueError, match="at least 0.1"):
+        SampleConfig(other_langs={"ja": 0.5, "de": 0.45})

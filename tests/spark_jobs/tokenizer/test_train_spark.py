@@ -186,3 +186,46 @@ def test_pipeline_stage_trains_once_then_keeps_the_tokenizer(spark, workdir, tmp
     assert changed.extra["retrained"] and changed.extra["vocab_size"] == 700
     forced = run_stage(spark, workdir, TokenizerConfig(**{**base, "vocab_size": 700}), force=True)
     assert forced.extra["retrained"]
+
+
+def test_languages_beyond_korean_and_english_are_strata_of_their_own(spark, tmp_path, demo_texts):
+    """Japanese and German documents are sampled at their configured byte shares (issue 25: a five-language
+    corpus's tokenizer sees every language); Korean and English share the rest; a configured language with no
+    documents is noted, its share given to the others; the held-out split has every language."""
+    import random
+
+    from demo.languages import document
+    from spark_jobs import tables
+
+    rng = random.Random(3)
+    extra = [("ja", document("ja", rng)) for _ in range(150)] + [("de", document("de", rng)) for _ in range(150)]
+    texts = [(_lang(t), t) for t in demo_texts] + extra
+    rows = [
+        {"doc_id": f"d{i:05d}", "source": "demo", "lang": lang, "url": None, "text": t, "n_chars": len(t),
+         "n_bytes": len(t.encode()), "n_words": len(t.split()), "content_hash": str(i), "quality_score": None,
+         "contaminated": False, "rules_fingerprint": "x"}
+        for i, (lang, t) in enumerate(texts)
+    ]  # fmt: skip
+    wd = str(tmp_path / "wd")
+    spark.createDataFrame(rows, schema=tables.TRAINING_CORPUS.schema).write.format("delta").save(
+        tables.table_uri(wd, tables.TRAINING_CORPUS)
+    )
+    ja_bytes = sum(len(t.encode()) for lang, t in extra if lang == "ja")
+    total = int(ja_bytes / 0.2)  # a sample in which Japanese, at 10 %, needs half of its documents
+    cfg = SampleConfig(holdout_fraction=0.1, other_langs={"ja": 0.1, "de": 0.1, "vi": 0.05})
+    stats = sample(spark, wd, cfg, str(tmp_path / "s"), korean_share=0.5, total_bytes=total)
+    docs = _docs(str(tmp_path / "s"))
+    lang_of = {f"d{i:05d}": lang for i, (lang, _t) in enumerate(texts)}
+    assert {g for g, _t in docs.values()} == {"ko", "en", "ja", "de"}
+    assert all(lang_of[d] == g for d, (g, _t) in docs.items())
+    assert all(MARK not in t for g, t in docs.values() if g in ("ja", "de"))  # MeCab marks Korean only
+    assert stats.notes == ["no vi documents in training_corpus: its byte share (0.05) goes to Korean and English"]
+    # shares of what was drawn: ja and de about 10 % each, ko/en the rest half and half (Bernoulli on a hash: wide)
+    drawn = sum(stats.bytes.values())
+    assert 0.06 < stats.bytes["ja"] / drawn < 0.14 and 0.06 < stats.bytes["de"] / drawn < 0.14
+    assert 0.35 < stats.korean_share < 0.65  # Korean among Korean + English
+    held = heldout(spark, wd, cfg, str(tmp_path / "held"))
+    assert set(held) == {"ko", "en", "ja", "de"} and all(n > 0 for n in held.values())
+    from tokenizer.evaluate import heldout_sets
+
+    assert [lang for _name, lang, _texts in heldout_sets(str(tmp_path / "held"), 10**6)] == ["ko", "en", "de", "ja"]
