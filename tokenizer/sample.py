@@ -77,7 +77,8 @@ class Plan:
 
     thresholds: dict[str, float]
     bytes: float  # bytes the sample should hold in all
-    short: str | None  # the stratum taken whole because it has fewer bytes than its share (None: neither)
+    short: str | None  # the Korean or English stratum taken whole because it has fewer bytes than its share
+    whole: tuple[str, ...] = ()  # the other languages taken whole (fewer bytes than their share)
 
 
 def plan(
@@ -92,21 +93,30 @@ def plan(
     (``available``, > 0 each) and the part of [0, 1) of u they occupy (``keep``: 1 - holdout_fraction, or 1 for a
     stratum without a held-out split).
 
-    The shares win over the size: when a stratum has fewer bytes than its share of ``total_bytes``, it is taken
-    whole and the others are cut to keep the shares, so the sample is smaller than asked (a warning says so)."""
+    The Korean share wins over the size: when the Korean or the English stratum has fewer bytes than its share of
+    ``total_bytes``, it is taken whole and the other is cut to keep the share, so the sample is smaller than asked
+    (a warning says so). Another language with fewer bytes than its share is taken whole without cutting the
+    rest: a small language does not shrink the sample (a warning says so)."""
     wanted = shares(korean_share, other_shares)
-    # the largest sample with the wanted shares that the strata can fill, at most total_bytes
-    reachable = min(total_bytes, *(available[g] / share for g, share in wanted.items()))
+    # the largest sample with the wanted Korean and English shares that they can fill, at most total_bytes
+    reachable = min(total_bytes, *(available[g] / wanted[g] for g in GROUPS))
     short = None
     if reachable < total_bytes:
-        short = min(wanted, key=lambda g: available[g] / wanted[g])
+        short = min(GROUPS, key=lambda g: available[g] / wanted[g])
         log.warning(
-            "the %s stratum has %s bytes, %s wanted: taking it whole and %s bytes in all to keep the byte shares "
-            "%s", short, f"{available[short]:,}", f"{int(wanted[short] * total_bytes):,}", f"{int(reachable):,}",
-            {g: round(v, 3) for g, v in wanted.items()},
+            "the %s stratum has %s bytes, %s wanted: taking it whole and %s bytes in all to keep the Korean byte "
+            "share at %.3f", short, f"{available[short]:,}", f"{int(wanted[short] * total_bytes):,}",
+            f"{int(reachable):,}", korean_share,
+        )  # fmt: skip
+    whole = tuple(g for g in wanted if g not in GROUPS and wanted[g] * reachable > available[g])
+    for g in whole:
+        log.warning(
+            "the %s stratum has %s bytes, %s wanted (%.3f of the sample): taking it whole",
+            g, f"{available[g]:,}", f"{int(wanted[g] * reachable):,}", wanted[g],
         )  # fmt: skip
     thresholds = {g: keep[g] * min(1.0, share * reachable / available[g]) for g, share in wanted.items()}
-    return Plan(thresholds, reachable, short)
+    size = sum(min(float(available[g]), share * reachable) for g, share in wanted.items())
+    return Plan(thresholds, size, short, whole)
 
 
 def train_text(text: str, group: str, mecab: bool) -> str:

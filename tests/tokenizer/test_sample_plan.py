@@ -69,13 +69,18 @@ def test_plan_gives_other_languages_their_shares_and_ko_en_the_rest():
     available = {"ko": 10_000, "en": 10_000, "ja": 10_000, "de": 10_000}
     keep = dict.fromkeys(available, 0.9)
     p = plan(available, keep, korean_share=0.25, total_bytes=1000, other_shares={"ja": 0.1, "de": 0.1})
-    assert p.short is None and p.bytes == 1000
+    assert p.short is None and p.bytes == pytest.approx(1000)
     assert p.thresholds == pytest.approx({"ko": 0.9 * 200 / 10_000, "en": 0.9 * 600 / 10_000,
                                           "ja": 0.9 * 100 / 10_000, "de": 0.9 * 100 / 10_000})  # fmt: skip
-    # a small Japanese stratum is taken whole and every other stratum cut to keep the shares
+    # a small Japanese stratum is taken whole and the others keep their size: a small language does not shrink the
+    # sample
     p = plan({**available, "ja": 50}, keep, korean_share=0.25, total_bytes=1000, other_shares={"ja": 0.1, "de": 0.1})
-    assert p.short == "ja" and p.bytes == pytest.approx(500)
-    assert p.thresholds["ja"] == pytest.approx(0.9) and p.thresholds["en"] == pytest.approx(0.9 * 300 / 10_000)
+    assert p.short is None and p.whole == ("ja",) and p.bytes == pytest.approx(950)
+    assert p.thresholds["ja"] == pytest.approx(0.9) and p.thresholds["en"] == pytest.approx(0.9 * 600 / 10_000)
+    # a short Korean stratum still cuts English to keep the Korean share, and the others to keep theirs
+    p = plan({**available, "ko": 100}, keep, korean_share=0.25, total_bytes=1000, other_shares={"ja": 0.1, "de": 0.1})
+    assert p.short == "ko" and p.bytes == pytest.approx(500)
+    assert p.thresholds["ja"] == pytest.approx(0.9 * 50 / 10_000)
     assert holdout_groups({"ko": 5, "en": 5, "ja": 0}, {"ja": 4}) == {"ko", "en"}
 
 
