@@ -84,6 +84,7 @@ def run_demo(
         decontamination_checks,
         emit_checks,
         evaluation_checks,
+        language_checks,
         pii_checks,
         posttrain_checks,
         quality_checks,
@@ -146,6 +147,7 @@ def run_demo(
     checks += decontamination_checks(spark, cfg, manifest.contaminated_docs, console=console)
     checks += pii_checks(spark, cfg, manifest.pii_docs, console=console)
     checks += tokenizer_checks(cfg, console=console)
+    checks += language_checks(spark, cfg, console=console)
     checks += emit_checks(spark, cfg, console=console)
     checks += posttrain_checks(spark, cfg, posttrain, console=console)
     training = train_tiny_model(config_path, cfg, console=console, load_config=load_config)

@@ -193,6 +193,62 @@ def tokenizer_checks(cfg: Any, *, console: Console) -> list[dict]:
     ]  # fmt: skip
 
 
+def language_checks(spark, cfg: Any, *, console: Console) -> list[dict]:
+    """With languages beyond ko/en (``moru demo --languages``): the generated de/ja/vi documents (source ``langs``,
+    ids ``<lang>-NNNNN``) are labelled with their language, reach ``training_corpus``, and the tokenizer's final
+    sample holds text of each language. Nothing when the run is ko/en only."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs import tables
+    from tokenizer.config import output_dir
+
+    extra = [lang for lang in cfg.languages if lang not in ("ko", "en")]
+    if not extra:
+        return []
+    raw = tables.read(spark, cfg.workdir, tables.RAW_DOCUMENTS).filter(F.col("source") == "langs")
+    made = raw.select("doc_id", F.regexp_extract("record_key", r"^id:([a-z]+)-", 1).alias("made"))
+    docs = tables.read(spark, cfg.workdir, tables.DOCUMENTS).select("doc_id", "lang")
+    kept = tables.read(spark, cfg.workdir, tables.TRAINING_CORPUS).select("doc_id", F.lit(True).alias("kept"))
+    rows = (
+        made.join(docs, "doc_id", "left")
+        .join(kept, "doc_id", "left")
+        .groupBy("made")
+        .agg(
+            F.count("*").alias("n"),
+            F.sum((F.col("lang") == F.col("made")).cast("int")).alias("labelled"),
+            F.sum(F.col("kept").isNotNull().cast("int")).alias("kept"),
+        )
+        .collect()
+    )
+    by_lang = {r["made"]: r for r in rows}
+    report = json.loads((output_dir(cfg.tokenizer, cfg.workdir) / "moru_tokenizer.json").read_text(encoding="utf-8"))
+    sampled = (report.get("final") or {}).get("bytes", {})
+    n = sum(int(by_lang[lang]["n"]) if lang in by_lang else 0 for lang in extra)
+    labelled = sum(int(by_lang[lang]["labelled"] or 0) if lang in by_lang else 0 for lang in extra)
+    per_lang = ", ".join(
+        f"{lang} {int(by_lang[lang]['labelled'] or 0)}/{int(by_lang[lang]['n'])}" if lang in by_lang else f"{lang} 0/0"
+        for lang in extra
+    )
+    reached = {lang: int(by_lang[lang]["kept"] or 0) if lang in by_lang else 0 for lang in extra}
+    in_sample = {lang: int(sampled.get(lang, 0)) for lang in extra}
+    ok_label = n > 0 and labelled == n
+    console.print(
+        f"{'[green]' if ok_label and all(reached.values()) and all(in_sample.values()) else '[red]'}languages: "
+        f"{per_lang} generated documents labelled with their language; in training_corpus {reached}; "
+        f"tokenizer sample bytes {in_sample}"
+    )
+    return [
+        {"check": f"generated documents labelled with their language ({per_lang})", "result": f"{labelled} of {n}",
+         "expected": f"{n} of {n} (> 0)", "ok": ok_label},
+        {"check": "languages beyond ko/en with documents in training_corpus",
+         "result": ", ".join(f"{k} {v}" for k, v in reached.items()), "expected": "each > 0",
+         "ok": all(reached.values())},
+        {"check": "languages beyond ko/en in the tokenizer's final training sample (bytes)",
+         "result": ", ".join(f"{k} {v:,}" for k, v in in_sample.items()), "expected": "each > 0",
+         "ok": all(in_sample.values())},
+    ]  # fmt: skip
+
+
 def emit_checks(spark, cfg: Any, *, console: Console) -> list[dict]:
     """The demo's emitted datasets, read back with megatron-core's IndexedDataset: every shard holds the documents
     and tokens its manifest records, stage 1 holds every training_corpus document, stage-2 documents are within
