@@ -88,5 +88,6 @@ def align_output(workdir: str, step: str = "") -> str:
 
 def substring_indexes(workdir: str) -> str:
     """Decontamination's in-memory substring index, one file per build of ``benchmark_examples``
-    (``benchmark_substrings-v<version>-w<window>-<short window>.bin``, memory-mapped by the matching workers)."""
+    (``benchmark_substrings-w<window>-<short window>-<id>.bin``, memory-mapped by the matching workers, and the
+    example names beside it, ``….bin.names.arrow``)."""
     return storage.join(workdir, "indexes")

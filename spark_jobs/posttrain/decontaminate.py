@@ -2,8 +2,8 @@
 chosen and rejected) against the configured benchmark test sets → the post-training rows of ``contamination``.
 
 The method and the index are pretraining's (spark_jobs.decontaminate.contamination: normalized 50-character
-substrings of the test examples, ``decontaminate.mode`` and windows): ``benchmark_examples`` and
-``benchmark_substrings`` are built here too when they are missing or stale (a no-op when the pretraining job has
+substrings of the test examples, ``decontaminate.mode`` and windows): ``benchmark_examples`` and the substring
+index are built here too when they are missing or stale (a no-op when the pretraining job has
 built them from the same test sets), and the turns go through the same matching function as documents, each turn
 a text of its own. A row of ``contamination`` then names the table (``source_table``), the turn's column
 (``messages``; ``prompt``, ``chosen`` or ``rejected``), its index there and its role. This job replaces only the
