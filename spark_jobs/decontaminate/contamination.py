@@ -189,7 +189,7 @@ def build_substrings(
         finally:
             written.result()
     _remove_indexes(workdir, keep=uri)
-    index = _Index("file", n_subs, uri, True) if uri is not None else _ensure_substrings(spark, workdir, cfg)
+    index = _Index("file", n_subs, uri) if uri is not None else _ensure_substrings(spark, workdir, cfg)
     stats.rows_in = len(rows)
     stats.rows_out = sum(k != "too_short" for k in indexed_as)
     stats.rows_rejected = stats.rows_in - stats.rows_out
@@ -216,7 +216,6 @@ class _Index:
     kind: Literal["file", "table"]
     substrings: int
     uri: str | None  # the index file (kind "file")
-    built: bool  # built by this call (False: the one of this benchmark_examples version was there)
 
 
 _INDEX_PREFIX = "benchmark_substrings-"
@@ -291,23 +290,23 @@ def _ensure_substrings(spark: SparkSession, workdir: str, cfg: ContaminationConf
         if isinstance(name, str) and name.startswith(f"{_INDEX_PREFIX}w{cfg.window}-{cfg.short_window}-"):
             uri = storage.join(locations.substring_indexes(workdir), name)
             if storage.exists(uri) and storage.exists(uri + _NAMES_SUFFIX):
-                return _Index("file", n_subs, uri, False)
+                return _Index("file", n_subs, uri)
         uri = _commit_index_uri(spark, workdir, cfg)
         if storage.exists(uri) and storage.exists(uri + _NAMES_SUFFIX):
-            return _Index("file", n_subs, uri, False)
+            return _Index("file", n_subs, uri)
         _write_index(_examples_table(ex), cfg, uri)
         _remove_indexes(workdir, keep=uri)
-        return _Index("file", n_subs, uri, True)
+        return _Index("file", n_subs, uri)
     stamp = f"benchmark_examples v{version}"
     if tables.last_user_metadata(spark, workdir, tables.BENCHMARK_SUBSTRINGS) == stamp:
-        return _Index("table", n_subs, None, False)
+        return _Index("table", n_subs, None)
     subs = (
         ex.select("benchmark", "split", "example_id", "normalized", "window")
         .mapInArrow(_substring_mapper, _SUB_DDL)
         .withColumn("normalization", F.lit(NORMALIZATION_VERSION))
     )
     tables.overwrite(spark, subs, workdir, tables.BENCHMARK_SUBSTRINGS, user_metadata=stamp, count=False)
-    return _Index("table", n_subs, None, True)
+    return _Index("table", n_subs, None)
 
 
 # ---------------------------------------------------------------------------- text side
@@ -442,11 +441,11 @@ def _match_mapper(index_file: str, cfg: ContaminationConfig):
     return run
 
 
-def _examples_table(ex: DataFrame, text: bool = True) -> pa.Table:
+def _examples_table(ex: DataFrame) -> pa.Table:
     """The indexed examples in the numbering the index file and the names share: sorted by (benchmark, split,
     example_id, normalized) — the order :func:`build_substrings` builds in (Spark sorts strings by their UTF-8
     bytes, Python by code points: the same order) — not in whatever order the table's files are read."""
-    cols = ["benchmark", "split", "example_id", "window", "indexed_as"] + (["normalized"] if text else [])
+    cols = ["benchmark", "split", "example_id", "window", "indexed_as", "normalized"]
     return ex.select(*cols).orderBy("benchmark", "split", "example_id", "normalized").toArrow()
 
 
