@@ -1,6 +1,7 @@
 """SuperBPE vs BBPE vs o200k on real held-out text (issue 25), and the word-count trainer's compression check.
 
     .venv/bin/python benchmarks/superbpe.py            # the real files of RESULTS.md's tokenizer compression section
+    .venv/bin/python benchmarks/superbpe.py --ja       # + Japanese (OSCAR sample: 400 documents train, 99 held out)
 
 Trains on the same real files as ``benchmarks/tokenizer.py --compression-only`` (Korean news, KorQuAD dev contexts;
 WikiText-2, DCLM, dolma) at 32,000 tokens:
@@ -36,6 +37,8 @@ EN_TRAIN = ["text/wikitext2_valid_test.txt.gz", "text/english_dclm_labeled/major
             "text/english_cc_dolma/cc_en_head-0091.jsonl", "text/english_cc_dolma/cc_en_head-0174.jsonl"]  # fmt: skip
 KO_TEXT = ["text/korean_news/1_text_1.jsonl.gz", "langid/ko_en_parallel_news/korean-english-park.test.ko"]
 EN_TEXT = ["text/english_dclm_labeled/agreement_data.jsonl", "langid/ko_en_parallel_news/korean-english-park.test.en"]
+JA_FILE = "langid/oscar-2201_ja_00000-1.jsonl.gz"  # 499 real Japanese web documents (OSCAR 22.01)
+JA_TRAIN_DOCS = 400  # the first 400 train, the rest are held out
 OUT = ROOT / "benchmarks" / "out" / "superbpe"
 
 
@@ -43,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vocab", type=int, default=32_000)
     ap.add_argument("--transitions", type=int, nargs="*", default=[28_800, 24_000])
-    ap.add_argument("--png", default=str(ROOT / "benchmarks" / "superbpe_compression.png"))
+    ap.add_argument("--png", default=None, help="chart (default benchmarks/superbpe_compression[_ja].png)")
+    ap.add_argument("--ja", action="store_true", help="add Japanese training and held-out text (UniDic-marked)")
     args = ap.parse_args(argv)
+    args.png = args.png or str(ROOT / "benchmarks" / f"superbpe_compression{'_ja' if args.ja else ''}.png")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     from tokenizer import baselines, bbpe, evaluate, hf, superbpe
     from tokenizer.config import BaselineConfig, TokenizerConfig
@@ -52,9 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     ko = [t for f in KO_TRAIN for t in _read_any(DATA / f, None)]
     en = [t for f in EN_TRAIN for t in _read_any(DATA / f, None)]
-    mb, ko_mb = sum(len(t.encode()) for t in ko + en) / 1e6, sum(len(t.encode()) for t in ko) / 1e6
-    print(f"training text: {mb:.1f} MB ({ko_mb:.1f} MB Korean); load average {os.getloadavg()}", flush=True)
-    marked = mark_parallel(ko) + en
+    ja_all = _read_any(DATA / JA_FILE, None) if args.ja else []
+    ja, ja_held = ja_all[:JA_TRAIN_DOCS], ja_all[JA_TRAIN_DOCS:]
+    mb, ko_mb = sum(len(t.encode()) for t in ko + en + ja) / 1e6, sum(len(t.encode()) for t in ko) / 1e6
+    ja_mb = sum(len(t.encode()) for t in ja) / 1e6
+    print(f"training text: {mb:.1f} MB ({ko_mb:.1f} MB Korean, {ja_mb:.1f} MB Japanese); load average "
+          f"{os.getloadavg()}", flush=True)  # fmt: skip
+    from tokenizer.mecab import mark_boundaries
+
+    marked = mark_parallel(ko) + en + ja  # Korean marked, Japanese not: the default tokenizer.mecab_langs [ko]
     info: dict = {"load_avg_start": os.getloadavg()}
     counters, toks = {}, {}
 
@@ -70,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TokenizerConfig(vocab_size=args.vocab)
     timed("moru BBPE (per-document MeCab)", lambda: bbpe.train(marked, cfg))
     timed("moru BBPE (MeCab on distinct chunks)",
-          lambda: bbpe.train_raw([(t, "ko") for t in ko] + [(t, "en") for t in en], cfg, workers=2))  # fmt: skip
+          lambda: bbpe.train_raw([(t, "ko") for t in ko] + [(t, "en") for t in en] + [(t, "ja") for t in ja], cfg,
+                                 workers=2))  # fmt: skip
+    if ja:  # what Japanese marks do (mecab_langs [ko, ja]): the same text with UniDic-lite marks in Japanese
+        ja_cfg = TokenizerConfig(vocab_size=args.vocab, mecab_langs=["ko", "ja"])
+        ja_marked = marked[: len(ko) + len(en)] + [mark_boundaries(t, "ja") for t in ja]
+        timed("moru BBPE (Japanese marked)", lambda: bbpe.train(ja_marked, ja_cfg))
     for t in args.transitions:
         sb_cfg = TokenizerConfig(vocab_size=args.vocab, algorithm="superbpe", superbpe={"transition_vocab_size": t})
         stage = {}
@@ -84,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print("o200k_base ranks missing: run scripts/fetch_tokenizer_baselines.sh", flush=True)
     sets = [(Path(f).name.removesuffix(".gz"), lang, _read_any(DATA / f)) for lang, fs in (("ko", KO_TEXT),
             ("en", EN_TEXT)) for f in fs]  # fmt: skip
+    if ja_held:
+        sets.append((f"{Path(JA_FILE).name.removesuffix('.jsonl.gz')} held out", "ja", ja_held))
     rows = evaluate.measure(counters, sets)
     info["load_avg_end"] = os.getloadavg()
     (OUT / "rows.json").write_text(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
@@ -91,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     print(evaluate.markdown_table(rows))
     _plot(rows, Path(args.png))
     sb = toks[f"SuperBPE t={args.transitions[0]:,}"]
-    for text in ["나는 오늘 학교에 갔다. 날씨가 좋아서 기분이 좋았다.", "By the way, I am a fan of the Milky Way."]:
+    for text in ["나는 오늘 학교에 갔다. 날씨가 좋아서 기분이 좋았다.", "By the way, I am a fan of the Milky Way.",
+                 *(["東京都に住んでいます。今日はいい天気ですね。"] if ja else [])]:  # fmt: skip
         pieces = [bbpe.token_bytes(x).decode("utf-8", "replace") for x in sb.encode(text).tokens]
         print(" | ".join(pieces))
     return 0

@@ -44,6 +44,10 @@ CLUSTER_PACKAGES = ("core", "quality", "tokenizer", "spark_jobs")
 PROVIDED_BY_CLUSTER = ("pyspark", "py4j", "delta")
 # modules only emit's Python workers import (megatron-core's indexed_dataset and, through it, torch)
 EMIT_ONLY = ("megatron", "torch")
+# optional native helpers, imported under try/except with a pure-Python fallback: moru_bpe (tokenizer/native, the
+# tokenizer trainer's Rust helper, built by scripts/setup.sh; tokenizer training runs on the driver, and trains the
+# same tokenizer without it, slower)
+OPTIONAL_NATIVE = ("moru_bpe",)
 WHEEL_GLOB = "moru-*.whl"
 ENV_ARCHIVE = "moru-env.tar.gz"
 EMIT_ARCHIVE = "moru-env-emit.tar.gz"
@@ -170,7 +174,9 @@ def third_party_imports(root: Path = ROOT, packages: tuple[str, ...] = CLUSTER_P
                     found.update(a.name.split(".")[0] for a in node.names)
                 elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
                     found.add(node.module.split(".")[0])
-    return sorted(n for n in found if n not in stdlib and n not in PACKAGES and n != "__future__")
+    return sorted(
+        n for n in found if n not in stdlib and n not in PACKAGES and n not in OPTIONAL_NATIVE and n != "__future__"
+    )
 
 
 def constraints() -> str:
@@ -236,7 +242,8 @@ def sources_key(root: Path = ROOT) -> str:
     files = [root / n for n in ("pyproject.toml", "README.md", "LICENSE") if (root / n).is_file()]
     for pkg in PACKAGES:
         files += sorted(p for p in (root / pkg).rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                        and p.suffix != ".pyc" and not any(x.endswith(".egg-info") for x in p.parts))  # fmt: skip
+                        and p.suffix != ".pyc" and not any(x.endswith(".egg-info") for x in p.parts)
+                        and not p.relative_to(root).as_posix().startswith("tokenizer/native/"))  # fmt: skip
     for path in files:
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]

@@ -22,7 +22,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, proce
 from tokenizer import wordcount
 from tokenizer.bytelevel import byte_decoder, byte_level, token_bytes  # noqa: F401 - re-exported
 from tokenizer.config import DEFAULT_PATTERN, TokenizerConfig
-from tokenizer.mecab import MARK, MARKED_LANGS
+from tokenizer.mecab import MARK
 
 
 def release_pre_tokenizer(pattern: str) -> pre_tokenizers.PreTokenizer:
@@ -179,7 +179,7 @@ def train_raw(
     timings: dict | None = None,
 ) -> Tokenizer:
     """Train on raw documents ``(text, group)``: the chunks are counted first and only the distinct chunks of
-    Korean and Japanese documents (group ``ko``, ``ja``) are MeCab-marked (when ``cfg.mecab``; mecab-ko-dic,
+    documents of ``cfg.mecab_langs`` (groups ``ko``, ``ja``) are MeCab-marked (when ``cfg.mecab``; mecab-ko-dic,
     UniDic-lite), many per MeCab call, instead of every document (:func:`tokenizer.wordcount.mark_chunks`, or
     sorted batches with ``moru_bpe``: MeCab sees a chunk beside other chunks, not in its sentence, so a few
     boundaries differ from per-document marking)."""
@@ -188,7 +188,7 @@ def train_raw(
 
     timings = {} if timings is None else timings
     t0 = time.time()
-    marked = MARKED_LANGS if cfg.mecab else ()
+    marked = cfg.marked_langs()
     by_group: dict[str, list[str]] = {g: [] for g in ("", *marked)}
     for text, group in docs:
         by_group[group if group in marked else ""].append(text)

@@ -186,7 +186,15 @@ class TokenizerConfig(BaseModel):
     )
     mecab: bool = Field(
         default=True,
-        description="pre-segment Korean training text with MeCab (merges stay inside morphemes)",
+        description="pre-segment training text with MeCab (merges stay inside morphemes): the mecab_langs",
+    )
+    mecab_langs: list[str] = Field(
+        default_factory=lambda: ["ko"],
+        description=(
+            "languages whose training text MeCab marks when `mecab`: ko (mecab-ko-dic, EXAONE's recipe), ja "
+            "(UniDic-lite). Japanese marks keep merges inside morphemes but cost 8 % more tokens per Japanese word on "
+            "real held-out text (benchmarks/RESULTS.md), so ja is opt-in"
+        ),
     )
     encode_mecab: bool = Field(
         default=False,
@@ -219,6 +227,20 @@ class TokenizerConfig(BaseModel):
         if v not in ("bbpe", "superbpe"):
             raise ValueError(f"unknown tokenizer algorithm {v!r}: use 'bbpe' or 'superbpe'")
         return v
+
+    @field_validator("mecab_langs")
+    @classmethod
+    def _markable(cls, v: list[str]) -> list[str]:
+        from tokenizer.mecab import MARKED_LANGS
+
+        unknown = [x for x in v if x not in MARKED_LANGS]
+        if unknown:
+            raise ValueError(f"tokenizer.mecab_langs {unknown}: MeCab marks exist for {list(MARKED_LANGS)} only")
+        return list(dict.fromkeys(v))
+
+    def marked_langs(self) -> tuple[str, ...]:
+        """The languages whose training text gets morpheme marks (none when ``mecab`` is off)."""
+        return tuple(self.mecab_langs) if self.mecab else ()
 
     @field_validator("special_tokens")
     @classmethod
@@ -265,6 +287,8 @@ def fingerprint(cfg: TokenizerConfig) -> str:
     data = cfg.model_dump(mode="json", exclude=exclude)  # a bbpe config's fingerprint is what it was before superbpe
     if not cfg.sample.other_langs:  # and a ko/en one's what it was before other_langs
         data["sample"].pop("other_langs")
+    if cfg.mecab_langs == ["ko"]:  # and one marking Korean only what it was before mecab_langs
+        data.pop("mecab_langs")
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

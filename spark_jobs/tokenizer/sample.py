@@ -77,7 +77,7 @@ def _held_out(strata: dict[str, dict[str, int]], keep: float) -> tuple[Column, l
     return (F.col("u") >= F.lit(keep)) & F.col("group").isin(sorted(groups)), notes
 
 
-def _marker(mecab: bool):
+def _marker(mecab: bool | tuple[str, ...]):
     """Arrow batches (doc_id, group, n_bytes, text) -> (doc_id, group, n_bytes, train_text)."""
 
     def run(batches):
@@ -105,7 +105,7 @@ def sample(
     *,
     korean_share: float,
     total_bytes: int,
-    mecab: bool = True,
+    mecab: bool | tuple[str, ...] = True,
 ) -> SampleStats:
     """Write a training sample of about ``total_bytes`` with ``korean_share`` of its Korean + English bytes Korean
     and ``cfg.other_langs``' shares of its bytes from those languages to

