@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _plot(rows, path: Path) -> None:
+    from textwrap import fill
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,7 +137,7 @@ def _plot(rows, path: Path) -> None:
             bars = ax.bar([i + k * width for i in range(len(sets))], vals, width, label=name)
             ax.bar_label(bars, fmt="%.2f", fontsize=6, rotation=90, padding=2)
         ax.set_xticks([i + width * (len(names) - 1) / 2 for i in range(len(sets))])
-        ax.set_xticklabels([f"{s}\n({lang})" for s, lang in sets], fontsize=7)
+        ax.set_xticklabels([fill(s.replace(".", ". "), 16) + f"\n({lang})" for s, lang in sets], fontsize=7)
         ax.set_title(label, fontsize=9)
         ax.margins(y=0.15)
     axes[0].legend(fontsize=7)
