@@ -35,6 +35,14 @@ def format_validation_error(exc: ValidationError, origin: str, prefix: str = "")
     return "\n".join(lines)
 
 
+def known_values(values: list[str], known: tuple[str, ...], what: str) -> list[str]:
+    """``values`` without repeats, each one of ``known``; a ValueError naming the unknown ones (config validators)."""
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(unknown)} (known: {', '.join(known)})")
+    return list(dict.fromkeys(values))
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """The config file's top-level mapping (an empty file is ``{}``)."""
     path = Path(path)

@@ -104,10 +104,9 @@ class PiiConfig(BaseModel):
     @field_validator("types")
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
-        unknown = [t for t in value if t not in PII_TYPES]
-        if unknown:
-            raise ValueError(f"unknown type {', '.join(unknown)} (known: {', '.join(PII_TYPES)})")
-        return list(dict.fromkeys(value))
+        from core.config import known_values
+
+        return known_values(value, tuple(PII_TYPES), "type")
 
     @model_validator(mode="after")
     def _names(self):

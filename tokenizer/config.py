@@ -231,12 +231,10 @@ class TokenizerConfig(BaseModel):
     @field_validator("mecab_langs")
     @classmethod
     def _markable(cls, v: list[str]) -> list[str]:
+        from core.config import known_values
         from tokenizer.mecab import MARKED_LANGS
 
-        unknown = [x for x in v if x not in MARKED_LANGS]
-        if unknown:
-            raise ValueError(f"tokenizer.mecab_langs {unknown}: MeCab marks exist for {list(MARKED_LANGS)} only")
-        return list(dict.fromkeys(v))
+        return known_values(v, MARKED_LANGS, "MeCab language")
 
     def marked_langs(self) -> tuple[str, ...]:
         """The languages whose training text gets morpheme marks (none when ``mecab`` is off)."""

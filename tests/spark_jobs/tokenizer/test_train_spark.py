@@ -26,18 +26,7 @@ def _lang(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def workdir(spark, tmp_path_factory, demo_texts):
-    from spark_jobs import tables
-
-    wd = tmp_path_factory.mktemp("tok_workdir")
-    rows = [
-        {"doc_id": f"d{i:05d}", "source": "demo", "lang": _lang(t), "url": None, "text": t, "n_chars": len(t),
-         "n_bytes": len(t.encode()), "n_words": len(t.split()), "content_hash": str(i), "quality_score": None,
-         "contaminated": False, "rules_fingerprint": "x"}
-        for i, t in enumerate(demo_texts)
-    ]  # fmt: skip
-    df = spark.createDataFrame(rows, schema=tables.TRAINING_CORPUS.schema)
-    df.write.format("delta").save(tables.table_uri(str(wd), tables.TRAINING_CORPUS))
-    return str(wd)
+    return _write_corpus(spark, str(tmp_path_factory.mktemp("tok_workdir")), [(_lang(t), t) for t in demo_texts])
 
 
 def _docs(uri: str) -> dict[str, tuple[str, str]]:
@@ -195,21 +184,11 @@ def test_languages_beyond_korean_and_english_are_strata_of_their_own(spark, tmp_
     import random
 
     from demo.languages import document
-    from spark_jobs import tables
 
     rng = random.Random(3)
     extra = [("ja", document("ja", rng)) for _ in range(150)] + [("de", document("de", rng)) for _ in range(150)]
     texts = [(_lang(t), t) for t in demo_texts] + extra
-    rows = [
-        {"doc_id": f"d{i:05d}", "source": "demo", "lang": lang, "url": None, "text": t, "n_chars": len(t),
-         "n_bytes": len(t.encode()), "n_words": len(t.split()), "content_hash": str(i), "quality_score": None,
-         "contaminated": False, "rules_fingerprint": "x"}
-        for i, (lang, t) in enumerate(texts)
-    ]  # fmt: skip
-    wd = str(tmp_path / "wd")
-    spark.createDataFrame(rows, schema=tables.TRAINING_CORPUS.schema).write.format("delta").save(
-        tables.table_uri(wd, tables.TRAINING_CORPUS)
-    )
+    wd = _write_corpus(spark, str(tmp_path / "wd"), texts)
     ja_bytes = sum(len(t.encode()) for lang, t in extra if lang == "ja")
     total = int(ja_bytes / 0.2)  # a sample in which Japanese, at 10 %, needs half of its documents
     cfg = SampleConfig(holdout_fraction=0.1, other_langs={"ja": 0.1, "de": 0.1, "vi": 0.05})
@@ -238,21 +217,11 @@ def test_japanese_marks_when_configured(spark, tmp_path):
     import random
 
     from demo.languages import document
-    from spark_jobs import tables
 
     rng = random.Random(4)
     texts = [("ja", document("ja", rng)) for _ in range(40)] + [("de", document("de", rng)) for _ in range(40)]
     texts += [("ko", "한국어 문장입니다. 학교에 갔다."), ("en", "An English sentence.")]
-    rows = [
-        {"doc_id": f"d{i:05d}", "source": "demo", "lang": lang, "url": None, "text": t, "n_chars": len(t),
-         "n_bytes": len(t.encode()), "n_words": len(t.split()), "content_hash": str(i), "quality_score": None,
-         "contaminated": False, "rules_fingerprint": "x"}
-        for i, (lang, t) in enumerate(texts)
-    ]  # fmt: skip
-    wd = str(tmp_path / "wd")
-    spark.createDataFrame(rows, schema=tables.TRAINING_CORPUS.schema).write.format("delta").save(
-        tables.table_uri(wd, tables.TRAINING_CORPUS)
-    )
+    wd = _write_corpus(spark, str(tmp_path / "wd"), texts)
     cfg = SampleConfig(holdout_fraction=0.01, other_langs={"ja": 0.3, "de": 0.3})
     total = sum(len(t.encode()) for _l, t in texts)
     sample(spark, wd, cfg, str(tmp_path / "s"), korean_share=0.5, total_bytes=total, mecab=("ko", "ja"))
@@ -260,3 +229,19 @@ def test_japanese_marks_when_configured(spark, tmp_path):
     ja = [(d, t) for d, (g, t) in docs.items() if g == "ja"]
     assert ja and all(MARK in t and unmark(t) == texts[int(d[1:])][1] for d, t in ja)
     assert all(MARK not in t for g, t in docs.values() if g == "de")
+
+
+def _write_corpus(spark, wd: str, texts: list[tuple[str, str]]) -> str:
+    """A training_corpus table of (lang, text) rows with ids d00000, d00001, …; returns ``wd``."""
+    from spark_jobs import tables
+
+    rows = [
+        {"doc_id": f"d{i:05d}", "source": "demo", "lang": lang, "url": None, "text": t, "n_chars": len(t),
+         "n_bytes": len(t.encode()), "n_words": len(t.split()), "content_hash": str(i), "quality_score": None,
+         "contaminated": False, "rules_fingerprint": "x"}
+        for i, (lang, t) in enumerate(texts)
+    ]  # fmt: skip
+    spark.createDataFrame(rows, schema=tables.TRAINING_CORPUS.schema).write.format("delta").save(
+        tables.table_uri(wd, tables.TRAINING_CORPUS)
+    )
+    return wd
