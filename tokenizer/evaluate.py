@@ -4,7 +4,7 @@ Measures (per tokenizer and held-out set, over the whole set):
 
 - tokens per word: tokens / whitespace-separated words (eojeol for Korean), the EXAONE 3.0 report's
   measure (it reports 1.44 for English and 2.46 for Korean for its own tokenizer): lower is better. Japanese
-  has no spaces: its words are UniDic short-unit morphemes without punctuation (``quality.languages.japanese_words``,
+  has no spaces: its words are UniDic short-unit morphemes without punctuation (``tokenizer.mecab.japanese_word_count``,
   the quality rules' words);
 - characters per token (Unicode code points, whitespace included) and UTF-8 bytes per token: higher is better.
 
@@ -232,9 +232,9 @@ def configured_sets(texts: list[EvalTextConfig], max_chars: int) -> list[tuple[s
 def count_words(text: str, lang: str) -> int:
     """Words of ``text`` for tokens per word: UniDic morphemes for Japanese, whitespace-separated otherwise."""
     if lang == "ja":
-        from quality.languages import japanese_words
+        from tokenizer.mecab import japanese_word_count
 
-        return len(japanese_words(text))
+        return japanese_word_count(text)
     return len(text.split())
 
 

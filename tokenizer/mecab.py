@@ -61,6 +61,29 @@ def _tagger(lang: str = "ko"):
     return t
 
 
+_JA_NOT_WORDS = frozenset({"補助記号", "空白"})  # UniDic's punctuation/symbol and blank parts of speech
+
+
+def japanese_word_count(text: str) -> int:
+    """UniDic short-unit morphemes of ``text`` without punctuation, symbols and blanks: the words tokens per word
+    counts for Japanese (the same morphemes as ``quality.languages.japanese_words``, which reads them through
+    fugashi)."""
+    if not text:
+        return 0
+    taggers = getattr(_local, "taggers", None)
+    if taggers is None:
+        taggers = _local.taggers = {}
+    t = taggers.get("ja-pos")
+    if t is None:
+        import MeCab
+
+        fmt = "%f[0],"  # each morpheme's first part-of-speech field, comma-separated (no UniDic POS has a comma)
+        t = taggers["ja-pos"] = MeCab.Tagger(
+            _dictionary_args("ja") + f" --node-format={fmt} --unk-format={fmt} --eos-format="
+        )
+    return sum(1 for pos in t.parse(text).split(",") if pos and pos not in _JA_NOT_WORDS)
+
+
 def has_hangul(text: str) -> bool:
     return _HANGUL.search(text) is not None
 

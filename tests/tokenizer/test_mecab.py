@@ -67,3 +67,14 @@ def test_japanese_marks_need_japanese_script():
 @given(st.text("東京都に住んでいますカタカナｶﾀｶﾅ漢字 、。AB1\n", max_size=60))
 def test_japanese_marks_only_add_boundaries(text):
     assert unmark(mark_boundaries(text, "ja")) == text
+
+
+JA_TEXTS = ["東京都に住んでいます。今日はいい天気ですね！ ABC 123", "カタカナ、ｶﾀｶﾅ・漢字「引用」", "", "plain, text"]
+
+
+@pytest.mark.parametrize("text", JA_TEXTS)
+def test_japanese_word_count_is_the_quality_rules_words(text):
+    from quality.languages import japanese_words
+    from tokenizer.mecab import japanese_word_count
+
+    assert japanese_word_count(text) == len(japanese_words(text))

@@ -211,7 +211,7 @@ def test_languages_beyond_korean_and_english_are_strata_of_their_own(spark, tmp_
     assert [lang for _name, lang, _texts in heldout_sets(str(tmp_path / "held"), 10**6)] == ["ko", "en", "de", "ja"]
 
 
-def test_japanese_marks_when_configured(spark, tmp_path):
+def test_japanese_marks_when_configured(spark, tmp_path, demo_texts):
     """tokenizer.mecab_langs [ko, ja]: the sample's Japanese documents carry UniDic-lite morpheme marks (removing
     them gives the document back); German stays unmarked."""
     import random
@@ -219,11 +219,11 @@ def test_japanese_marks_when_configured(spark, tmp_path):
     from demo.languages import document
 
     rng = random.Random(4)
-    texts = [("ja", document("ja", rng)) for _ in range(40)] + [("de", document("de", rng)) for _ in range(40)]
-    texts += [("ko", "한국어 문장입니다. 학교에 갔다."), ("en", "An English sentence.")]
+    extra = [("ja", document("ja", rng)) for _ in range(40)] + [("de", document("de", rng)) for _ in range(40)]
+    texts = [(_lang(t), t) for t in demo_texts] + extra
     wd = _write_corpus(spark, str(tmp_path / "wd"), texts)
-    cfg = SampleConfig(holdout_fraction=0.01, other_langs={"ja": 0.3, "de": 0.3})
-    total = sum(len(t.encode()) for _l, t in texts)
+    cfg = SampleConfig(holdout_fraction=0.01, other_langs={"ja": 0.2, "de": 0.1})
+    total = int(sum(len(t.encode()) for lang, t in extra if lang == "ja") / 0.2)  # every Japanese document
     sample(spark, wd, cfg, str(tmp_path / "s"), korean_share=0.5, total_bytes=total, mecab=("ko", "ja"))
     docs = _docs(str(tmp_path / "s"))
     ja = [(d, t) for d, (g, t) in docs.items() if g == "ja"]
