@@ -130,7 +130,6 @@ fn count(texts: &[String], mark: Option<&str>) -> (Counts, Counts) {
             }
             big
         });
-    let t_count = Instant::now();
     let items: Vec<(&str, u64)> = counted.into_iter().collect();
     let split = |want_pending: bool| -> Counts {
         items
@@ -141,11 +140,7 @@ fn count(texts: &[String], mark: Option<&str>) -> (Counts, Counts) {
             .into_iter()
             .collect()
     };
-    let out = (split(false), split(true));
-    if std::env::var_os("MORU_BPE_DEBUG").is_some() {
-        eprintln!("[moru_bpe] own+split {:.2}s", t_count.elapsed().as_secs_f64());
-    }
-    out
+    (split(false), split(true))
 }
 
 fn word_table(chunks: &Counts, pre: &PreTokenizerWrapper, default_pattern: bool) -> Result<Counts, String> {
@@ -227,7 +222,6 @@ impl ChunkTable {
         if let Some(l) = &mark {
             has_script("", l).map_err(PyValueError::new_err)?;
         }
-        let t0 = Instant::now();
         let (plain, pending) = py.detach(|| {
             if !keep_marks {
                 texts.par_iter_mut().for_each(|t| {
@@ -236,19 +230,9 @@ impl ChunkTable {
                     }
                 });
             }
-            if std::env::var_os("MORU_BPE_DEBUG").is_some() {
-                eprintln!("[moru_bpe] extract+unmark {:.2}s", t0.elapsed().as_secs_f64());
-            }
-            let c = count(&texts, mark.as_deref());
-            if std::env::var_os("MORU_BPE_DEBUG").is_some() {
-                eprintln!("[moru_bpe] count {:.2}s", t0.elapsed().as_secs_f64());
-            }
-            c
+            count(&texts, mark.as_deref())
         });
         self.plain = merge(std::mem::take(&mut self.plain), plain);
-        if std::env::var_os("MORU_BPE_DEBUG").is_some() {
-            eprintln!("[moru_bpe] add total {:.2}s", t0.elapsed().as_secs_f64());
-        }
         if let Some(l) = mark {
             let old = self.pending.remove(&l).unwrap_or_default();
             self.pending.insert(l, merge(old, pending));
