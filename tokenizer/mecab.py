@@ -48,16 +48,19 @@ def _dictionary_args(lang: str) -> str:
     raise ValueError(f"no MeCab dictionary for language {lang!r} (morpheme marks exist for {MARKED_LANGS})")
 
 
-def _tagger(lang: str = "ko"):
+def _tagger(lang: str = "ko", node: str = "%pe,"):
+    """This thread's MeCab tagger for ``lang`` printing ``node`` per morpheme, comma-terminated (default: each
+    morpheme's end byte offset; one line per morpheme is not needed)."""
     taggers = getattr(_local, "taggers", None)
     if taggers is None:
         taggers = _local.taggers = {}
-    t = taggers.get(lang)
+    t = taggers.get((lang, node))
     if t is None:
         import MeCab
 
-        # one line per morpheme is not needed: only each morpheme's end byte offset, comma-separated
-        t = taggers[lang] = MeCab.Tagger(_dictionary_args(lang) + " --node-format=%pe, --unk-format=%pe, --eos-format=")
+        t = taggers[(lang, node)] = MeCab.Tagger(
+            _dictionary_args(lang) + f" --node-format={node} --unk-format={node} --eos-format="
+        )
     return t
 
 
@@ -70,18 +73,8 @@ def japanese_word_count(text: str) -> int:
     fugashi)."""
     if not text:
         return 0
-    taggers = getattr(_local, "taggers", None)
-    if taggers is None:
-        taggers = _local.taggers = {}
-    t = taggers.get("ja-pos")
-    if t is None:
-        import MeCab
-
-        fmt = "%f[0],"  # each morpheme's first part-of-speech field, comma-separated (no UniDic POS has a comma)
-        t = taggers["ja-pos"] = MeCab.Tagger(
-            _dictionary_args("ja") + f" --node-format={fmt} --unk-format={fmt} --eos-format="
-        )
-    return sum(1 for pos in t.parse(text).split(",") if pos and pos not in _JA_NOT_WORDS)
+    # each morpheme's first part-of-speech field, comma-separated (no UniDic part of speech has a comma)
+    return sum(1 for pos in _tagger("ja", "%f[0],").parse(text).split(",") if pos and pos not in _JA_NOT_WORDS)
 
 
 def has_hangul(text: str) -> bool:
